@@ -1,0 +1,292 @@
+"""Arrays of fixed-point values, held as integer arrays of raw bits.
+
+``FixedArray(raw, fmt)`` is what an array of ``ap_fixed`` holds in hardware: ``raw`` are
+the two's-complement integers, the value of each is ``raw * 2**-fmt.frac_bits``. Casts
+round and overflow exactly as ``ap_fixed``'s converting assignment does; ``+ - *`` give the
+exact result format ``ap_fixed`` gives (see ``fixed_format``); shifts keep the format and
+move raw bits as ``ap_fixed``'s ``<<``/``>>`` do.
+
+Raw arrays are int64 for formats up to ``INT64_BITS`` wide, object arrays of Python ints
+beyond, so every width is exact.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .fixed_format import (
+    INT64_BITS,
+    FixedFormat,
+    difference_format,
+    negation_format,
+    product_format,
+    sum_format,
+)
+
+
+def _work_dtype(bits: int) -> np.dtype:
+    """dtype able to hold an intermediate of ``bits`` magnitude bits."""
+    return np.dtype(np.int64) if bits <= INT64_BITS else np.dtype(object)
+
+
+def _as_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if values.dtype == dtype:
+        return values
+    if dtype.kind == "O":
+        # Python ints, never numpy scalars: those would overflow past 64 bits.
+        if values.dtype.kind in "iub":
+            return values.astype(object)
+        return np.asarray(np.frompyfunc(int, 1, 1)(values), dtype=object)
+    return values.astype(dtype)
+
+
+def _round_increment(mode: str, *, negative: np.ndarray, above_half: np.ndarray,
+                     tie: np.ndarray, inexact: np.ndarray, odd: np.ndarray) -> np.ndarray:
+    """Whether the floor of a value must be incremented to round it in ``mode``.
+
+    ``above_half``/``tie``/``inexact``: the dropped fraction is > 1/2, == 1/2, != 0 LSB.
+    The sign is the source value's (``ap_fixed``'s ``quantization_adjust``).
+    """
+    if mode == "TRN":
+        return np.zeros_like(tie)
+    if mode == "TRN_ZERO":
+        return negative & inexact
+    if mode == "RND":
+        return above_half | tie
+    if mode == "RND_ZERO":
+        return above_half | (tie & negative)
+    if mode == "RND_MIN_INF":
+        return above_half
+    if mode == "RND_INF":
+        return above_half | (tie & ~negative)
+    if mode == "RND_CONV":
+        return above_half | (tie & odd)
+    raise AssertionError(f"unhandled rounding mode {mode}")
+
+
+def _handle_overflow(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
+    """Bring exact integers into ``fmt``'s raw range by its overflow mode."""
+    lo, hi = fmt.min_raw, fmt.max_raw
+    if fmt.overflow == "WRAP":
+        span = 1 << fmt.width
+        wrapped = values & (span - 1)
+        if fmt.signed:
+            wrapped = np.where(wrapped > hi, wrapped - span, wrapped)
+        return _as_dtype(wrapped, fmt.storage)
+    too_high, too_low = values > hi, values < lo
+    if fmt.overflow == "SAT_ZERO":
+        out = np.where(too_high | too_low, 0, values)
+    else:
+        if fmt.overflow == "SAT_SYM" and fmt.signed and fmt.width > 1:
+            # the most negative value is given up so the range is symmetric
+            lo = -hi
+            too_low = values < lo
+        out = np.where(too_high, hi, np.where(too_low, lo, values))
+    return _as_dtype(out, fmt.storage)
+
+
+def quantize(raw: np.ndarray, src: FixedFormat, dst: FixedFormat) -> np.ndarray:
+    """Raw bits of ``src`` values cast to ``dst``: round by ``dst.rounding``, then
+    overflow by ``dst.overflow``, as ``ap_fixed``'s converting assignment."""
+    shift = src.frac_bits - dst.frac_bits
+    work = _work_dtype(src.width + max(0, -shift) + 2)
+    values = _as_dtype(raw, work)
+    if shift > 0:
+        # Past width+1 dropped bits, floor and every rounding decision are already fixed.
+        shift = min(shift, src.width + 1)
+        floor = values >> shift
+        dropped = values - (floor << shift)
+        half = 1 << (shift - 1)
+        increment = _round_increment(
+            dst.rounding, negative=values < 0, above_half=dropped > half,
+            tie=dropped == half, inexact=dropped != 0, odd=(floor & 1) == 1)
+        values = floor + _as_dtype(increment, work)
+    elif shift < 0:
+        values = values << -shift
+    return _handle_overflow(values, dst)
+
+
+def quantize_float(values: np.ndarray, dst: FixedFormat) -> np.ndarray:
+    """Raw bits of float64 ``values`` cast to ``dst``, as ``ap_fixed``'s ctor from double."""
+    if not np.all(np.isfinite(values)):
+        bad = values[~np.isfinite(values)].flat[0]
+        raise ValueError(f"cannot convert {bad} to fixed point {dst}: not a finite number")
+    scaled = np.ldexp(values, dst.frac_bits)  # exact: a power-of-two scale
+    floor = np.floor(scaled)
+    dropped = scaled - floor  # exact, in [0, 1)
+    increment = _round_increment(
+        dst.rounding, negative=values < 0, above_half=dropped > 0.5, tie=dropped == 0.5,
+        inexact=dropped != 0, odd=np.fmod(floor, 2) != 0)
+    rounded = floor + increment
+    limit = float(1 << INT64_BITS)
+    if np.all(np.abs(rounded) < limit):
+        ints = rounded.astype(np.int64)
+    else:
+        ints = _as_dtype(rounded, np.dtype(object))
+    return _handle_overflow(ints, dst)
+
+
+def _check_raw(raw: Any, fmt: FixedFormat) -> np.ndarray:
+    array = np.asarray(raw)
+    if array.dtype.kind == "O":
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                   for v in array.flat):
+            raise TypeError(f"raw values for {fmt} must be integers; the object array "
+                            "holds something else")
+    elif array.dtype.kind not in "iu":
+        raise TypeError(f"raw values for {fmt} must be an integer array, got dtype "
+                        f"{array.dtype}; use FixedArray.from_float for real numbers")
+    if array.size:
+        lo, hi = array.min(), array.max()
+        if lo < fmt.min_raw or hi > fmt.max_raw:
+            bad = lo if lo < fmt.min_raw else hi
+            raise ValueError(f"raw value {int(bad)} does not fit {fmt} "
+                             f"(raw range [{fmt.min_raw}, {fmt.max_raw}])")
+    return _as_dtype(array, fmt.storage)
+
+
+class FixedArray:
+    """An array of ``ap_fixed`` values: integer raw bits and their format."""
+
+    __slots__ = ("fmt", "raw")
+    __hash__ = None  # comparisons are element-wise, as numpy's
+
+    def __init__(self, raw: Any, fmt: FixedFormat) -> None:
+        if not isinstance(fmt, FixedFormat):
+            raise TypeError(f"fmt must be a FixedFormat, got {type(fmt).__name__}")
+        self.raw = _check_raw(raw, fmt)
+        self.fmt = fmt
+
+    @classmethod
+    def _trusted(cls, raw: np.ndarray, fmt: FixedFormat) -> FixedArray:
+        """Wrap raw bits computed here, known to be in range and of the right dtype."""
+        out = cls.__new__(cls)
+        out.raw, out.fmt = raw, fmt
+        return out
+
+    @classmethod
+    def from_float(cls, values: Any, fmt: FixedFormat) -> FixedArray:
+        """Quantize real numbers (a float array, or Python numbers) to ``fmt``."""
+        array = np.asarray(values)
+        if array.dtype.kind != "f" and not isinstance(values, (int, float)):
+            raise TypeError(f"from_float needs a float array, got dtype {array.dtype}; "
+                            "raw bits go through FixedArray(raw, fmt)")
+        return cls._trusted(quantize_float(array.astype(np.float64), fmt), fmt)
+
+    def to_float(self) -> np.ndarray:
+        """float64 values (round to nearest even where a format is wider than 53 bits)."""
+        return np.ldexp(self.raw.astype(np.float64), -self.fmt.frac_bits)
+
+    def cast(self, fmt: FixedFormat) -> FixedArray:
+        return FixedArray._trusted(quantize(self.raw, self.fmt, fmt), fmt)
+
+    # ----------------------------------------------------------------- array protocol
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.raw.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.raw.ndim
+
+    @property
+    def size(self) -> int:
+        return self.raw.size
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, index: Any) -> FixedArray:
+        return FixedArray._trusted(np.asarray(self.raw[index], dtype=self.raw.dtype), self.fmt)
+
+    def reshape(self, *shape: Any) -> FixedArray:
+        return FixedArray._trusted(self.raw.reshape(*shape), self.fmt)
+
+    @property
+    def T(self) -> FixedArray:
+        return FixedArray._trusted(self.raw.T, self.fmt)
+
+    def __repr__(self) -> str:
+        return f"FixedArray({self.fmt}, {self.to_float()!r})"
+
+    # ----------------------------------------------------------------- arithmetic
+    def _aligned(self, other: FixedArray, result: FixedFormat) -> tuple[np.ndarray, ...]:
+        """Both raw arrays scaled to ``result``'s LSB, in a dtype that holds ``result``."""
+        work = _work_dtype(result.width)
+        return tuple(_as_dtype(x.raw, work) << (result.frac_bits - x.fmt.frac_bits)
+                     for x in (self, other))
+
+    def _exact(self, other: Any, result_format: Callable, op: Callable) -> FixedArray:
+        if not isinstance(other, FixedArray):
+            return NotImplemented
+        result = result_format(self.fmt, other.fmt)
+        a, b = self._aligned(other, result)
+        return FixedArray._trusted(_as_dtype(op(a, b), result.storage), result)
+
+    def __add__(self, other: Any) -> FixedArray:
+        return self._exact(other, sum_format, operator.add)
+
+    def __sub__(self, other: Any) -> FixedArray:
+        return self._exact(other, difference_format, operator.sub)
+
+    def __mul__(self, other: Any) -> FixedArray:
+        if not isinstance(other, FixedArray):
+            return NotImplemented
+        result = product_format(self.fmt, other.fmt)
+        work = _work_dtype(result.width)
+        raw = _as_dtype(self.raw, work) * _as_dtype(other.raw, work)
+        return FixedArray._trusted(_as_dtype(raw, result.storage), result)
+
+    def __neg__(self) -> FixedArray:
+        result = negation_format(self.fmt)
+        return FixedArray._trusted(-_as_dtype(self.raw, result.storage), result)
+
+    def _shifted(self, amount: int, left: bool) -> FixedArray:
+        """``ap_fixed`` shifts: same format, raw bits moved, no rounding or saturation;
+        a negative amount shifts the other way."""
+        if not isinstance(amount, (int, np.integer)) or isinstance(amount, bool):
+            return NotImplemented
+        amount = int(amount)
+        if amount < 0:
+            amount, left = -amount, not left
+        if left:
+            work = _work_dtype(self.fmt.width + amount + 1)
+            moved = _as_dtype(self.raw, work) << amount
+            wrap = self.fmt.with_modes("TRN", "WRAP")
+            return FixedArray._trusted(_handle_overflow(moved, wrap), self.fmt)
+        amount = min(amount, self.fmt.width)  # beyond the width only sign bits remain
+        return FixedArray._trusted(self.raw >> amount, self.fmt)
+
+    def __lshift__(self, amount: int) -> FixedArray:
+        return self._shifted(amount, left=True)
+
+    def __rshift__(self, amount: int) -> FixedArray:
+        return self._shifted(amount, left=False)
+
+    def _compare(self, other: Any, op: Callable) -> np.ndarray:
+        if not isinstance(other, FixedArray):
+            return NotImplemented
+        a, b = self._aligned(other, sum_format(self.fmt, other.fmt))
+        return np.asarray(op(a, b), dtype=bool)
+
+    def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self._compare(other, operator.eq)
+
+    def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self._compare(other, operator.ne)
+
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self._compare(other, operator.lt)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self._compare(other, operator.le)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self._compare(other, operator.gt)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self._compare(other, operator.ge)

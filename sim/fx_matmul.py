@@ -1,0 +1,144 @@
+"""Exact fixed-point matrix product on float64 BLAS.
+
+``fx_matmul(a, b)`` returns every dot product exactly, in a format that cannot overflow
+(``accumulator_format``): "accumulate exactly, round once". A float64 product of integers
+is exact as long as every partial sum stays within 2**53, so the reduction is cut into
+blocks short enough for that bound; operands too wide for even one term are split into
+bit slices first. Tiling and loop order then cannot change a bit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fixed_array import FixedArray, _as_dtype, _work_dtype
+from .fixed_format import FixedFormat, accumulator_format
+
+#: float64 represents every integer of magnitude <= 2**53.
+EXACT_FLOAT_BITS = 53
+#: Blocks shorter than this waste BLAS; split operands into bit slices instead.
+MIN_BLOCK = 32
+MAX_SLICES = 6
+
+
+def _magnitude_bits(fmt: FixedFormat) -> int:
+    """Smallest m with |raw| <= 2**m for every raw value of ``fmt``."""
+    return fmt.width - 1 if fmt.signed else fmt.width
+
+
+@dataclass(frozen=True)
+class _Plan:
+    a_slice_bits: int
+    a_slices: int
+    b_slice_bits: int
+    b_slices: int
+    block: int
+
+
+def _slice_magnitude_bits(total: int, slice_bits: int, slices: int) -> int:
+    """Magnitude bits of the widest slice: low slices are unsigned ``slice_bits`` wide,
+    the top slice keeps the sign and whatever bits remain."""
+    top = total - slice_bits * (slices - 1)
+    return max(slice_bits, top) if slices > 1 else total
+
+
+def _plan(a: FixedFormat, b: FixedFormat, length: int) -> _Plan:
+    ma, mb = _magnitude_bits(a), _magnitude_bits(b)
+    for a_slices, b_slices in sorted(
+            itertools.product(range(1, MAX_SLICES + 1), repeat=2), key=lambda n: n[0] * n[1]):
+        a_bits, b_bits = -(-ma // a_slices), -(-mb // b_slices)
+        term_bits = (_slice_magnitude_bits(ma, a_bits, a_slices)
+                     + _slice_magnitude_bits(mb, b_bits, b_slices))
+        if term_bits > EXACT_FLOAT_BITS:
+            continue
+        block = 1 << (EXACT_FLOAT_BITS - term_bits)
+        if block >= min(length, MIN_BLOCK):
+            # equal blocks: ceil(length / block) of them, as long as each must be
+            blocks = max(1, -(-length // block))
+            return _Plan(a_bits, a_slices, b_bits, b_slices, max(1, -(-length // blocks)))
+    raise ValueError(f"fx_matmul: operands {a} x {b} are too wide to multiply exactly")
+
+
+class _Workspace(threading.local):
+    """Scratch arrays reused from call to call, one set per thread.
+
+    The float64 copies of the operands and the BLAS output are large; allocating them
+    fresh on every call costs more in page faults than the conversions themselves.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        size = int(np.prod(shape))
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.size < size or buffer.dtype != dtype:
+            buffer = self.buffers[name] = np.empty(size, dtype=dtype)
+        return buffer[:size].reshape(shape)
+
+
+_workspace = _Workspace()
+
+
+def _float_slices(raw: np.ndarray, slice_bits: int, slices: int, name: str) -> list[np.ndarray]:
+    """float64 bit slices with ``raw == sum(slice_i << (i * slice_bits))``: the low ones
+    unsigned ``slice_bits`` wide, the top one signed."""
+    out = []
+    for i in range(slices):
+        floats = _workspace.get(f"{name}{i}", raw.shape, np.float64)
+        if slices == 1:
+            np.copyto(floats, raw, casting="unsafe")
+        elif raw.dtype.kind == "O":
+            part = raw >> (i * slice_bits)
+            if i < slices - 1:
+                part = part & ((1 << slice_bits) - 1)
+            np.copyto(floats, part.astype(np.float64))
+        else:
+            ints = _workspace.get(f"{name}_int", raw.shape, np.int64)
+            np.right_shift(raw, i * slice_bits, out=ints)
+            if i < slices - 1:
+                np.bitwise_and(ints, (1 << slice_bits) - 1, out=ints)
+            np.copyto(floats, ints, casting="unsafe")
+        out.append(floats)
+    return out
+
+
+def fx_matmul(a: FixedArray, b: FixedArray) -> FixedArray:
+    """Exact ``a @ b`` for 2-D fixed-point arrays, in ``accumulator_format(a, b, K)``."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"fx_matmul needs 2-D operands, got shapes {a.shape} and {b.shape}")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"fx_matmul: inner dimensions differ, {a.shape} @ {b.shape}")
+    length = a.shape[1]
+    result = accumulator_format(a.fmt, b.fmt, max(length, 1))
+    plan = _plan(a.fmt, b.fmt, length)
+    a_parts = _float_slices(a.raw, plan.a_slice_bits, plan.a_slices, "a")
+    b_parts = _float_slices(b.raw, plan.b_slice_bits, plan.b_slices, "b")
+    shape = (a.shape[0], b.shape[1])
+    product = _workspace.get("product", shape, np.float64)
+    # Partial sums of a slice decomposition can exceed the final bound by the slices' count.
+    exact_in_int64 = _work_dtype(result.width + plan.a_slices + plan.b_slices).kind != "O"
+    total = np.empty(shape, dtype=np.int64 if exact_in_int64 else object)
+    block_ints = _workspace.get("block", shape, np.int64)
+    first = True
+    for (i, a_part), (j, b_part) in itertools.product(enumerate(a_parts), enumerate(b_parts)):
+        shift = i * plan.a_slice_bits + j * plan.b_slice_bits
+        for start in range(0, max(length, 1), plan.block):
+            stop = start + plan.block
+            np.matmul(a_part[:, start:stop], b_part[start:stop], out=product)
+            if first and exact_in_int64:
+                np.copyto(total, product, casting="unsafe")  # exact: |sum| <= 2**53
+                np.left_shift(total, shift, out=total)
+            elif exact_in_int64:
+                np.copyto(block_ints, product, casting="unsafe")
+                np.left_shift(block_ints, shift, out=block_ints)
+                total += block_ints
+            else:
+                block = _as_dtype(product.astype(np.int64), np.dtype(object)) << shift
+                total = block if first else total + block
+            first = False
+    return FixedArray._trusted(_as_dtype(total, result.storage), result)
