@@ -1,0 +1,41 @@
+"""The ``edgemoe`` command.
+
+Each subcommand lives beside the part it drives and is imported only when it runs, so
+``edgemoe --help`` is instant and commands for the board never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> (module, attribute, one-line help shown by --help without importing the module)
+SUBCOMMANDS = {
+    "doctor": ("edgemoe.host.doctor", "doctor",
+               "Report which tools are installed and usable."),
+    "fixed": ("edgemoe.hls.fixed_demo", "fixed",
+              "Quantize values in Python and with ap_fixed.h, side by side."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        module, attribute, _ = SUBCOMMANDS[name]
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="edgemoe")
+def main() -> None:
+    """edgemoe: M3ViT mixture-of-experts ViTs on the Edge-MoE FPGA accelerator (ZCU104)."""

