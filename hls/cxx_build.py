@@ -20,6 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from edgemoe.sim.cache import cache_dir
+
 from .headers import include_dirs
 
 CXX_STANDARD = "-std=c++17"
@@ -68,14 +70,6 @@ def find_compiler() -> CompilerInfo:
     first = subprocess.run([path, "--version"], capture_output=True, text=True,
                            check=True).stdout.splitlines()[0]
     return CompilerInfo(path, first)
-
-
-def cache_dir() -> Path:
-    """``$EDGEMOE_CACHE``, else ``$XDG_CACHE_HOME/edgemoe``, else ``~/.cache/edgemoe``."""
-    if "EDGEMOE_CACHE" in os.environ:
-        return Path(os.environ["EDGEMOE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "edgemoe"
 
 
 def _hash_tree(digest: hashlib._Hash, folder: Path) -> None:

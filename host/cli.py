@@ -16,6 +16,14 @@ SUBCOMMANDS = {
                "Report which tools are installed and usable."),
     "fixed": ("edgemoe.hls.fixed_demo", "fixed",
               "Quantize values in Python and with ap_fixed.h, side by side."),
+    "train": ("edgemoe.model.cli", "train",
+              "Train M3ViT on the synthetic multi-task scenes, then evaluate it."),
+    "eval": ("edgemoe.model.cli", "evaluate",
+             "Per-task metrics of a checkpoint, its single-task paths, and the baseline."),
+    "info": ("edgemoe.model.cli", "info",
+             "Build a config's model and print its size and per-task MACs."),
+    "export-onnx": ("edgemoe.model.cli", "export_onnx",
+                    "Export one ONNX graph per task, checked against PyTorch."),
 }
 
 

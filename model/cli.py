@@ -1,0 +1,159 @@
+"""``edgemoe train``, ``eval``, ``info`` and ``export-onnx``: the PyTorch side of the flow."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from edgemoe.sim.atomic import atomic_path
+from edgemoe.sim.config import ConfigError, load_config_file, load_model_config
+
+
+def _fail(err: Exception) -> click.ClickException:
+    return click.ClickException(str(err))
+
+
+@click.command()
+@click.option("--config", "config_name", default="tiny", show_default=True,
+              help="A config name (tiny, m3vit-s) or a .yaml/.json file.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Run folder for checkpoint.pt and config.yaml [default: runs/CONFIG].")
+@click.option("--epochs", type=int, help="Override the config's epoch count.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out.")
+def train(config_name: str, out_dir: Path | None, epochs: int | None, resume: bool) -> None:
+    """Train M3ViT on the synthetic multi-task scenes, then evaluate it."""
+    from .checkpoint import CheckpointError
+    from .train import train as run_training
+
+    try:
+        document = load_config_file(config_name)
+        out_dir = out_dir or Path("runs") / document["model"]["name"]
+        started = time.perf_counter()
+        path = run_training(document, out_dir, resume=resume, epochs=epochs)
+    except (ConfigError, CheckpointError) as err:
+        raise _fail(err) from None
+    click.echo(f"checkpoint: {path} ({time.perf_counter() - started:.0f} s)")
+    _report(path, images=None, json_path=out_dir / "metrics.json")
+
+
+@click.command("eval")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--images", type=int, help="Evaluate on the first N validation images.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path),
+              help="Also write the results as JSON.")
+def evaluate(checkpoint: Path, images: int | None, json_path: Path | None) -> None:
+    """Per-task metrics of a checkpoint, its single-task paths, and the baseline."""
+    _report(checkpoint, images, json_path)
+
+
+def _report(checkpoint_path: Path, images: int | None, json_path: Path | None) -> None:
+    import torch
+
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .evaluate import evaluate_prior, evaluate_task, positional_prior
+    from .flops import path_macs
+    from .prune import prune_for_task
+    from .train import TrainConfig, build_datasets
+
+    try:
+        checkpoint = load_checkpoint(checkpoint_path)
+        model = checkpoint.build_model()
+    except CheckpointError as err:
+        raise _fail(err) from None
+    config = model.config
+    training = TrainConfig.from_dict(checkpoint.document["training"])
+    train_set, val_set = build_datasets(config, training)
+    if images is not None:
+        val_set = torch.utils.data.Subset(val_set, range(min(images, len(val_set))))
+    prior = positional_prior(train_set, config.classes)
+    results: dict[str, dict] = {}
+    for task in config.tasks:
+        full = evaluate_task(model, val_set, task, progress=True)
+        pruned_model = prune_for_task(model, task, full.expert_counts)
+        single = evaluate_task(pruned_model, val_set, task, progress=True)
+        macs = path_macs(config, task)
+        results[task] = {
+            "model": full.metrics,
+            "single_task_path": single.metrics,
+            "positional_prior": evaluate_prior(prior, val_set, task, config.classes),
+            "experts_kept": [int(np.count_nonzero(c)) for c in full.expert_counts],
+            "expert_counts": [c.tolist() for c in full.expert_counts],
+            "macs_active": macs.active,
+            "macs_dense_equivalent": macs.dense_equivalent,
+        }
+    click.echo(f"validation: {len(val_set)} images, config {config.name!r}")
+    for task, result in results.items():
+        click.echo(f"\n{task}")
+        for name in ("model", "single_task_path", "positional_prior"):
+            values = "  ".join(f"{k} {v:.4f}" for k, v in result[name].items())
+            click.echo(f"  {name:<18} {values}")
+        click.echo(f"  experts kept per MoE layer: {result['experts_kept']} of {config.experts}; "
+                   f"tokens per expert: {result['expert_counts']}")
+        click.echo(f"  GMACs per image: {result['macs_active'] / 1e9:.4f} active, "
+                   f"{result['macs_dense_equivalent'] / 1e9:.4f} with every expert "
+                   f"({result['macs_active'] / result['macs_dense_equivalent']:.0%})")
+    if json_path is not None:
+        with atomic_path(json_path) as scratch:
+            scratch.write_text(json.dumps(results, indent=2))
+
+
+@click.command()
+@click.option("--config", "config_name", default="tiny", show_default=True)
+def info(config_name: str) -> None:
+    """Build a config's model, run one forward pass, print its size and per-task MACs."""
+    import torch
+
+    from .flops import path_macs
+    from .m3vit import M3ViT
+
+    try:
+        config = load_model_config(config_name)
+    except ConfigError as err:
+        raise _fail(err) from None
+    torch.manual_seed(0)
+    model = M3ViT(config).eval()
+    images = torch.rand(1, 3, config.image_height, config.image_width)
+    click.echo(f"{config.name}: {config.image_height}x{config.image_width} input, "
+               f"{config.tokens} tokens, dim {config.dim}, {config.heads} heads, "
+               f"{config.layers} layers (MoE in {list(config.moe_layers)}), {config.experts} "
+               f"experts, top-{config.top_k}")
+    total = sum(p.numel() for p in model.parameters())
+    experts = sum(p.numel() for moe in model.moe_modules() for p in (moe.w1, moe.b1, moe.w2,
+                                                                      moe.b2))
+    click.echo(f"parameters: {total:,} ({experts:,} in experts)")
+    with torch.no_grad():
+        for task in config.tasks:
+            output = model(images, task)
+            macs = path_macs(config, task)
+            click.echo(f"{task}: output {tuple(output.shape)}; GMACs per image "
+                       f"{macs.active / 1e9:.3f} active (backbone "
+                       f"{(macs.active - macs.head) / 1e9:.3f}, head {macs.head / 1e9:.3f}), "
+                       f"{macs.dense_equivalent / 1e9:.3f} with every expert")
+
+
+@click.command("export-onnx")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), required=True)
+def export_onnx(checkpoint: Path, out_dir: Path) -> None:
+    """Export one ONNX graph per task and check each against PyTorch in onnxruntime."""
+    import torch
+
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .data.datasets import SceneDataset
+    from .export_onnx import MAX_ABS_DIFFERENCE, export_task
+
+    try:
+        model = load_checkpoint(checkpoint).build_model()
+    except CheckpointError as err:
+        raise _fail(err) from None
+    config = model.config
+    sample = SceneDataset("val", 8, config.image_height, config.image_width)
+    images = torch.stack([sample[i]["image"] for i in range(len(sample))])
+    for task in config.tasks:
+        result = export_task(model, task, out_dir / f"model_{task}.onnx", images)
+        click.echo(f"{result.path}: onnx.checker OK; onnxruntime vs PyTorch max abs difference "
+                   f"{result.max_abs_difference:.2e} (bound {MAX_ABS_DIFFERENCE:g})")

@@ -1,0 +1,150 @@
+"""Multi-task data sets: our synthetic street scenes, and NYUD-v2-style folders.
+
+Every item is a dict: ``image`` float32 (3, H, W) in [0, 1], ``label`` int64 (H, W) with
+``IGNORE_LABEL`` where unlabelled, ``depth`` float32 (H, W) metres with 0 where unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from edgemoe.sim.atomic import atomic_path
+from edgemoe.sim.cache import cache_dir
+from edgemoe.sim.metrics import IGNORE_LABEL
+
+from . import scenes
+
+SPLIT_OFFSETS = {"train": 0, "val": 5_000_000}
+SEED_STRIDE = 10_000_000
+
+
+def _generator_version() -> str:
+    """Changes whenever the scene generator's code does, so caches never go stale."""
+    return hashlib.sha256(Path(scenes.__file__).read_bytes()).hexdigest()[:12]
+
+
+def _render(args: tuple[int, int, int]) -> scenes.Scene:
+    return scenes.render_scene(*args)
+
+
+def _generate(seeds: list[int], height: int, width: int, desc: str) -> dict[str, np.ndarray]:
+    jobs = [(seed, height, width) for seed in seeds]
+    workers = min(len(jobs) // 200 + 1, os.cpu_count() or 1)
+    if workers > 1:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            rendered = list(tqdm(pool.imap(_render, jobs, chunksize=64), total=len(jobs),
+                                 desc=desc, unit="img", leave=False))
+    else:
+        rendered = [_render(job) for job in tqdm(jobs, desc=desc, unit="img", leave=False)]
+    return {"images": np.stack([s.image for s in rendered]),
+            "labels": np.stack([s.label for s in rendered]),
+            "depths": np.stack([s.depth for s in rendered])}
+
+
+class SceneDataset(Dataset):
+    """``count`` synthetic scenes of one split; the same seed and split give the same data.
+
+    Train and validation scenes come from disjoint seed ranges. Generated arrays are
+    cached (keyed by the generator's code) so a second run loads them in a moment.
+    """
+
+    def __init__(self, split: str, count: int, height: int, width: int, seed: int = 0,
+                 use_cache: bool = True) -> None:
+        if split not in SPLIT_OFFSETS:
+            raise ValueError(f"unknown split {split!r}; expected one of {list(SPLIT_OFFSETS)}")
+        first = seed * SEED_STRIDE + SPLIT_OFFSETS[split]
+        seeds = list(range(first, first + count))
+        name = f"scenes-{split}-{height}x{width}-{count}-{seed}-{_generator_version()}.npz"
+        path = cache_dir() / "data" / name
+        if use_cache and path.is_file():
+            with np.load(path) as stored:
+                arrays = {key: stored[key] for key in stored.files}
+        else:
+            arrays = _generate(seeds, height, width, desc=f"rendering {split} scenes")
+            if use_cache:
+                with atomic_path(path) as scratch, scratch.open("wb") as handle:
+                    np.savez(handle, **arrays)
+        self.images = torch.from_numpy(arrays["images"])  # uint8 (N, H, W, 3)
+        self.labels = torch.from_numpy(arrays["labels"])
+        self.depths = torch.from_numpy(arrays["depths"])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"image": self.images[index].permute(2, 0, 1).float() / 255.0,
+                "label": self.labels[index].long(),
+                "depth": self.depths[index].float()}
+
+
+class FolderDataset(Dataset):
+    """NYUD-v2-style folders: ``images/NAME.png|jpg``, ``labels/NAME.png`` (class ids,
+    255 = unlabelled) and ``depths/NAME.png`` (uint16 millimetres, 0 = unknown) or
+    ``depths/NAME.npy`` (float metres). Resized to the model's input size."""
+
+    IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+    def __init__(self, root: str | Path, height: int, width: int, classes: int) -> None:
+        self.root, self.size, self.classes = Path(root), (width, height), classes
+        images = self.root / "images"
+        if not images.is_dir():
+            raise FileNotFoundError(f"{self.root} has no images/ folder (expected images/, "
+                                    "labels/ and depths/)")
+        self.names = sorted(p.stem for p in images.iterdir()
+                            if p.suffix.lower() in self.IMAGE_SUFFIXES)
+        if not self.names:
+            raise FileNotFoundError(f"no .png/.jpg images in {images}")
+        missing = [n for n in self.names if self._label_path(n) is None
+                   or self._depth_path(n) is None]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} images have no label or depth file, "
+                                    f"for example {missing[0]!r} (looked in labels/, depths/)")
+
+    def _image_path(self, name: str) -> Path:
+        return next(self.root / "images" / f"{name}{s}" for s in self.IMAGE_SUFFIXES
+                    if (self.root / "images" / f"{name}{s}").is_file())
+
+    def _label_path(self, name: str) -> Path | None:
+        path = self.root / "labels" / f"{name}.png"
+        return path if path.is_file() else None
+
+    def _depth_path(self, name: str) -> Path | None:
+        for suffix in (".png", ".npy"):
+            path = self.root / "depths" / f"{name}{suffix}"
+            if path.is_file():
+                return path
+        return None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from PIL import Image
+
+        name = self.names[index]
+        image = Image.open(self._image_path(name)).convert("RGB").resize(self.size,
+                                                                           Image.BILINEAR)
+        label = np.asarray(Image.open(self._label_path(name)).resize(self.size, Image.NEAREST))
+        depth_path = self._depth_path(name)
+        if depth_path.suffix == ".npy":
+            depth = np.load(depth_path).astype(np.float32)
+            depth = np.asarray(Image.fromarray(depth).resize(self.size, Image.NEAREST))
+        else:
+            millimetres = Image.open(depth_path).resize(self.size, Image.NEAREST)
+            depth = np.asarray(millimetres, dtype=np.float32) / 1000.0
+        label = label.astype(np.int64)
+        bad = (label >= self.classes) & (label != IGNORE_LABEL)
+        if bad.any():
+            raise ValueError(f"{self._label_path(name)}: class id {int(label[bad][0])} is not "
+                             f"below the model's {self.classes} classes (255 = unlabelled)")
+        return {"image": torch.from_numpy(np.asarray(image, np.float32) / 255.0).permute(2, 0, 1),
+                "label": torch.from_numpy(label),
+                "depth": torch.from_numpy(depth.astype(np.float32))}

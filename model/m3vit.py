@@ -1,0 +1,204 @@
+"""M3ViT: a multi-task ViT whose odd layers are mixture-of-experts, one gate per task.
+
+As in M3ViT (NeurIPS 2022) and as the Edge-MoE accelerator computes it: pre-LayerNorm
+blocks, multi-head attention with a biased qkv projection, dense GELU MLPs in even layers
+and MoE layers in odd ones. An MoE layer gates each token with the task's own bias-free
+linear gate, takes a softmax over all experts and keeps the top-k, weighting each kept
+expert's output by its softmax probability *without renormalizing* over the k.
+Ties in the top-k go to the lower expert index, everywhere in this project.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F  # noqa: N812 - torch's own convention
+
+from edgemoe.sim.config import ModelConfig
+
+from .heads import UpsamplingHead
+
+#: Per-channel statistics the input is normalized with (inside the model, so exported
+#: graphs and the accelerator take plain [0, 1] images).
+IMAGE_MEAN = (0.45, 0.45, 0.45)
+IMAGE_STD = (0.25, 0.25, 0.25)
+#: The depth head predicts log(depth / DEPTH_SCALE); forward returns metres.
+DEPTH_SCALE = 10.0
+
+
+def expert_ranks(probs: torch.Tensor) -> torch.Tensor:
+    """Rank of every expert (0 = best) by probability; ties go to the lower expert index.
+
+    Counting, for each expert, the experts that beat it is exact and order-free, so
+    PyTorch, an exported ONNX graph and the accelerator's comparator all agree on ties
+    (torch.topk does not promise an order for them).
+    """
+    experts = probs.shape[-1]
+    index = torch.arange(experts, device=probs.device)
+    other, this = probs.unsqueeze(-2), probs.unsqueeze(-1)  # (..., 1, E) and (..., E, 1)
+    beats = (other > this) | ((other == this) & (index < index.unsqueeze(-1)))
+    return beats.sum(dim=-1)
+
+
+def top_k_experts(probs: torch.Tensor, k: int) -> torch.Tensor:
+    """Ids of the k most probable experts, best first, ties to the lower index."""
+    ranks = expert_ranks(probs)
+    return torch.stack([(ranks == rank).int().argmax(dim=-1) for rank in range(k)], dim=-1)
+
+
+@dataclass
+class Routing:
+    """What one MoE layer's gate decided for a batch."""
+
+    probs: torch.Tensor  # (B, T, E) softmax over all experts
+    ranks: torch.Tensor  # (B, T, E) 0 = most probable
+    top_k: int
+
+    @property
+    def chosen(self) -> torch.Tensor:
+        """(B, T, k) expert ids, most probable first."""
+        return torch.stack([(self.ranks == rank).int().argmax(dim=-1)
+                            for rank in range(self.top_k)], dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim, bias=True)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, tokens, dim = x.shape
+        qkv = self.qkv(x).reshape(batch, tokens, 3, self.heads, dim // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(dim // self.heads)
+        out = scores.softmax(dim=-1) @ v
+        return self.proj(out.transpose(1, 2).reshape(batch, tokens, dim))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class MoE(nn.Module):
+    """Experts as stacked weights; gates one per task.
+
+    ``expert_ids`` names the experts this module holds: all of them in a full model, the
+    ones a task uses in a pruned one. The gate always scores every expert, so a pruned
+    model's probabilities (and outputs) are the full model's.
+    """
+
+    def __init__(self, dim: int, hidden: int, experts: int, top_k: int, tasks: int) -> None:
+        super().__init__()
+        self.top_k = top_k
+        self.gates = nn.Parameter(torch.empty(tasks, experts, dim))
+        self.w1 = nn.Parameter(torch.empty(experts, dim, hidden))
+        self.b1 = nn.Parameter(torch.empty(experts, hidden))
+        self.w2 = nn.Parameter(torch.empty(experts, hidden, dim))
+        self.b2 = nn.Parameter(torch.empty(experts, dim))
+        self.register_buffer("expert_ids", torch.arange(experts))
+        self._init(dim, hidden)
+
+    def _init(self, dim: int, hidden: int) -> None:
+        for weight, bias, fan_in in ((self.w1, self.b1, dim), (self.w2, self.b2, hidden)):
+            bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default
+            nn.init.uniform_(weight, -bound, bound)
+            nn.init.uniform_(bias, -bound, bound)
+        nn.init.normal_(self.gates, std=0.02)
+
+    def forward(self, x: torch.Tensor, task: int) -> tuple[torch.Tensor, Routing]:
+        probs = (x @ self.gates[task].t()).softmax(dim=-1)
+        ranks = expert_ranks(probs)
+        weights = torch.where(ranks < self.top_k, probs, torch.zeros_like(probs))
+        weights = weights[..., self.expert_ids]  # the experts held here
+        # Every held expert runs on every token and unchosen ones get weight 0: simple,
+        # exportable, and cheap at these sizes. The accelerator gathers tokens per expert.
+        hidden = F.gelu(torch.einsum("btd,edh->bteh", x, self.w1) + self.b1)
+        out = torch.einsum("bteh,ehd->bted", hidden, self.w2) + self.b2
+        return torch.einsum("bte,bted->btd", weights, out), Routing(probs, ranks, self.top_k)
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig, moe: bool) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(config.dim)
+        self.attn = Attention(config.dim, config.heads)
+        self.norm2 = nn.LayerNorm(config.dim)
+        if moe:
+            self.mlp = MoE(config.dim, config.expert_hidden, config.experts, config.top_k,
+                           len(config.tasks))
+        else:
+            self.mlp = Mlp(config.dim, config.mlp_hidden)
+
+    def forward(self, x: torch.Tensor, task: int) -> tuple[torch.Tensor, Routing | None]:
+        x = x + self.attn(self.norm1(x))
+        if isinstance(self.mlp, MoE):
+            update, routing = self.mlp(self.norm2(x), task)
+            return x + update, routing
+        return x + self.mlp(self.norm2(x)), None
+
+
+class M3ViT(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("mean", torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGE_STD).view(1, 3, 1, 1))
+        self.patch_embed = nn.Conv2d(3, config.dim, config.patch, stride=config.patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, config.dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, config.tokens, config.dim))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        self.blocks = nn.ModuleList(Block(config, layer in config.moe_layers)
+                                    for layer in range(config.layers))
+        self.norm = nn.LayerNorm(config.dim)
+        self.heads = nn.ModuleDict({
+            task: UpsamplingHead(config.dim, config.patch,
+                                 config.classes if task == "segmentation" else 1)
+            for task in config.tasks})
+
+    def check_images(self, images: torch.Tensor) -> None:
+        expected = (3, self.config.image_height, self.config.image_width)
+        if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+            raise ValueError(f"expected images of shape (batch, {', '.join(map(str, expected))})"
+                             f" for config {self.config.name!r}, got {tuple(images.shape)}")
+
+    def features(self, images: torch.Tensor, task: str) -> tuple[torch.Tensor, list[Routing]]:
+        """Token features after the final LayerNorm (CLS first), and each MoE's routing."""
+        self.check_images(images)
+        task_index = self.config.task_index(task)
+        x = self.patch_embed((images - self.mean) / self.std).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        routings = []
+        for block in self.blocks:
+            x, routing = block(x, task_index)
+            if routing is not None:
+                routings.append(routing)
+        return self.norm(x), routings
+
+    def forward_with_routing(self, images: torch.Tensor, task: str,
+                             ) -> tuple[torch.Tensor, list[Routing]]:
+        tokens, routings = self.features(images, task)
+        rows, cols = self.config.grid
+        grid = tokens[:, 1:].transpose(1, 2).reshape(tokens.shape[0], self.config.dim, rows, cols)
+        out = self.heads[task](grid)
+        if task == "depth":
+            out = torch.exp(out) * DEPTH_SCALE
+        return out, routings
+
+    def forward(self, images: torch.Tensor, task: str) -> torch.Tensor:
+        """Segmentation logits (B, C, H, W) or depth in metres (B, 1, H, W)."""
+        return self.forward_with_routing(images, task)[0]
+
+    def moe_modules(self) -> list[MoE]:
+        return [block.mlp for block in self.blocks if isinstance(block.mlp, MoE)]

@@ -1,0 +1,182 @@
+"""Multi-task training of M3ViT on the synthetic scenes.
+
+Every batch goes through the backbone once per task (each task has its own gates) and
+the task losses add up: cross-entropy for segmentation, L1 on log depth for depth, plus
+the Switch-Transformer load-balancing loss of every MoE layer. The checkpoint is saved
+after every epoch, so a run can be resumed exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch.nn import functional as F  # noqa: N812 - torch's own convention
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from edgemoe.sim.atomic import atomic_path
+from edgemoe.sim.config import ConfigError, ModelConfig
+from edgemoe.sim.metrics import IGNORE_LABEL
+
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .data.datasets import SceneDataset
+from .m3vit import M3ViT, Routing
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CONFIG_NAME = "config.yaml"
+WARMUP_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    train_images: int
+    val_images: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    balance_loss_weight: float
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"training config: unknown keys {unknown}")
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise ConfigError(f"training config: {err}") from None
+
+
+def balance_loss(routing: Routing) -> torch.Tensor:
+    """Switch Transformer's auxiliary loss: experts * sum_e(share of picks_e * mean prob_e);
+    1.0 when tokens spread evenly over the experts, up to the expert count when not."""
+    experts = routing.probs.shape[-1]
+    picked = (routing.ranks < routing.top_k).float()  # (B, T, E)
+    share = picked.mean(dim=(0, 1)) / routing.top_k
+    return experts * torch.sum(share * routing.probs.mean(dim=(0, 1)))
+
+
+def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """Cross-entropy weights that lift rare classes (people, poles): each class's pixel
+    frequency relative to the median class, to the power -3/4."""
+    counts = torch.bincount(labels[labels != IGNORE_LABEL].flatten().long(),
+                            minlength=classes).double()
+    frequency = counts / counts.sum()
+    present = frequency > 0
+    weights = torch.ones(classes, dtype=torch.float64)
+    weights[present] = (frequency[present].median() / frequency[present]) ** 0.75
+    return weights.float()
+
+
+def task_loss(task: str, output: torch.Tensor, batch: dict[str, torch.Tensor],
+              weights: torch.Tensor | None = None) -> torch.Tensor:
+    if task == "segmentation":
+        return F.cross_entropy(output, batch["label"], weight=weights,
+                               ignore_index=IGNORE_LABEL)
+    known = batch["depth"] > 0
+    return (torch.log(output[:, 0][known]) - torch.log(batch["depth"][known])).abs().mean()
+
+
+def _schedule(total_steps: int) -> Any:
+    warmup = max(1, int(total_steps * WARMUP_FRACTION))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return factor
+
+
+def build_datasets(config: ModelConfig, training: TrainConfig,
+                   ) -> tuple[SceneDataset, SceneDataset]:
+    size = (config.image_height, config.image_width)
+    return (SceneDataset("train", training.train_images, *size, seed=training.seed),
+            SceneDataset("val", training.val_images, *size, seed=training.seed))
+
+
+def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
+          epochs: int | None = None, progress: bool = True) -> Path:
+    """Train (or resume) and return the checkpoint's path. Refuses to overwrite a run
+    unless resuming it, and to resume a run of another config."""
+    config = ModelConfig.from_dict(document["model"])
+    training = TrainConfig.from_dict(document.get("training", {}))
+    if epochs is not None:
+        training = dataclasses.replace(training, epochs=epochs)
+        document = {**document, "training": dataclasses.asdict(training)}
+    path = out_dir / CHECKPOINT_NAME
+    previous = None
+    if path.exists():
+        if not resume:
+            raise CheckpointError(f"{path} exists; pass --resume to continue that run, or "
+                                  "choose another --out")
+        previous = load_checkpoint(path, expected=config)
+    elif resume:
+        raise CheckpointError(f"nothing to resume: no checkpoint at {path}")
+
+    torch.manual_seed(training.seed)
+    model = M3ViT(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate,
+                                  weight_decay=training.weight_decay)
+    train_set = SceneDataset("train", training.train_images, config.image_height,
+                             config.image_width, seed=training.seed)
+    weights = class_weights(train_set.labels, config.classes)
+    steps_per_epoch = math.ceil(len(train_set) / training.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _schedule(steps_per_epoch * training.epochs))
+    state: dict[str, Any] = {"epoch": 0, "history": [], "seconds": 0.0}
+    if previous is not None:
+        model.load_state_dict(previous.model_state)
+        optimizer.load_state_dict(previous.training_state["optimizer"])
+        scheduler.load_state_dict(previous.training_state["scheduler"])
+        state = {key: previous.training_state[key] for key in state}
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / CONFIG_NAME) as scratch:
+        scratch.write_text(yaml.safe_dump(document, sort_keys=False))
+    order = torch.Generator()
+    for epoch in range(state["epoch"], training.epochs):
+        started = time.perf_counter()
+        order.manual_seed(training.seed * 1000 + epoch)  # the same order when resumed
+        loader = DataLoader(train_set, batch_size=training.batch_size, shuffle=True,
+                            generator=order, drop_last=True)
+        model.train()
+        totals = {task: 0.0 for task in config.tasks} | {"balance": 0.0}
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{training.epochs}", unit="batch",
+                   disable=not progress, leave=False)
+        for batch in bar:
+            loss = torch.zeros(())
+            for task in config.tasks:
+                output, routings = model.forward_with_routing(batch["image"], task)
+                loss_task = task_loss(task, output, batch, weights)
+                balance = sum(balance_loss(r) for r in routings) / max(len(routings), 1)
+                loss = loss + loss_task + training.balance_loss_weight * balance
+                totals[task] += loss_task.item()
+                totals["balance"] += balance.item() / len(config.tasks)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        state["seconds"] += time.perf_counter() - started
+        state["epoch"] = epoch + 1
+        state["history"].append({"epoch": epoch + 1, **{k: v / len(loader)
+                                                        for k, v in totals.items()}})
+        save_checkpoint(path, model, document, {
+            **state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+        if progress:
+            losses = ", ".join(f"{k} {v:.4f}" for k, v in state["history"][-1].items()
+                               if k != "epoch")
+            tqdm.write(f"epoch {epoch + 1}/{training.epochs}: {losses} "
+                       f"({state['seconds']:.0f} s so far)")
+    return path

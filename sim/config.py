@@ -1,0 +1,135 @@
+"""Model configurations: the shape of the network is the shape of the accelerator.
+
+A config is data (``configs/*.yaml``, or any YAML/JSON file with the same keys): the
+``model`` section is read here, the ``training`` section by ``edgemoe.model``. It lives in
+``sim`` because every part needs it (the simulator, the HLS generator, the cycle model,
+the driver) and ``sim`` is the one package they all may import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+KNOWN_TASKS = ("segmentation", "depth")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot describe a model."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """An M3ViT: a ViT whose odd layers are mixture-of-experts with one gate per task."""
+
+    name: str
+    image_height: int
+    image_width: int
+    patch: int
+    dim: int
+    heads: int
+    layers: int
+    experts: int
+    top_k: int
+    expert_hidden: int
+    mlp_hidden: int
+    classes: int
+    tasks: tuple[str, ...] = KNOWN_TASKS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.type == "int" and (not isinstance(value, int) or isinstance(value, bool)
+                                        or value < 1):
+                raise ConfigError(f"config {self.name!r}: {field.name} must be a positive "
+                                  f"integer, got {value!r}")
+        problems = []
+        if self.image_height % self.patch or self.image_width % self.patch:
+            problems.append(f"image {self.image_height}x{self.image_width} is not divisible "
+                            f"by the patch size {self.patch}")
+        if self.dim % self.heads:
+            problems.append(f"dim {self.dim} is not divisible by heads {self.heads}")
+        if self.top_k > self.experts:
+            problems.append(f"top_k {self.top_k} is more than the {self.experts} experts")
+        unknown = [t for t in self.tasks if t not in KNOWN_TASKS]
+        if unknown or not self.tasks or len(set(self.tasks)) != len(self.tasks):
+            problems.append(f"tasks {list(self.tasks)} must be distinct names from "
+                            f"{list(KNOWN_TASKS)}")
+        if problems:
+            raise ConfigError(f"config {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Patches per column and per row."""
+        return self.image_height // self.patch, self.image_width // self.patch
+
+    @property
+    def patches(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    @property
+    def tokens(self) -> int:
+        """Patches plus the CLS token."""
+        return self.patches + 1
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    @property
+    def moe_layers(self) -> tuple[int, ...]:
+        """Layers whose MLP is a mixture of experts: the odd ones."""
+        return tuple(range(1, self.layers, 2))
+
+    def task_index(self, task: str) -> int:
+        if task not in self.tasks:
+            raise ConfigError(f"unknown task {task!r}; config {self.name!r} has tasks "
+                              f"{list(self.tasks)}")
+        return self.tasks.index(task)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["tasks"] = list(self.tasks)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        missing = sorted(f.name for f in dataclasses.fields(cls)
+                         if f.name not in data and f.default is dataclasses.MISSING)
+        if unknown or missing:
+            raise ConfigError(f"model config: unknown keys {unknown}, missing keys {missing}")
+        return cls(**data)
+
+
+def available_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def load_config_file(name_or_path: str | Path) -> dict[str, Any]:
+    """The whole config document (``model`` and ``training`` sections) by name or path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise ConfigError(f"no config named {str(name_or_path)!r}; known configs: "
+                              f"{', '.join(available_configs())} (or give a .yaml/.json path)")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if not isinstance(document, dict) or "model" not in document:
+        raise ConfigError(f"{path}: a config needs a 'model' section")
+    return document
+
+
+def load_model_config(name_or_path: str | Path) -> ModelConfig:
+    return ModelConfig.from_dict(load_config_file(name_or_path)["model"])

@@ -1,0 +1,93 @@
+"""M3ViT's MoE layer, routing, shapes and input checks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch.nn import functional as F  # noqa: N812
+
+from edgemoe.model.m3vit import M3ViT, MoE, top_k_experts
+from edgemoe.sim.config import ConfigError, load_model_config
+
+TINY = load_model_config("tiny")
+
+
+def naive_moe(moe: MoE, x: torch.Tensor, task: int) -> torch.Tensor:
+    """Token by token: gate, softmax, the k best experts (lower index on ties), weighted."""
+    out = torch.zeros_like(x)
+    for b in range(x.shape[0]):
+        for t in range(x.shape[1]):
+            token = x[b, t]
+            probs = torch.softmax(moe.gates[task] @ token, dim=0).tolist()
+            ranked = sorted(range(len(probs)), key=lambda e: (-probs[e], e))[:moe.top_k]
+            for expert in ranked:
+                hidden = F.gelu(token @ moe.w1[expert] + moe.b1[expert])
+                out[b, t] += probs[expert] * (hidden @ moe.w2[expert] + moe.b2[expert])
+    return out
+
+
+@pytest.mark.parametrize("task", [0, 1])
+def test_moe_equals_a_naive_per_token_loop(task: int) -> None:
+    torch.manual_seed(task)
+    moe = MoE(dim=16, hidden=24, experts=5, top_k=2, tasks=2)
+    x = torch.randn(3, 7, 16)
+    with torch.no_grad():
+        got, routing = moe(x, task)
+        assert torch.allclose(got, naive_moe(moe, x, task), atol=1e-5)
+    assert routing.chosen.shape == (3, 7, 2) and routing.probs.shape == (3, 7, 5)
+
+
+def test_outputs_are_not_renormalized_over_the_top_k() -> None:
+    """Each expert's output is weighted by its softmax probability over all experts."""
+    torch.manual_seed(0)
+    moe = MoE(dim=8, hidden=8, experts=4, top_k=2, tasks=1)
+    with torch.no_grad():
+        moe.w1.zero_(), moe.w2.zero_(), moe.b1.zero_()
+        moe.b2.copy_(torch.ones(4, 8))  # every expert outputs ones
+        x = torch.randn(1, 5, 8)
+        got, routing = moe(x, 0)
+    kept_mass = routing.probs.gather(-1, routing.chosen).sum(-1)
+    assert torch.allclose(got[..., 0], kept_mass) and (kept_mass < 1).all()
+
+
+def test_top_k_ties_go_to_the_lower_expert_index() -> None:
+    probs = torch.tensor([[0.1, 0.3, 0.3, 0.3], [0.25, 0.25, 0.25, 0.25], [0.4, 0.1, 0.4, 0.1]])
+    assert top_k_experts(probs, 2).tolist() == [[1, 2], [0, 1], [0, 2]]
+
+
+def test_equal_gate_scores_route_to_the_first_experts() -> None:
+    moe = MoE(dim=4, hidden=4, experts=6, top_k=2, tasks=1)
+    with torch.no_grad():
+        moe.gates.zero_()
+        _, routing = moe(torch.randn(2, 3, 4), 0)
+    assert (routing.chosen == torch.tensor([0, 1])).all()
+
+
+def test_forward_shapes_per_task() -> None:
+    model = M3ViT(TINY).eval()
+    images = torch.rand(2, 3, 64, 128)
+    with torch.no_grad():
+        logits = model(images, "segmentation")
+        depth, routings = model.forward_with_routing(images, "depth")
+    assert logits.shape == (2, 7, 64, 128) and depth.shape == (2, 1, 64, 128)
+    assert (depth > 0).all() and len(routings) == len(TINY.moe_layers) == 2
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 64, 64), (2, 1, 64, 128), (3, 64, 128)])
+def test_images_of_the_wrong_shape_are_refused(shape: tuple) -> None:
+    with pytest.raises(ValueError, match=r"expected images of shape \(batch, 3, 64, 128\)"):
+        M3ViT(TINY)(torch.rand(*shape), "segmentation")
+
+
+def test_an_unknown_task_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown task 'normals'"):
+        M3ViT(TINY)(torch.rand(1, 3, 64, 128), "normals")
+
+
+def test_heads_need_a_power_of_two_patch() -> None:
+    config = dataclasses.replace(TINY, patch=8, image_height=48, image_width=96)
+    M3ViT(config)  # 8 is fine
+    with pytest.raises(ValueError, match="power-of-two patch"):
+        M3ViT(dataclasses.replace(TINY, patch=12, image_height=48, image_width=96))
