@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 import yaml
-from torch.nn import functional as F  # noqa: N812 - torch's own convention
+from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 import torch
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 
 from edgemoe.model.m3vit import M3ViT, MoE, top_k_experts
 from edgemoe.sim.config import ConfigError, load_model_config

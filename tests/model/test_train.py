@@ -11,8 +11,8 @@ import torch
 import yaml
 
 from edgemoe.model.checkpoint import CheckpointError, load_checkpoint
-from edgemoe.model.train import balance_loss, class_weights, train
 from edgemoe.model.m3vit import Routing
+from edgemoe.model.train import balance_loss, class_weights, train
 from edgemoe.sim.config import load_model_config
 
 from .conftest import small_document
