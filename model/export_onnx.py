@@ -47,7 +47,7 @@ def export_task(model: M3ViT, task: str, path: Path, images: torch.Tensor) -> Ex
     import onnxruntime
 
     model.eval()
-    graph = TaskGraph(model, task)
+    graph = TaskGraph(model, task).eval()
     with atomic_path(path) as scratch:
         # torch.export's path; the example batch of 2 keeps the batch dimension symbolic
         torch.onnx.export(graph, (images[:2],), str(scratch), input_names=["images"],

@@ -75,8 +75,7 @@ class Attention(nn.Module):
         batch, tokens, dim = x.shape
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.heads, dim // self.heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(dim // self.heads)
-        out = scores.softmax(dim=-1) @ v
+        out = F.scaled_dot_product_attention(q, k, v)  # softmax(q k^T / sqrt(d)) v
         return self.proj(out.transpose(1, 2).reshape(batch, tokens, dim))
 
 
@@ -120,12 +119,17 @@ class MoE(nn.Module):
         probs = (x @ self.gates[task].t()).softmax(dim=-1)
         ranks = expert_ranks(probs)
         weights = torch.where(ranks < self.top_k, probs, torch.zeros_like(probs))
-        weights = weights[..., self.expert_ids]  # the experts held here
+        weights = weights[..., self.expert_ids]  # (B, T, held experts)
         # Every held expert runs on every token and unchosen ones get weight 0: simple,
-        # exportable, and cheap at these sizes. The accelerator gathers tokens per expert.
-        hidden = F.gelu(torch.einsum("btd,edh->bteh", x, self.w1) + self.b1)
-        out = torch.einsum("bteh,ehd->bted", hidden, self.w2) + self.b2
-        return torch.einsum("bte,bted->btd", weights, out), Routing(probs, ranks, self.top_k)
+        # exportable, and cheap at these sizes (the accelerator gathers tokens per expert).
+        # sum_e w_e (h_e W2_e + b2_e) = [w_1 h_1 ... w_E h_E] [W2_1; ...; W2_E] + w b2,
+        # so both expert layers are one matrix product each.
+        experts, dim, hidden = self.w1.shape
+        h = F.gelu(x @ self.w1.permute(1, 0, 2).reshape(dim, experts * hidden)
+                   + self.b1.reshape(-1))
+        h = (h.unflatten(-1, (experts, hidden)) * weights.unsqueeze(-1)).flatten(-2)
+        out = h @ self.w2.reshape(experts * hidden, dim) + weights @ self.b2
+        return out, Routing(probs, ranks, self.top_k)
 
 
 class Block(nn.Module):

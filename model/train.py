@@ -43,6 +43,7 @@ class TrainConfig:
     learning_rate: float
     weight_decay: float
     balance_loss_weight: float
+    depth_loss_weight: float = 1.0
     seed: int = 0
 
     @classmethod
@@ -68,13 +69,13 @@ def balance_loss(routing: Routing) -> torch.Tensor:
 
 def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
     """Cross-entropy weights that lift rare classes (people, poles): each class's pixel
-    frequency relative to the median class, to the power -3/4."""
+    frequency relative to the median class, to the power -1/2."""
     counts = torch.bincount(labels[labels != IGNORE_LABEL].flatten().long(),
                             minlength=classes).double()
     frequency = counts / counts.sum()
     present = frequency > 0
     weights = torch.ones(classes, dtype=torch.float64)
-    weights[present] = (frequency[present].median() / frequency[present]) ** 0.75
+    weights[present] = (frequency[present].median() / frequency[present]) ** 0.5
     return weights.float()
 
 
@@ -160,7 +161,8 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
                 output, routings = model.forward_with_routing(batch["image"], task)
                 loss_task = task_loss(task, output, batch, weights)
                 balance = sum(balance_loss(r) for r in routings) / max(len(routings), 1)
-                loss = loss + loss_task + training.balance_loss_weight * balance
+                scale = training.depth_loss_weight if task == "depth" else 1.0
+                loss = loss + scale * loss_task + training.balance_loss_weight * balance
                 totals[task] += loss_task.item()
                 totals["balance"] += balance.item() / len(config.tasks)
             optimizer.zero_grad(set_to_none=True)

@@ -91,3 +91,13 @@ def test_heads_need_a_power_of_two_patch() -> None:
     M3ViT(config)  # 8 is fine
     with pytest.raises(ValueError, match="power-of-two patch"):
         M3ViT(dataclasses.replace(TINY, patch=12, image_height=48, image_width=96))
+
+
+def test_moe_macs_count_top_k_experts_against_all() -> None:
+    from edgemoe.model.flops import path_macs
+
+    macs = path_macs(TINY, "depth")
+    per_expert = 2 * TINY.tokens * TINY.dim * TINY.expert_hidden
+    gate = TINY.tokens * TINY.dim * TINY.experts
+    assert macs.moe_active == 2 * (gate + TINY.top_k * per_expert)
+    assert macs.dense_equivalent - macs.active == 2 * (TINY.experts - TINY.top_k) * per_expert
