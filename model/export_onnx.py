@@ -53,7 +53,7 @@ def export_task(model: M3ViT, task: str, path: Path, images: torch.Tensor) -> Ex
         torch.onnx.export(graph, (images[:2],), str(scratch), input_names=["images"],
                           output_names=[task], opset_version=OPSET, dynamo=True,
                           dynamic_shapes={"images": {0: torch.export.Dim("batch")}},
-                          verbose=False)
+                          external_data=False, verbose=False)
         onnx.checker.check_model(onnx.load(str(scratch)), full_check=True)
         session = onnxruntime.InferenceSession(str(scratch), providers=["CPUExecutionProvider"])
         ours = session.run(None, {"images": images.numpy()})[0]

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``target`` to write to; renamed over ``target`` when the
-    block succeeds, deleted when it raises. A reader sees the old file or the new one."""
+    """A fresh path beside ``target`` for the block to write; renamed over ``target`` when
+    the block succeeds, deleted when it raises. A reader sees the old file or the new one,
+    never a part of one. (The file is created by the writer, so it gets the usual umask.)"""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                    suffix=".part")
-    os.close(handle)
-    temporary = Path(name)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
     try:
         yield temporary
         os.replace(temporary, target)
