@@ -16,6 +16,8 @@ SUBCOMMANDS = {
                "Report which tools are installed and usable."),
     "fixed": ("edgemoe.hls.fixed_demo", "fixed",
               "Quantize values in Python and with ap_fixed.h, side by side."),
+    "approx-report": ("edgemoe.sim.approx_report", "approx_report",
+                      "Error of the exp, 1/x, 1/sqrt(x) and GELU approximations, with plots."),
     "train": ("edgemoe.model.cli", "train",
               "Train M3ViT on the synthetic multi-task scenes, then evaluate it."),
     "eval": ("edgemoe.model.cli", "evaluate",

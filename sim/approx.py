@@ -1,0 +1,294 @@
+"""The hardware's approximations of exp, 1/x, 1/sqrt(x) and GELU, in fixed point.
+
+This module is the single source of truth for them: each spec builds its integer tables
+(``table()``) and evaluates them (``__call__``) with integer operations a circuit does
+(products, adds, shifts, one rounding cast at the end), and the HLS and Verilog generators
+emit these same tables. No float touches a value on its way through.
+
+Every intermediate is an integer with a stated number of fraction bits; ``_round_shift``
+is a right shift rounding half up (AP_RND). exp and GELU end in one cast through
+``quantize``, so they round and saturate exactly as ``ap_fixed`` assignment to the output
+type does; 1/x and 1/sqrt(x) round half up to the output's LSB while undoing their
+normalization shift, then overflow by the output's mode.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .fixed_array import FixedArray, quantize
+from .fixed_format import FixedFormat
+
+LOG2_E = math.log2(math.e)
+#: Right shifts beyond this leave nothing of an int64 (and numpy refuses larger ones).
+MAX_SHIFT = 62
+
+
+def _round_shift(values: np.ndarray, amount: int | np.ndarray) -> np.ndarray:
+    """``values / 2**amount`` rounded half up (AP_RND); a negative amount shifts left."""
+    amount = np.asarray(amount)
+    right = np.clip(amount, 0, MAX_SHIFT)
+    left = np.clip(-amount, 0, MAX_SHIFT)
+    half = (np.int64(1) << right) >> 1
+    return ((values + half) >> right) << left
+
+
+def _bit_length(values: np.ndarray) -> np.ndarray:
+    """Position of the leading one plus one (0 for 0), for non-negative int64 < 2**53."""
+    return np.frexp(values.astype(np.float64))[1].astype(np.int64)
+
+
+def _cast(raw: np.ndarray, frac_bits: int, out: FixedFormat) -> FixedArray:
+    """Integers with ``frac_bits`` fraction bits, cast once to ``out`` (its rounding and
+    overflow modes), as assigning a wide ap_fixed to the output type."""
+    bits = int(np.max(np.abs(raw), initial=0)).bit_length() + 2
+    wide = FixedFormat(max(bits, 2), max(bits, 2) - frac_bits)
+    return FixedArray._trusted(quantize(raw, wide, out), out)
+
+
+def _check(x: FixedArray, expected: FixedFormat, name: str) -> None:
+    if x.fmt != expected:
+        raise ValueError(f"{name} takes values in {expected}, got {x.fmt}")
+
+
+@dataclass(frozen=True)
+class ExpSpec:
+    """exp(x) for x <= 0, as 2**(-t) with t = -x*log2(e) = n + f: a table of 2**(-f) on
+    ``2**table_bits`` segments of [0, 1) with linear interpolation, then a shift by n."""
+
+    input_fmt: FixedFormat
+    output_fmt: FixedFormat
+    table_bits: int = 6
+    frac_bits: int = 18  # of t = -x*log2(e), of the log2(e) constant and of the table
+
+    def __post_init__(self) -> None:
+        if self.output_fmt.signed or self.output_fmt.int_bits < 1:
+            raise ValueError(f"exp outputs lie in [0, 1]: its format must be unsigned with "
+                             f"an integer bit so 1.0 is exact, got {self.output_fmt}")
+        if not 0 < self.table_bits < self.frac_bits:
+            raise ValueError("exp needs 0 < table_bits < frac_bits")
+
+    @cached_property
+    def log2e_raw(self) -> int:
+        return round(LOG2_E * 2**self.frac_bits)
+
+    def table(self) -> np.ndarray:
+        """2**(-i / 2**table_bits) for i = 0 .. 2**table_bits, ``frac_bits`` fraction bits."""
+        steps = np.arange(2**self.table_bits + 1) / 2**self.table_bits
+        return np.round(np.exp2(-steps) * 2**self.frac_bits).astype(np.int64)
+
+    def __call__(self, x: FixedArray) -> FixedArray:
+        _check(x, self.input_fmt, "exp")
+        fx, ft = self.input_fmt.frac_bits, self.frac_bits
+        magnitude = -np.minimum(x.raw, 0)  # exp is only used on x <= 0
+        t = _round_shift(magnitude * self.log2e_raw, fx)  # ft fraction bits
+        whole, fraction = t >> ft, t & ((1 << ft) - 1)
+        segment_bits = ft - self.table_bits
+        index, offset = fraction >> segment_bits, fraction & ((1 << segment_bits) - 1)
+        table = self.table()
+        # table[i] + (table[i+1] - table[i]) * offset / 2**segment_bits, kept exact
+        value = (table[index] << segment_bits) - (table[index] - table[index + 1]) * offset
+        value = value >> np.minimum(whole, MAX_SHIFT)
+        return _cast(value, ft + segment_bits, self.output_fmt)
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        return np.exp(x)
+
+
+@dataclass(frozen=True)
+class ReciprocalSpec:
+    """1/x for x > 0: normalize x to m in [1, 2) by its leading one, seed 1/m from a table
+    on the top ``seed_bits`` bits of m, refine with Newton steps r <- r (2 - m r)."""
+
+    input_fmt: FixedFormat
+    output_fmt: FixedFormat
+    seed_bits: int = 6
+    newton_steps: int = 1
+    work_bits: int = 20  # fraction bits of m, r and the Newton products
+
+    def table(self) -> np.ndarray:
+        """1 / (segment midpoint) for the ``2**seed_bits`` segments of [1, 2)."""
+        middle = 1 + (np.arange(2**self.seed_bits) + 0.5) / 2**self.seed_bits
+        return np.round(2**self.work_bits / middle).astype(np.int64)
+
+    def __call__(self, x: FixedArray) -> FixedArray:
+        _check(x, self.input_fmt, "reciprocal")
+        w = self.work_bits
+        raw = np.maximum(x.raw, 1)  # 1/0 saturates like 1/lsb
+        length = _bit_length(raw)
+        # m: w+1 bits, leading one at bit w, so m / 2**w is in [1, 2)
+        mantissa = np.where(length <= w + 1, raw << np.maximum(w + 1 - length, 0),
+                            raw >> np.maximum(length - w - 1, 0))
+        r = self.table()[(mantissa >> (w - self.seed_bits)) & ((1 << self.seed_bits) - 1)]
+        for _ in range(self.newton_steps):
+            product = _round_shift(mantissa * r, w)  # m r, w fraction bits
+            r = _round_shift(r * ((2 << w) - product), w)
+        # x = (m / 2**w) * 2**(length - 1 - fx), so 1/x = (r / 2**w) * 2**(fx + 1 - length);
+        # one rounding to the output's LSB, then its overflow mode
+        fo = self.output_fmt.frac_bits
+        scale = self.input_fmt.frac_bits + 1 - length
+        return _cast(_round_shift(r, w - fo - scale), fo, self.output_fmt)
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / x
+
+
+@dataclass(frozen=True)
+class RsqrtSpec:
+    """1/sqrt(x) for x > 0: normalize x to m in [1, 4) with an even exponent, seed from a
+    table on (exponent parity, top mantissa bits), refine with r <- r (3 - m r^2) / 2."""
+
+    input_fmt: FixedFormat
+    output_fmt: FixedFormat
+    seed_bits: int = 6
+    newton_steps: int = 1
+    work_bits: int = 20
+
+    def table(self) -> np.ndarray:
+        """1/sqrt(segment midpoint): first the segments of [1, 2), then of [2, 4)."""
+        half = 2 ** (self.seed_bits - 1)
+        middle = 1 + (np.arange(half) + 0.5) / half
+        middle = np.concatenate([middle, 2 * middle])
+        return np.round(2**self.work_bits / np.sqrt(middle)).astype(np.int64)
+
+    def __call__(self, x: FixedArray) -> FixedArray:
+        _check(x, self.input_fmt, "rsqrt")
+        w = self.work_bits
+        raw = np.maximum(x.raw, 1)
+        length = _bit_length(raw)
+        exponent = length - 1 - self.input_fmt.frac_bits  # x = (m / 2**w) * 2**exponent
+        odd = exponent & 1
+        mantissa = np.where(length <= w + 1, raw << np.maximum(w + 1 - length, 0),
+                            raw >> np.maximum(length - w - 1, 0))
+        mantissa = mantissa << odd  # now in [1, 4) with an even exponent left
+        half_bits = self.seed_bits - 1
+        top = (mantissa >> (w + odd - half_bits)) & ((1 << half_bits) - 1)
+        r = self.table()[(odd << half_bits) | top]
+        for _ in range(self.newton_steps):
+            square = _round_shift(r * r, w)
+            product = _round_shift(mantissa * square, w)  # m r^2
+            r = _round_shift(r * ((3 << w) - product), w + 1)
+        # 1/sqrt(x) = (r / 2**w) * 2**(-(exponent - odd) / 2), rounded once to the output
+        fo = self.output_fmt.frac_bits
+        return _cast(_round_shift(r, w - fo + ((exponent - odd) >> 1)), fo, self.output_fmt)
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / np.sqrt(x)
+
+
+def gelu_reference(x: np.ndarray) -> np.ndarray:
+    from math import erf
+
+    return x * 0.5 * (1.0 + np.vectorize(erf)(x / math.sqrt(2.0)))
+
+
+def gelu_correction(a: np.ndarray) -> np.ndarray:
+    """d(a) = a * Phi(-a) = ReLU(a) - GELU(a) for a >= 0."""
+    return a - gelu_reference(a)
+
+
+@dataclass(frozen=True)
+class GeluSpec:
+    """GELU(x) = ReLU(x) - d(|x|), d(a) = a * Phi(-a) tabulated every ``2**-step_bits`` on
+    [0, limit) with linear interpolation, and 0 from ``limit`` on (Edge-MoE's method)."""
+
+    input_fmt: FixedFormat
+    output_fmt: FixedFormat
+    step_bits: int = 6
+    limit: float = 5.0
+    frac_bits: int = 20  # of the table entries
+
+    @property
+    def entries(self) -> int:
+        return int(self.limit * 2**self.step_bits)
+
+    def table(self) -> np.ndarray:
+        """d(i * step) for i = 0 .. entries (the last is the limit, where d is taken as 0)."""
+        points = np.arange(self.entries + 1) / 2**self.step_bits
+        values = np.round(gelu_correction(points) * 2**self.frac_bits).astype(np.int64)
+        values[-1] = 0
+        return values
+
+    def __call__(self, x: FixedArray) -> FixedArray:
+        _check(x, self.input_fmt, "gelu")
+        fx, g = self.input_fmt.frac_bits, self.frac_bits
+        magnitude = np.abs(x.raw)
+        if fx >= self.step_bits:
+            offset_bits = fx - self.step_bits
+            index = magnitude >> offset_bits
+            offset = magnitude & ((1 << offset_bits) - 1)
+        else:
+            offset_bits, index, offset = 0, magnitude << (self.step_bits - fx), 0 * magnitude
+        inside = index < self.entries
+        index = np.minimum(index, self.entries - 1)
+        table = self.table()
+        correction = (table[index] << offset_bits) - (table[index] - table[index + 1]) * offset
+        correction = np.where(inside, correction, 0)  # g + offset_bits fraction bits
+        frac = g + offset_bits
+        relu = np.maximum(x.raw, 0) << (frac - fx)  # exact: frac >= fx as frac_bits >= step_bits
+        return _cast(relu - correction, frac, self.output_fmt)
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        return gelu_reference(x)
+
+
+# ------------------------------------------------------------------- defaults and errors
+Spec = ExpSpec | ReciprocalSpec | RsqrtSpec | GeluSpec
+
+
+@dataclass(frozen=True)
+class Domain:
+    """An approximation with the formats it is used at, and its input range there."""
+
+    name: str
+    spec: Spec
+    low: float
+    high: float
+
+
+def default_domains() -> list[Domain]:
+    """The approximations at the int16 preset's formats for them."""
+    exp = ExpSpec(FixedFormat(16, 7), FixedFormat(16, 1, False, "RND", "SAT"))
+    # softmax 1/sum: the sum is at least exp(0) = 1 and at most the key count
+    reciprocal = ReciprocalSpec(FixedFormat(24, 8, False), FixedFormat(24, 1, False, "RND", "SAT"))
+    # LayerNorm 1/sqrt(var + eps)
+    rsqrt = RsqrtSpec(FixedFormat(24, 8, False), FixedFormat(24, 6, False, "RND", "SAT"))
+    gelu = GeluSpec(FixedFormat(16, 4), FixedFormat(16, 4, True, "RND", "SAT"))
+    return [Domain("exp", exp, exp.input_fmt.min_value, 0.0),
+            Domain("reciprocal", reciprocal, 1.0, reciprocal.input_fmt.max_value),
+            Domain("rsqrt", rsqrt, 2.0**-10, rsqrt.input_fmt.max_value),
+            Domain("gelu", gelu, gelu.input_fmt.min_value, gelu.input_fmt.max_value)]
+
+
+@dataclass(frozen=True)
+class ApproxError:
+    inputs: np.ndarray
+    outputs: np.ndarray
+    exact: np.ndarray  # float64, clipped to the output format's range
+
+    @property
+    def abs_error(self) -> np.ndarray:
+        return np.abs(self.outputs - self.exact)
+
+    @property
+    def rel_error(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.abs_error / np.abs(self.exact)
+
+
+def measure(domain: Domain, max_points: int = 1 << 22) -> ApproxError:
+    """Every representable input in the domain's range (evenly thinned past
+    ``max_points``) through the approximation, beside float64."""
+    fmt = domain.spec.input_fmt
+    low = max(fmt.min_raw, math.ceil(domain.low * 2**fmt.frac_bits))
+    high = min(fmt.max_raw, math.floor(domain.high * 2**fmt.frac_bits))
+    step = max(1, (high - low + 1) // max_points)
+    raw = np.arange(low, high + 1, step, dtype=np.int64)
+    x = FixedArray(raw, fmt)
+    out = domain.spec.output_fmt
+    exact = np.clip(domain.spec.reference(x.to_float()), out.min_value, out.max_value)
+    return ApproxError(x.to_float(), domain.spec(x).to_float(), exact)

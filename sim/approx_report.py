@@ -1,0 +1,80 @@
+"""``edgemoe approx-report``: each approximation's error over every representable input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .approx import Domain, default_domains, measure
+from .atomic import atomic_path
+
+# what each approximation is judged by, and its target (the error it must stay within)
+TARGETS = {"exp": ("abs", 2.0**-12), "reciprocal": ("rel", 2.0**-12),
+           "rsqrt": ("rel", 2.0**-12), "gelu": ("abs", None)}
+
+
+def _target(domain: Domain) -> tuple[str, float]:
+    kind, bound = TARGETS[domain.name]
+    if bound is None:  # GELU: 1e-4 beyond the output format's own rounding
+        bound = 1e-4 + domain.spec.output_fmt.lsb / 2
+    return kind, bound
+
+
+def _plot(domains: list[Domain], errors: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(domains), 1, figsize=(8, 2.6 * len(domains)))
+    for axis, domain, error in zip(axes, domains, errors, strict=True):
+        kind, bound = _target(domain)
+        values = error.rel_error if kind == "rel" else error.abs_error
+        axis.plot(error.inputs, values, linewidth=0.6)
+        axis.axhline(bound, color="red", linestyle="--", linewidth=0.8, label="target")
+        axis.set_title(f"{domain.name}: {domain.spec.input_fmt} -> {domain.spec.output_fmt}")
+        axis.set_ylabel(f"{kind} error")
+        if domain.name in ("reciprocal", "rsqrt"):
+            axis.set_xscale("log")
+        axis.legend(loc="upper right")
+    axes[-1].set_xlabel("input")
+    figure.tight_layout()
+    with atomic_path(path) as scratch:
+        figure.savefig(scratch, format="png", dpi=110)
+    plt.close(figure)
+
+
+@click.command("approx-report")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
+              default=Path("reports/approx"), show_default=True)
+def approx_report(out_dir: Path) -> None:
+    """Error of exp, 1/x, 1/sqrt(x) and GELU against float64, with error curves (PNG)."""
+    domains = default_domains()
+    errors = [measure(domain) for domain in domains]
+    rows, failed = [], []
+    click.echo(f"{'name':<11} {'input -> output':<34} {'points':>8} {'max abs':>10} "
+               f"{'mean abs':>10} {'max rel':>10}  target")
+    for domain, error in zip(domains, errors, strict=True):
+        kind, bound = _target(domain)
+        worst = float((error.rel_error if kind == "rel" else error.abs_error).max())
+        ok = worst <= bound
+        failed += [] if ok else [domain.name]
+        rows.append({"name": domain.name, "input": str(domain.spec.input_fmt),
+                     "output": str(domain.spec.output_fmt), "points": len(error.inputs),
+                     "max_abs": float(error.abs_error.max()),
+                     "mean_abs": float(error.abs_error.mean()),
+                     "max_rel": float(error.rel_error.max()), "target_kind": kind,
+                     "target": bound, "ok": ok})
+        formats = f"{domain.spec.input_fmt} -> {domain.spec.output_fmt}"
+        click.echo(f"{domain.name:<11} {formats:<34} {len(error.inputs):>8} "
+                   f"{rows[-1]['max_abs']:>10.3g} {rows[-1]['mean_abs']:>10.3g} "
+                   f"{rows[-1]['max_rel']:>10.3g}  {kind} <= {bound:.3g} "
+                   f"{'OK' if ok else 'MISSED'}")
+    _plot(domains, errors, out_dir / "approx_errors.png")
+    with atomic_path(out_dir / "approx_errors.json") as scratch:
+        scratch.write_text(json.dumps(rows, indent=2))
+    click.echo(f"curves: {out_dir / 'approx_errors.png'}")
+    if failed:
+        raise click.ClickException(f"targets missed: {', '.join(failed)}")
