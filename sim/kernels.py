@@ -1,0 +1,266 @@
+"""The accelerator's kernels in fixed point, one function each, vectorized with numpy.
+
+Each follows the hardware's dataflow: products and sums are exact (``fx_matmul`` and
+``FixedArray`` arithmetic never lose a bit) and a result is cast once to its format; where
+the order changes bits (the single-pass softmax), the order is the hardware's. Formats of
+weights travel with the weights; formats of results and internals come in a spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
+from .fixed_array import FixedArray, quantize
+from .fixed_format import FixedFormat
+from .fx_matmul import fx_matmul
+
+
+def _broadcast(x: FixedArray, shape: tuple[int, ...]) -> FixedArray:
+    return FixedArray._trusted(np.broadcast_to(x.raw, shape), x.fmt)
+
+
+def _raw_sum(x: FixedArray, axis: int) -> FixedArray:
+    """Exact sum along ``axis`` (int64 while it provably fits, Python ints beyond)."""
+    growth = (x.shape[axis] - 1).bit_length()
+    fmt = FixedFormat(x.fmt.width + growth, x.fmt.int_bits + growth, x.fmt.signed)
+    raw = x.raw if fmt.storage == x.raw.dtype else x.raw.astype(fmt.storage)
+    return FixedArray._trusted(raw.sum(axis=axis), fmt)
+
+
+# --------------------------------------------------------------------------- patch embedding
+def patchify(pixels: FixedArray, patch: int) -> FixedArray:
+    """(3, H, W) pixels to (patches, 3 * patch * patch) rows, patches in raster order and
+    each row in the conv weight's (channel, y, x) order."""
+    channels, height, width = pixels.shape
+    rows, cols = height // patch, width // patch
+    raw = pixels.raw.reshape(channels, rows, patch, cols, patch)
+    raw = raw.transpose(1, 3, 0, 2, 4).reshape(rows * cols, channels * patch * patch)
+    return FixedArray._trusted(raw, pixels.fmt)
+
+
+def patch_embed(pixels: FixedArray, weight: FixedArray, bias: FixedArray,
+                position: FixedArray, patch: int, out_fmt: FixedFormat) -> FixedArray:
+    """Tokens (patches + 1, dim): row 0 is the CLS token, ``position[0]`` (CLS plus its
+    position, combined at export); row i is patch i's linear map plus bias plus position."""
+    patches = patchify(pixels, patch)
+    embedded = fx_matmul(patches, weight.T) + _broadcast(bias, (patches.shape[0], weight.shape[0]))
+    cls = FixedArray._trusted(np.zeros((1, weight.shape[0]), embedded.raw.dtype), embedded.fmt)
+    stacked = FixedArray._trusted(np.concatenate([cls.raw, embedded.raw]), embedded.fmt)
+    return (stacked + position).cast(out_fmt)
+
+
+# --------------------------------------------------------------------------- layer norm
+@dataclass(frozen=True)
+class LayerNormSpec:
+    """One pass over a token: the sum and the sum of squares, exact; mean and variance
+    from them, 1/sqrt(var + eps) by ``rsqrt`` (its input format is the variance's)."""
+
+    mean_fmt: FixedFormat
+    rsqrt: RsqrtSpec
+    normalized_fmt: FixedFormat
+    out_fmt: FixedFormat
+    eps: float = 1e-6
+    inv_dim_bits: int = 24  # fraction bits of the constant 1/dim
+
+    @property
+    def var_fmt(self) -> FixedFormat:
+        return self.rsqrt.input_fmt
+
+
+def layer_norm(x: FixedArray, gamma: FixedArray, beta: FixedArray,
+               spec: LayerNormSpec) -> FixedArray:
+    tokens, dim = x.shape
+    inv_dim = FixedArray(np.array(round(2**spec.inv_dim_bits / dim)),
+                         FixedFormat(spec.inv_dim_bits + 1, 1, signed=False))
+    total = _raw_sum(x, axis=1)
+    squares = _raw_sum(x * x, axis=1)
+    mean = (total * inv_dim).cast(spec.mean_fmt)
+    mean_of_squares = (squares * inv_dim).cast(spec.var_fmt)
+    variance = mean_of_squares - (mean * mean).cast(spec.var_fmt)
+    eps = FixedArray.from_float(spec.eps, spec.var_fmt)
+    variance = FixedArray._trusted(np.maximum(variance.raw, 0), variance.fmt) + eps
+    inv_std = spec.rsqrt(variance.cast(spec.var_fmt))
+    centered = x - FixedArray._trusted(mean.raw[:, None], mean.fmt)
+    normalized = (centered * FixedArray._trusted(inv_std.raw[:, None], inv_std.fmt))
+    normalized = normalized.cast(spec.normalized_fmt)
+    scaled = normalized * _broadcast(gamma, (tokens, dim)) + _broadcast(beta, (tokens, dim))
+    return scaled.cast(spec.out_fmt)
+
+
+# --------------------------------------------------------------------------- linear unit
+def linear(x: FixedArray, weight: FixedArray, bias: FixedArray | None, out_fmt: FixedFormat,
+           *, residual: FixedArray | None = None, gelu: GeluSpec | None = None) -> FixedArray:
+    """The unified linear unit: x W^T + b (+ residual), accumulated exactly and cast once
+    to ``out_fmt``; with ``gelu``, cast to the GELU's input format and passed through it
+    (then ``out_fmt`` must be the GELU's output format)."""
+    acc = fx_matmul(x, weight.T)
+    if bias is not None:
+        acc = acc + _broadcast(bias, acc.shape)
+    if residual is not None:
+        acc = acc + residual
+    if gelu is None:
+        return acc.cast(out_fmt)
+    if gelu.output_fmt != out_fmt:
+        raise ValueError(f"fused GELU outputs {gelu.output_fmt}, the layer expects {out_fmt}")
+    return gelu(acc.cast(gelu.input_fmt))
+
+
+# --------------------------------------------------------------------------- attention
+@dataclass(frozen=True)
+class SoftmaxSpec:
+    """exp of (score - max), a running sum, its reciprocal, and the probability format.
+    ``exp.input_fmt`` is where score differences are cast (saturating: far below the max,
+    exp is 0 anyway)."""
+
+    exp: ExpSpec
+    sum_fmt: FixedFormat
+    reciprocal: ReciprocalSpec  # sum_fmt -> 1/sum
+    prob_fmt: FixedFormat
+
+    def difference(self, lower: FixedArray, upper: FixedArray) -> FixedArray:
+        """``lower - upper`` (<= 0) cast to the exp's input format."""
+        return (lower - upper).cast(self.exp.input_fmt)
+
+
+def key_order(tokens: int, parallel: int) -> np.ndarray:
+    """(tokens, tokens): the keys query row r visits, in order. The rows are processed
+    ``parallel`` at a time; row b*P + o starts at key o and wraps, so the P rows of a
+    block read P different keys each cycle and K/V stream once per block."""
+    offsets = np.arange(tokens) % parallel
+    return (offsets[:, None] + np.arange(tokens)[None, :]) % tokens
+
+
+def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,
+                        ) -> tuple[FixedArray, FixedArray]:
+    """Running max and sum of exp over each row's keys, in the reordered key order.
+
+    A new maximum rescales the sum: sum <- round(sum * exp(old - new)) + 1. Between new
+    maxima the sum only adds exp terms, exactly, so it is computed segment by segment:
+    the loop runs once per new maximum (a handful), not once per key. Returns the max and
+    1/sum per (head, row), as the hardware stores them for A x V.
+    """
+    heads, rows, keys = scores.shape
+    fmt, sum_fmt = scores.fmt, spec.sum_fmt
+    order = key_order(rows, parallel)
+    visited = np.take_along_axis(scores.raw, np.broadcast_to(order, scores.shape), axis=2)
+    running = np.maximum.accumulate(visited, axis=2)
+    terms = spec.exp(spec.difference(FixedArray._trusted(visited, fmt),
+                                     FixedArray._trusted(running, fmt)))
+    terms_raw = quantize(terms.raw, terms.fmt, sum_fmt)  # exact: sum_fmt holds every bit
+    # segments: the keys seen under one maximum; segment sums from a cumulative sum
+    new_max = np.ones(visited.shape, dtype=bool)
+    new_max[..., 1:] = running[..., 1:] > running[..., :-1]
+    segment = np.cumsum(new_max, axis=2) - 1
+    count = int(segment[..., -1].max()) + 1
+    head, row, start = np.nonzero(new_max)
+    nxt = np.append(start[1:], keys)
+    end = np.where(nxt > start, nxt, keys) - 1  # a row's last segment runs to its end
+    cumulative = np.cumsum(terms_raw, axis=2)
+    before = np.where(start > 0, cumulative[head, row, np.maximum(start - 1, 0)], 0)
+    sums = np.zeros((heads, rows, count), dtype=np.int64)
+    maxima = np.zeros((heads, rows, count), dtype=visited.dtype)
+    which = segment[head, row, start]
+    sums[head, row, which] = cumulative[head, row, end] - before
+    maxima[head, row, which] = visited[head, row, start]
+    segments = segment[..., -1] + 1
+    total = sums[..., 0]
+    for step in range(1, count):
+        present = step < segments
+        newer = np.where(present, maxima[..., step], maxima[..., step - 1])
+        factor = spec.exp(spec.difference(FixedArray._trusted(maxima[..., step - 1], fmt),
+                                          FixedArray._trusted(newer, fmt)))
+        rescaled = (FixedArray._trusted(total, sum_fmt) * factor).cast(sum_fmt).raw
+        total = np.where(present, rescaled + sums[..., step], total)
+    peak = FixedArray._trusted(running[..., -1], fmt)
+    return peak, spec.reciprocal(FixedArray._trusted(total, sum_fmt))
+
+
+def attention_scores(q: FixedArray, k: FixedArray, heads: int,
+                     out_fmt: FixedFormat) -> FixedArray:
+    """(heads, tokens, tokens) q_h k_h^T per head (1/sqrt(d) is folded into q's weights)."""
+    width = q.shape[1] // heads
+    per_head = [fx_matmul(q[:, h * width:(h + 1) * width], k[:, h * width:(h + 1) * width].T)
+                .cast(out_fmt).raw for h in range(heads)]
+    return FixedArray._trusted(np.stack(per_head), out_fmt)
+
+
+def attention_output(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
+                     v: FixedArray, spec: SoftmaxSpec, out_fmt: FixedFormat) -> FixedArray:
+    """Softmax-normalized A x V: p = exp(s - max) * (1/sum) in the probability format,
+    then p V exactly per head, cast once; heads concatenated to (tokens, dim)."""
+    heads = scores.shape[0]
+    width = v.shape[1] // heads
+    exps = spec.exp(spec.difference(scores, FixedArray._trusted(peak.raw[..., None],
+                                                                peak.fmt)))
+    probs = (exps * FixedArray._trusted(inv_sum.raw[..., None], inv_sum.fmt)).cast(spec.prob_fmt)
+    outputs = [fx_matmul(probs[h], v[:, h * width:(h + 1) * width]).cast(out_fmt).raw
+               for h in range(heads)]
+    return FixedArray._trusted(np.concatenate(outputs, axis=1), out_fmt)
+
+
+# --------------------------------------------------------------------------- mixture of experts
+def gate_probabilities(x: FixedArray, gate: FixedArray, logits_fmt: FixedFormat,
+                       spec: SoftmaxSpec) -> FixedArray:
+    """(tokens, experts) softmax of the task's gate logits: max, exp, exact sum, 1/sum."""
+    logits = fx_matmul(x, gate.T).cast(logits_fmt)
+    peak = FixedArray._trusted(logits.raw.max(axis=1, keepdims=True), logits_fmt)
+    exps = spec.exp(spec.difference(logits, peak))
+    total = _raw_sum(exps, axis=1).cast(spec.sum_fmt)
+    inv = spec.reciprocal(total)
+    return (exps * FixedArray._trusted(inv.raw[:, None], inv.fmt)).cast(spec.prob_fmt)
+
+
+def top_k(probs: FixedArray, k: int) -> np.ndarray:
+    """(tokens, k) expert ids, highest probability first, ties to the lower expert index."""
+    raw = probs.raw
+    experts = raw.shape[1]
+    index = np.arange(experts)
+    beats = (raw[:, None, :] > raw[:, :, None]) | ((raw[:, None, :] == raw[:, :, None])
+                                                   & (index[None, None, :] < index[None, :, None]))
+    ranks = beats.sum(axis=2)  # (tokens, experts): 0 = best
+    return np.argsort(ranks, axis=1, kind="stable")[:, :k]
+
+
+def expert_queues(chosen: np.ndarray, experts: int) -> list[np.ndarray]:
+    """Per expert, the tokens that chose it, in token order (the patch reordering)."""
+    tokens = np.repeat(np.arange(chosen.shape[0]), chosen.shape[1])
+    ids = chosen.reshape(-1)
+    order = np.argsort(ids, kind="stable")
+    bounds = np.searchsorted(ids[order], np.arange(experts + 1))
+    return [tokens[order[bounds[e]:bounds[e + 1]]] for e in range(experts)]
+
+
+@dataclass(frozen=True)
+class ExpertWeights:
+    fc1_weight: FixedArray  # (experts, hidden, dim)
+    fc1_bias: FixedArray  # (experts, hidden)
+    fc2_weight: FixedArray  # (experts, dim, hidden)
+    fc2_bias: FixedArray  # (experts, dim)
+
+
+def moe(x: FixedArray, residual: FixedArray, probs: FixedArray, chosen: np.ndarray,
+        experts: ExpertWeights, gelu: GeluSpec, expert_out_fmt: FixedFormat,
+        out_fmt: FixedFormat) -> tuple[FixedArray, list[np.ndarray]]:
+    """Each active expert runs once over its queue (gather), its outputs scaled by the
+    gate probability accumulate exactly into the tokens' rows (scatter), plus the
+    residual, cast once. Returns the block output and the queues."""
+    queues = expert_queues(chosen, probs.shape[1])
+    product_frac = probs.fmt.frac_bits + expert_out_fmt.frac_bits
+    acc_fmt = FixedFormat(probs.fmt.width + expert_out_fmt.width + 2,
+                          probs.fmt.int_bits + expert_out_fmt.int_bits + 2)
+    acc = np.zeros(x.shape, dtype=acc_fmt.storage)
+    for expert, queue in enumerate(queues):
+        if len(queue) == 0:
+            continue
+        hidden = linear(x[queue], experts.fc1_weight[expert], experts.fc1_bias[expert],
+                        gelu.output_fmt, gelu=gelu)
+        out = linear(hidden, experts.fc2_weight[expert], experts.fc2_bias[expert],
+                     expert_out_fmt)
+        score = FixedArray._trusted(probs.raw[queue, expert][:, None], probs.fmt)
+        weighted = score * out
+        acc[queue] += weighted.raw.astype(acc.dtype)
+    total = FixedArray._trusted(acc, FixedFormat(acc_fmt.width, acc_fmt.width - product_frac))
+    return (total + residual).cast(out_fmt), queues
