@@ -180,10 +180,13 @@ class RsqrtSpec:
         return 1.0 / np.sqrt(x)
 
 
-def gelu_reference(x: np.ndarray) -> np.ndarray:
-    from math import erf
+_erf = np.frompyfunc(math.erf, 1, 1)
 
-    return x * 0.5 * (1.0 + np.vectorize(erf)(x / math.sqrt(2.0)))
+
+def gelu_reference(x: np.ndarray) -> np.ndarray:
+    """x * Phi(x) in float64 (math.erf per element: exact, not fast)."""
+    x = np.asarray(x, dtype=np.float64)
+    return x * 0.5 * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))
 
 
 def gelu_correction(a: np.ndarray) -> np.ndarray:

@@ -110,6 +110,36 @@ class ModelConfig:
         return cls(**data)
 
 
+@dataclass(frozen=True)
+class AcceleratorConfig:
+    """The accelerator's own parameters (the ``accelerator`` section of a config)."""
+
+    attention_parallel: int = 4  # P: query rows on chip at a time
+    tile_in: int = 16  # the linear unit's IN x OUT multipliers
+    tile_out: int = 16
+    clock_mhz: float = 300.0
+    axi_bits: int = 256
+
+    def __post_init__(self) -> None:
+        for name in ("attention_parallel", "tile_in", "tile_out", "axi_bits"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"accelerator: {name} must be a positive integer, "
+                                  f"got {value!r}")
+        if self.axi_bits % 8:
+            raise ConfigError(f"accelerator: axi_bits {self.axi_bits} is not whole bytes")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AcceleratorConfig:
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"accelerator config: unknown keys {unknown}")
+        return cls(**data)
+
+
 def available_configs() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
@@ -133,3 +163,7 @@ def load_config_file(name_or_path: str | Path) -> dict[str, Any]:
 
 def load_model_config(name_or_path: str | Path) -> ModelConfig:
     return ModelConfig.from_dict(load_config_file(name_or_path)["model"])
+
+
+def load_accelerator_config(name_or_path: str | Path) -> AcceleratorConfig:
+    return AcceleratorConfig.from_dict(load_config_file(name_or_path).get("accelerator", {}))
