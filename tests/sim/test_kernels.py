@@ -3,8 +3,6 @@ float math (within stated bounds)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -173,7 +171,8 @@ def test_linear_with_bias_and_residual_equals_a_loop() -> None:
             acc += int(r.raw[t, o]) << (frac - ACT.frac_bits)
             row.append(acc)
         expected.append(row)
-    assert got.raw.tolist() == FixedArray(np.array(expected), F(48, 48 - frac)).cast(ACT).raw.tolist()
+    expected_raw = FixedArray(np.array(expected), F(48, 48 - frac)).cast(ACT).raw
+    assert got.raw.tolist() == expected_raw.tolist()
     reference = x.to_float() @ w.to_float().T + b.to_float() + r.to_float()
     assert np.max(np.abs(got.to_float() - reference)) <= ACT.lsb / 2
 
