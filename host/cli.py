@@ -24,6 +24,10 @@ SUBCOMMANDS = {
              "Per-task metrics of a checkpoint, its single-task paths, and the baseline."),
     "info": ("edgemoe.model.cli", "info",
              "Build a config's model and print its size and per-task MACs."),
+    "quantize": ("edgemoe.model.cli", "quantize",
+                 "Calibrate fixed-point formats; compare float vs fixed per task and layer."),
+    "export": ("edgemoe.model.cli", "export",
+               "Write an artifact: manifest, weights.bin, heads, golden vectors, ONNX."),
     "export-onnx": ("edgemoe.model.cli", "export_onnx",
                     "Export one ONNX graph per task, checked against PyTorch."),
 }

@@ -157,3 +157,97 @@ def export_onnx(checkpoint: Path, out_dir: Path) -> None:
         result = export_task(model, task, out_dir / f"model_{task}.onnx", images)
         click.echo(f"{result.path}: onnx.checker OK; onnxruntime vs PyTorch max abs difference "
                    f"{result.max_abs_difference:.2e} (bound {MAX_ABS_DIFFERENCE:g})")
+
+
+def _calibration_images(checkpoint, count: int) -> np.ndarray:
+    from .data.datasets import SceneDataset
+    from .train import TrainConfig
+
+    config = checkpoint.config
+    training = TrainConfig.from_dict(checkpoint.document["training"])
+    data = SceneDataset("train", training.train_images, config.image_height,
+                        config.image_width, seed=training.seed)
+    return data.images[:count].numpy()
+
+
+def _load(checkpoint_path: Path):
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .hardware_weights import hardware_weights
+
+    try:
+        checkpoint = load_checkpoint(checkpoint_path)
+        model = checkpoint.build_model()
+    except CheckpointError as err:
+        raise _fail(err) from None
+    return checkpoint, model, hardware_weights(model)
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--preset", "presets", multiple=True, type=click.Choice(["int16", "edge-moe"]),
+              help="Presets to compare [default: both].")
+@click.option("--images", type=int, default=200, show_default=True,
+              help="Validation images to compare on.")
+@click.option("--calibration-images", type=int, default=64, show_default=True)
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
+              help="Report folder [default: reports/CONFIG].")
+def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibration_images: int,
+             out_dir: Path | None) -> None:
+    """Calibrate fixed-point formats and compare float vs fixed per task and per layer."""
+    from edgemoe.sim.config import AcceleratorConfig
+    from edgemoe.sim.quant import calibrate
+    from edgemoe.sim.quant_eval import compare_float_fixed
+    from edgemoe.sim.quant_report import write_quantization_report
+
+    from .data.datasets import SceneDataset
+    from .export import head_layers
+
+    loaded, model, weights = _load(checkpoint)
+    config = model.config
+    accelerator = AcceleratorConfig.from_dict(loaded.document.get("accelerator", {}))
+    val = SceneDataset("val", images, config.image_height, config.image_width)
+    calibration = _calibration_images(loaded, calibration_images)
+    heads = head_layers(model)
+    reports = []
+    for preset in presets or ("int16", "edge-moe"):
+        spec = calibrate(config, weights, calibration, preset)
+        reports.append(compare_float_fixed(config, accelerator, weights, spec, heads,
+                                           val.images.numpy(), val.labels.numpy(),
+                                           val.depths.numpy()))
+        for note in spec.notes:
+            click.echo(f"note ({preset}): {note}")
+    out_dir = out_dir or Path("reports") / config.name
+    click.echo(write_quantization_report(reports, out_dir))
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--preset", default="int16", show_default=True,
+              type=click.Choice(["int16", "edge-moe"]))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
+              help="Artifact folder [default: artifacts/CONFIG].")
+@click.option("--vectors", type=int, default=2, show_default=True,
+              help="Images with golden per-layer outputs.")
+@click.option("--calibration-images", type=int, default=64, show_default=True)
+@click.option("--onnx/--no-onnx", default=True, show_default=True,
+              help="Also export the float model per task as ONNX.")
+def export(checkpoint: Path, preset: str, out_dir: Path | None, vectors: int,
+           calibration_images: int, onnx: bool) -> None:
+    """Quantize and write the artifact: manifest, weights.bin, heads, golden vectors."""
+    from edgemoe.sim.config import AcceleratorConfig
+    from edgemoe.sim.quant import calibrate
+
+    from .data.datasets import SceneDataset
+    from .export import export_artifact
+
+    loaded, model, weights = _load(checkpoint)
+    config = model.config
+    accelerator = AcceleratorConfig.from_dict(loaded.document.get("accelerator", {}))
+    spec = calibrate(config, weights, _calibration_images(loaded, calibration_images), preset)
+    val = SceneDataset("val", max(vectors, 8), config.image_height, config.image_width)
+    onnx_images = (val.images[:8].permute(0, 3, 1, 2).float() / 255.0) if onnx else None
+    out_dir = out_dir or Path("artifacts") / config.name
+    export_artifact(model, weights, spec, accelerator, out_dir, val.images[:vectors].numpy(),
+                    onnx_images)
+    files = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*") if p.is_file())
+    click.echo(f"{out_dir}: {len(files)} files ({', '.join(str(f) for f in files[:6])}, ...)")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .artifact import Manifest
 from .config import AcceleratorConfig, ModelConfig
 from .fixed_array import FixedArray
 from .kernels import (
@@ -102,7 +103,8 @@ class Accelerator:
         return result
 
 
-def simulate(config: ModelConfig, accelerator: AcceleratorConfig, spec: QuantSpec,
-             weights: dict[str, FixedArray], image: np.ndarray, task: str,
+def simulate(manifest: Manifest, weights: dict[str, FixedArray], image: np.ndarray, task: str,
              trace: bool = False) -> SimResult:
-    return Accelerator(config, accelerator, spec, weights).run(image, task, trace)
+    """One image through the accelerator an artifact's manifest describes."""
+    return Accelerator(manifest.config, manifest.accelerator, manifest.spec, weights).run(
+        image, task, trace)

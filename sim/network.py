@@ -144,6 +144,7 @@ def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np
             logits = n2 @ w[p + "moe.gate.weight"][task_index].T
             tap(p + "gate_logits", logits)
             gate = softmax_float(logits, p + "gate", tap)
+            tap(p + "gate_probs", gate)
             chosen = top_k_float(gate, config.top_k)
             update = np.zeros_like(x)
             for expert in range(config.experts):

@@ -1,0 +1,50 @@
+"""Task heads in numpy, as they run on the board's ARM cores, in float on the tokens.
+
+A head is a list of layers, stored in an artifact's ``heads.npz`` beside a description
+in the manifest: ``conv_transpose2x2`` (stride 2: each pixel becomes a 2x2 block),
+``conv3x3`` (padding 1), ``relu``, and the output transform (``exp_scale`` for depth).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def conv_transpose2x2(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(C, H, W) -> (O, 2H, 2W); weight (C, O, 2, 2) as torch.nn.ConvTranspose2d."""
+    _, height, width = x.shape
+    out = np.einsum("chw,coab->ohawb", x, weight).reshape(weight.shape[1], 2 * height,
+                                                           2 * width)
+    return out + bias[:, None, None]
+
+
+def conv3x3(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(C, H, W) -> (O, H, W), zero padding 1; weight (O, C, 3, 3) as torch.nn.Conv2d."""
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    windows = sliding_window_view(padded, (3, 3), axis=(1, 2))  # (C, H, W, 3, 3)
+    return np.einsum("chwab,ocab->ohw", windows, weight, optimize=True) + bias[:, None, None]
+
+
+def run_head(layers: list[dict[str, Any]], arrays: dict[str, np.ndarray],
+             grid: np.ndarray) -> np.ndarray:
+    """Apply one head to the patch-token grid (dim, rows, cols)."""
+    x = grid.astype(np.float32)
+    for layer in layers:
+        op = layer["op"]
+        if op == "relu":
+            x = np.maximum(x, 0)
+        elif op == "exp_scale":
+            x = np.exp(x) * np.float32(layer["scale"])
+        else:
+            weight, bias = arrays[layer["weight"]], arrays[layer["bias"]]
+            x = (conv_transpose2x2 if op == "conv_transpose2x2" else conv3x3)(x, weight, bias)
+        x = x.astype(np.float32)
+    return x
+
+
+def token_grid(tokens: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Patch tokens (without CLS) as a (dim, rows, cols) grid."""
+    return tokens[1:].T.reshape(tokens.shape[1], rows, cols)

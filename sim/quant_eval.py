@@ -1,0 +1,74 @@
+"""Float versus fixed point: per-task metrics and per-layer signal-to-quantization noise.
+
+Both paths end in the same float task heads (as on the board), so the difference in the
+metrics is the accelerator's quantization alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from .accelerator import Accelerator
+from .config import AcceleratorConfig, ModelConfig
+from .heads import run_head, token_grid
+from .metrics import DepthMeter, SegmentationMeter
+from .network import float_forward
+from .quant import QuantSpec, quantize_weights
+
+
+@dataclass
+class NoiseMeter:
+    """Signal and error energy per tensor name, for SQNR in dB."""
+
+    signal: dict[str, float] = field(default_factory=dict)
+    noise: dict[str, float] = field(default_factory=dict)
+
+    def update(self, name: str, exact: np.ndarray, approximate: np.ndarray) -> None:
+        self.signal[name] = self.signal.get(name, 0.0) + float(np.sum(exact**2))
+        self.noise[name] = self.noise.get(name, 0.0) + float(np.sum((approximate - exact)**2))
+
+    def sqnr_db(self) -> dict[str, float]:
+        return {name: 10 * np.log10(self.signal[name] / max(self.noise[name], 1e-300))
+                for name in self.signal}
+
+
+def predict(layers: list[dict[str, Any]], arrays: dict[str, np.ndarray], tokens: np.ndarray,
+            config: ModelConfig, task: str) -> np.ndarray:
+    out = run_head(layers, arrays, token_grid(tokens, *config.grid))
+    return out.argmax(axis=0) if task == "segmentation" else out[0]
+
+
+def compare_float_fixed(config: ModelConfig, accelerator: AcceleratorConfig,
+                        weights: dict[str, np.ndarray], spec: QuantSpec,
+                        heads: tuple[dict[str, list], dict[str, np.ndarray]],
+                        images: np.ndarray, labels: np.ndarray, depths: np.ndarray,
+                        progress: bool = True) -> dict[str, Any]:
+    """Run ``images`` through both paths for every task; metrics per path, SQNR per layer."""
+    engine = Accelerator(config, accelerator, spec, quantize_weights(weights, spec, config))
+    noise = NoiseMeter()
+    meters: dict[str, dict[str, Any]] = {
+        task: {path: SegmentationMeter(config.classes) if task == "segmentation"
+               else DepthMeter() for path in ("float", "fixed")} for task in config.tasks}
+    layers, arrays = heads
+    for index in tqdm(range(len(images)), desc=f"float vs {spec.preset}", unit="img",
+                      disable=not progress, leave=False):
+        for task in config.tasks:
+            taps: dict[str, np.ndarray] = {}
+            exact = float_forward(weights, config, images[index], task, tap=taps.__setitem__)
+            fixed = engine.run(images[index], task, trace=True)
+            for name, value in fixed.trace.items():
+                if name in taps and taps[name].shape == value.shape:
+                    noise.update(name, taps[name], value.to_float())
+            truth = labels[index] if task == "segmentation" else depths[index]
+            meters[task]["float"].update(predict(layers[task], arrays, exact, config, task),
+                                         truth)
+            meters[task]["fixed"].update(predict(layers[task], arrays,
+                                                 fixed.tokens.to_float(), config, task), truth)
+    return {"preset": spec.preset, "images": len(images),
+            "metrics": {task: {path: meter.summary() for path, meter in by_path.items()}
+                        for task, by_path in meters.items()},
+            "sqnr_db": noise.sqnr_db()}

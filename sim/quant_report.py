@@ -1,0 +1,56 @@
+"""The quantization report: float vs each preset per task, SQNR per layer (JSON and PNG)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_path
+
+METRICS = {"segmentation": ("miou", "pixel_accuracy"), "depth": ("rmse", "abs_rel")}
+
+
+def summary_table(reports: list[dict[str, Any]]) -> str:
+    presets = [r["preset"] for r in reports]
+    lines = [f"{'task':<13}{'metric':<16}{'float':>10}" + "".join(f"{p:>12}" for p in presets)]
+    first = reports[0]["metrics"]
+    for task, names in METRICS.items():
+        if task not in first:
+            continue
+        for name in names:
+            row = f"{task:<13}{name:<16}{first[task]['float'][name]:>10.4f}"
+            row += "".join(f"{r['metrics'][task]['fixed'][name]:>12.4f}" for r in reports)
+            lines.append(row)
+    return "\n".join(lines)
+
+
+def _plot(reports: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(11, 4))
+    for report in reports:
+        names = list(report["sqnr_db"])
+        axis.plot(range(len(names)), list(report["sqnr_db"].values()), marker="o",
+                  markersize=3, label=report["preset"])
+    axis.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
+    axis.set_ylabel("SQNR (dB)")
+    axis.set_title("signal-to-quantization-noise per layer output")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    with atomic_path(path) as scratch:
+        figure.savefig(scratch, format="png", dpi=110)
+    plt.close(figure)
+
+
+def write_quantization_report(reports: list[dict[str, Any]], out_dir: Path) -> str:
+    """Write ``quantization.json`` and ``quantization_sqnr.png``; return the summary."""
+    with atomic_path(out_dir / "quantization.json") as scratch:
+        scratch.write_text(json.dumps(reports, indent=2))
+    _plot(reports, out_dir / "quantization_sqnr.png")
+    return (f"{summary_table(reports)}\n(on {reports[0]['images']} validation images; "
+            f"report in {out_dir})")
