@@ -6,6 +6,8 @@ same images; the largest absolute difference is returned and must stay within bo
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,19 @@ class TaskGraph(nn.Module):
         return self.model(images, self.task)
 
 
+@contextlib.contextmanager
+def dense_dispatch(model: M3ViT) -> Iterator[None]:
+    """Run every expert on every token (weighted 0 where unchosen) while exporting: the
+    graph then has no data-dependent shapes. The outputs are the same."""
+    for moe in model.moe_modules():
+        moe.dense_dispatch = True
+    try:
+        yield
+    finally:
+        for moe in model.moe_modules():
+            moe.dense_dispatch = False
+
+
 @dataclass(frozen=True)
 class ExportResult:
     task: str
@@ -48,7 +63,7 @@ def export_task(model: M3ViT, task: str, path: Path, images: torch.Tensor) -> Ex
 
     model.eval()
     graph = TaskGraph(model, task).eval()
-    with atomic_path(path) as scratch:
+    with atomic_path(path) as scratch, dense_dispatch(model):
         # torch.export's path; the example batch of 2 keeps the batch dimension symbolic
         torch.onnx.export(graph, (images[:2],), str(scratch), input_names=["images"],
                           output_names=[task], opset_version=OPSET, dynamo=True,

@@ -106,6 +106,7 @@ class MoE(nn.Module):
         self.w2 = nn.Parameter(torch.empty(experts, hidden, dim))
         self.b2 = nn.Parameter(torch.empty(experts, dim))
         self.register_buffer("expert_ids", torch.arange(experts))
+        self.dense_dispatch = False  # True while exporting a graph
         self._init(dim, hidden)
 
     def _init(self, dim: int, hidden: int) -> None:
@@ -120,16 +121,33 @@ class MoE(nn.Module):
         ranks = expert_ranks(probs)
         weights = torch.where(ranks < self.top_k, probs, torch.zeros_like(probs))
         weights = weights[..., self.expert_ids]  # (B, T, held experts)
-        # Every held expert runs on every token and unchosen ones get weight 0: simple,
-        # exportable, and cheap at these sizes (the accelerator gathers tokens per expert).
-        # sum_e w_e (h_e W2_e + b2_e) = [w_1 h_1 ... w_E h_E] [W2_1; ...; W2_E] + w b2,
-        # so both expert layers are one matrix product each.
+        run = self._all_experts if self.dense_dispatch else self._chosen_experts
+        return run(x, weights), Routing(probs, ranks, self.top_k)
+
+    def _chosen_experts(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Each expert on the tokens that chose it (gather), outputs weighted and added
+        back into their rows (scatter): the work the hardware does."""
+        tokens = x.reshape(-1, x.shape[-1])
+        gates = weights.reshape(-1, weights.shape[-1])
+        out = torch.zeros_like(tokens)
+        for expert in range(gates.shape[1]):
+            chosen = torch.nonzero(gates[:, expert]).squeeze(1)
+            if chosen.numel() == 0:
+                continue
+            hidden = F.gelu(tokens[chosen] @ self.w1[expert] + self.b1[expert])
+            update = (hidden @ self.w2[expert] + self.b2[expert]) * gates[chosen, expert, None]
+            out = out.index_add(0, chosen, update)
+        return out.reshape(x.shape)
+
+    def _all_experts(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Every held expert on every token, unchosen ones weighted 0: shapes that do not
+        depend on the data, for graph export. sum_e w_e (h_e W2_e + b2_e) is
+        [w_1 h_1 ... w_E h_E] [W2_1; ...; W2_E] + w b2: two matrix products."""
         experts, dim, hidden = self.w1.shape
         h = F.gelu(x @ self.w1.permute(1, 0, 2).reshape(dim, experts * hidden)
                    + self.b1.reshape(-1))
         h = (h.unflatten(-1, (experts, hidden)) * weights.unsqueeze(-1)).flatten(-2)
-        out = h @ self.w2.reshape(experts * hidden, dim) + weights @ self.b2
-        return out, Routing(probs, ranks, self.top_k)
+        return h @ self.w2.reshape(experts * hidden, dim) + weights @ self.b2
 
 
 class Block(nn.Module):

@@ -28,10 +28,12 @@ def naive_moe(moe: MoE, x: torch.Tensor, task: int) -> torch.Tensor:
     return out
 
 
+@pytest.mark.parametrize("dense", [False, True], ids=["gather-scatter", "all-experts"])
 @pytest.mark.parametrize("task", [0, 1])
-def test_moe_equals_a_naive_per_token_loop(task: int) -> None:
+def test_moe_equals_a_naive_per_token_loop(task: int, dense: bool) -> None:
     torch.manual_seed(task)
     moe = MoE(dim=16, hidden=24, experts=5, top_k=2, tasks=2)
+    moe.dense_dispatch = dense
     x = torch.randn(3, 7, 16)
     with torch.no_grad():
         got, routing = moe(x, task)
