@@ -44,8 +44,21 @@ class Accelerator:
 
     def __init__(self, config: ModelConfig, accelerator: AcceleratorConfig, spec: QuantSpec,
                  weights: dict[str, FixedArray]) -> None:
-        self.config, self.accelerator, self.spec, self.weights = (config, accelerator, spec,
-                                                                  weights)
+        self.config, self.accelerator, self.spec = config, accelerator, spec
+        # Weights are read-only from here on, so their float slices can be kept.
+        self.weights = {name: FixedArray._trusted(value.raw, value.fmt).frozen()
+                        for name, value in weights.items()}
+        self.experts: dict[int, ExpertWeights] = {}
+        self.gates: dict[int, list[FixedArray]] = {}
+        for layer in config.moe_layers:
+            p = block_prefix(layer)
+            w = self.weights
+            self.experts[layer] = ExpertWeights.from_stacked(
+                w[p + "moe.fc1.weight"], w[p + "moe.fc1.bias"], w[p + "moe.fc2.weight"],
+                w[p + "moe.fc2.bias"])
+            gates = w[p + "moe.gate.weight"]
+            self.gates[layer] = [FixedArray._trusted(gates.raw[t], gates.fmt).frozen()
+                                 for t in range(len(config.tasks))]
 
     def _linear(self, x: FixedArray, name: str, out: str, **kwargs) -> FixedArray:
         w = self.weights
@@ -84,13 +97,10 @@ class Accelerator:
             n2 = keep(p + "norm2", layer_norm(x, w[p + "norm2.weight"], w[p + "norm2.bias"],
                                               spec.layer_norm(p + "norm2")))
             if layer in config.moe_layers:
-                gate = FixedArray._trusted(w[p + "moe.gate.weight"].raw[task_index],
-                                           w[p + "moe.gate.weight"].fmt)
                 probs = keep(p + "gate_probs", gate_probabilities(
-                    n2, gate, spec.fmt(p + "gate_logits"), spec.softmax(p + "gate")))
-                experts = ExpertWeights(w[p + "moe.fc1.weight"], w[p + "moe.fc1.bias"],
-                                        w[p + "moe.fc2.weight"], w[p + "moe.fc2.bias"])
-                x, queues = moe(n2, x, probs, top_k(probs, config.top_k), experts,
+                    n2, self.gates[layer][task_index], spec.fmt(p + "gate_logits"),
+                    spec.softmax(p + "gate")))
+                x, queues = moe(n2, x, probs, top_k(probs, config.top_k), self.experts[layer],
                                 spec.gelu(p), spec.fmt(p + "expert_out"), spec.fmt(p + "out"))
                 result.queues[layer] = queues
             else:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property, lru_cache
+from typing import ClassVar
 
 import numpy as np
 
@@ -30,6 +31,10 @@ MAX_SHIFT = 62
 
 def _round_shift(values: np.ndarray, amount: int | np.ndarray) -> np.ndarray:
     """``values / 2**amount`` rounded half up (AP_RND); a negative amount shifts left."""
+    if isinstance(amount, int):
+        if amount > 0:
+            return (values + (1 << (amount - 1))) >> amount
+        return values << -amount
     amount = np.asarray(amount)
     right = np.clip(amount, 0, MAX_SHIFT)
     left = np.clip(-amount, 0, MAX_SHIFT)
@@ -42,21 +47,87 @@ def _bit_length(values: np.ndarray) -> np.ndarray:
     return np.frexp(values.astype(np.float64))[1].astype(np.int64)
 
 
-def _cast(raw: np.ndarray, frac_bits: int, out: FixedFormat) -> FixedArray:
-    """Integers with ``frac_bits`` fraction bits, cast once to ``out`` (its rounding and
-    overflow modes), as assigning a wide ap_fixed to the output type."""
-    bits = int(np.max(np.abs(raw), initial=0)).bit_length() + 2
+def _cast(raw: np.ndarray, frac_bits: int, out: FixedFormat,
+          bits: int | None = None) -> FixedArray:
+    """Integers with ``frac_bits`` fraction bits (and magnitudes below 2**``bits``, found
+    when not given), cast once to ``out`` (its rounding and overflow modes), as assigning
+    a wide ap_fixed to the output type."""
+    if bits is None:
+        bits = int(np.max(np.abs(raw), initial=0)).bit_length() + 2
     wide = FixedFormat(max(bits, 2), max(bits, 2) - frac_bits)
     return FixedArray._trusted(quantize(raw, wide, out), out)
 
 
-def _check(x: FixedArray, expected: FixedFormat, name: str) -> None:
-    if x.fmt != expected:
-        raise ValueError(f"{name} takes values in {expected}, got {x.fmt}")
+def _frozen(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False  # shared by every caller of the cached builder
+    return values
+
+
+@cache
+def _exp_table(table_bits: int, frac_bits: int) -> np.ndarray:
+    steps = np.arange(2**table_bits + 1) / 2**table_bits
+    return _frozen(np.round(np.exp2(-steps) * 2**frac_bits).astype(np.int64))
+
+
+@cache
+def _reciprocal_table(seed_bits: int, work_bits: int) -> np.ndarray:
+    middle = 1 + (np.arange(2**seed_bits) + 0.5) / 2**seed_bits
+    return _frozen(np.round(2**work_bits / middle).astype(np.int64))
+
+
+@cache
+def _rsqrt_table(seed_bits: int, work_bits: int) -> np.ndarray:
+    half = 2 ** (seed_bits - 1)
+    middle = 1 + (np.arange(half) + 0.5) / half
+    middle = np.concatenate([middle, 2 * middle])
+    return _frozen(np.round(2**work_bits / np.sqrt(middle)).astype(np.int64))
+
+
+@cache
+def _gelu_table(entries: int, step_bits: int, frac_bits: int) -> np.ndarray:
+    points = np.arange(entries + 1) / 2**step_bits
+    values = np.round(gelu_correction(points) * 2**frac_bits).astype(np.int64)
+    values[-1] = 0
+    return _frozen(values)
+
+
+#: Inputs up to this width are evaluated once for every possible value and then looked up.
+LOOKUP_BITS = 16
+
+
+class _Approximation:
+    """Common calling convention: ``evaluate`` is the datapath, in integer operations;
+    calling a spec checks the input format and, for inputs of at most ``LOOKUP_BITS`` bits,
+    looks the result up in ``evaluate``'s output for every input (the same integers, made
+    once per spec, as a circuit would be made once)."""
+
+    name: ClassVar[str]
+    input_fmt: FixedFormat
+    output_fmt: FixedFormat
+
+    def evaluate(self, x: FixedArray) -> FixedArray:
+        raise NotImplementedError
+
+    def __call__(self, x: FixedArray) -> FixedArray:
+        if x.fmt != self.input_fmt:
+            raise ValueError(f"{self.name} takes values in {self.input_fmt}, got {x.fmt}")
+        if self.input_fmt.width <= LOOKUP_BITS:
+            outputs = _every_output(self)
+            return FixedArray._trusted(outputs[x.raw - self.input_fmt.min_raw], self.output_fmt)
+        return self.evaluate(x)
+
+
+@lru_cache(maxsize=256)
+def _every_output(spec: _Approximation) -> np.ndarray:
+    fmt = spec.input_fmt
+    inputs = FixedArray._trusted(np.arange(fmt.min_raw, fmt.max_raw + 1, dtype=np.int64), fmt)
+    return _frozen(np.ascontiguousarray(spec.evaluate(inputs).raw))
 
 
 @dataclass(frozen=True)
-class ExpSpec:
+class ExpSpec(_Approximation):
+    name: ClassVar[str] = "exp"
+
     """exp(x) for x <= 0, as 2**(-t) with t = -x*log2(e) = n + f: a table of 2**(-f) on
     ``2**table_bits`` segments of [0, 1) with linear interpolation, then a shift by n."""
 
@@ -78,11 +149,9 @@ class ExpSpec:
 
     def table(self) -> np.ndarray:
         """2**(-i / 2**table_bits) for i = 0 .. 2**table_bits, ``frac_bits`` fraction bits."""
-        steps = np.arange(2**self.table_bits + 1) / 2**self.table_bits
-        return np.round(np.exp2(-steps) * 2**self.frac_bits).astype(np.int64)
+        return _exp_table(self.table_bits, self.frac_bits)
 
-    def __call__(self, x: FixedArray) -> FixedArray:
-        _check(x, self.input_fmt, "exp")
+    def evaluate(self, x: FixedArray) -> FixedArray:
         fx, ft = self.input_fmt.frac_bits, self.frac_bits
         magnitude = -np.minimum(x.raw, 0)  # exp is only used on x <= 0
         t = _round_shift(magnitude * self.log2e_raw, fx)  # ft fraction bits
@@ -92,15 +161,17 @@ class ExpSpec:
         table = self.table()
         # table[i] + (table[i+1] - table[i]) * offset / 2**segment_bits, kept exact
         value = (table[index] << segment_bits) - (table[index] - table[index + 1]) * offset
-        value = value >> np.minimum(whole, MAX_SHIFT)
-        return _cast(value, ft + segment_bits, self.output_fmt)
+        value = value >> np.minimum(whole, MAX_SHIFT)  # below 2**(ft + segment_bits + 1)
+        return _cast(value, ft + segment_bits, self.output_fmt, bits=ft + segment_bits + 2)
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         return np.exp(x)
 
 
 @dataclass(frozen=True)
-class ReciprocalSpec:
+class ReciprocalSpec(_Approximation):
+    name: ClassVar[str] = "reciprocal"
+
     """1/x for x > 0: normalize x to m in [1, 2) by its leading one, seed 1/m from a table
     on the top ``seed_bits`` bits of m, refine with Newton steps r <- r (2 - m r)."""
 
@@ -112,11 +183,9 @@ class ReciprocalSpec:
 
     def table(self) -> np.ndarray:
         """1 / (segment midpoint) for the ``2**seed_bits`` segments of [1, 2)."""
-        middle = 1 + (np.arange(2**self.seed_bits) + 0.5) / 2**self.seed_bits
-        return np.round(2**self.work_bits / middle).astype(np.int64)
+        return _reciprocal_table(self.seed_bits, self.work_bits)
 
-    def __call__(self, x: FixedArray) -> FixedArray:
-        _check(x, self.input_fmt, "reciprocal")
+    def evaluate(self, x: FixedArray) -> FixedArray:
         w = self.work_bits
         raw = np.maximum(x.raw, 1)  # 1/0 saturates like 1/lsb
         length = _bit_length(raw)
@@ -138,7 +207,9 @@ class ReciprocalSpec:
 
 
 @dataclass(frozen=True)
-class RsqrtSpec:
+class RsqrtSpec(_Approximation):
+    name: ClassVar[str] = "rsqrt"
+
     """1/sqrt(x) for x > 0: normalize x to m in [1, 4) with an even exponent, seed from a
     table on (exponent parity, top mantissa bits), refine with r <- r (3 - m r^2) / 2."""
 
@@ -150,13 +221,9 @@ class RsqrtSpec:
 
     def table(self) -> np.ndarray:
         """1/sqrt(segment midpoint): first the segments of [1, 2), then of [2, 4)."""
-        half = 2 ** (self.seed_bits - 1)
-        middle = 1 + (np.arange(half) + 0.5) / half
-        middle = np.concatenate([middle, 2 * middle])
-        return np.round(2**self.work_bits / np.sqrt(middle)).astype(np.int64)
+        return _rsqrt_table(self.seed_bits, self.work_bits)
 
-    def __call__(self, x: FixedArray) -> FixedArray:
-        _check(x, self.input_fmt, "rsqrt")
+    def evaluate(self, x: FixedArray) -> FixedArray:
         w = self.work_bits
         raw = np.maximum(x.raw, 1)
         length = _bit_length(raw)
@@ -195,7 +262,9 @@ def gelu_correction(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class GeluSpec:
+class GeluSpec(_Approximation):
+    name: ClassVar[str] = "gelu"
+
     """GELU(x) = ReLU(x) - d(|x|), d(a) = a * Phi(-a) tabulated every ``2**-step_bits`` on
     [0, limit) with linear interpolation, and 0 from ``limit`` on (Edge-MoE's method)."""
 
@@ -211,13 +280,9 @@ class GeluSpec:
 
     def table(self) -> np.ndarray:
         """d(i * step) for i = 0 .. entries (the last is the limit, where d is taken as 0)."""
-        points = np.arange(self.entries + 1) / 2**self.step_bits
-        values = np.round(gelu_correction(points) * 2**self.frac_bits).astype(np.int64)
-        values[-1] = 0
-        return values
+        return _gelu_table(self.entries, self.step_bits, self.frac_bits)
 
-    def __call__(self, x: FixedArray) -> FixedArray:
-        _check(x, self.input_fmt, "gelu")
+    def evaluate(self, x: FixedArray) -> FixedArray:
         fx, g = self.input_fmt.frac_bits, self.frac_bits
         magnitude = np.abs(x.raw)
         if fx >= self.step_bits:
@@ -233,7 +298,8 @@ class GeluSpec:
         correction = np.where(inside, correction, 0)  # g + offset_bits fraction bits
         frac = g + offset_bits
         relu = np.maximum(x.raw, 0) << (frac - fx)  # exact: frac >= fx as frac_bits >= step_bits
-        return _cast(relu - correction, frac, self.output_fmt)
+        bits = max(self.input_fmt.width + frac - fx, g + offset_bits) + 2
+        return _cast(relu - correction, frac, self.output_fmt, bits=bits)
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         return gelu_reference(x)

@@ -34,6 +34,8 @@ def _work_dtype(bits: int) -> np.dtype:
 
 
 def _as_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if not isinstance(values, np.ndarray):  # object arithmetic on 0-d arrays gives ints
+        values = np.array(values, dtype=object)
     if values.dtype == dtype:
         return values
     if dtype.kind == "O":
@@ -71,21 +73,21 @@ def _round_increment(mode: str, *, negative: np.ndarray, above_half: np.ndarray,
 def _handle_overflow(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
     """Bring exact integers into ``fmt``'s raw range by its overflow mode."""
     lo, hi = fmt.min_raw, fmt.max_raw
-    if fmt.overflow == "WRAP":
-        span = 1 << fmt.width
-        wrapped = values & (span - 1)
+    if fmt.overflow == "WRAP":  # keep the low width bits, sign-extended when signed
+        mask = (1 << fmt.width) - 1
         if fmt.signed:
-            wrapped = np.where(wrapped > hi, wrapped - span, wrapped)
-        return _as_dtype(wrapped, fmt.storage)
-    too_high, too_low = values > hi, values < lo
+            half = 1 << (fmt.width - 1)
+            return _as_dtype(((values + half) & mask) - half, fmt.storage)
+        return _as_dtype(values & mask, fmt.storage)
     if fmt.overflow == "SAT_ZERO":
-        out = np.where(too_high | too_low, 0, values)
+        out = np.where((values > hi) | (values < lo), 0, values)
     else:
         if fmt.overflow == "SAT_SYM" and fmt.signed and fmt.width > 1:
-            # the most negative value is given up so the range is symmetric
-            lo = -hi
-            too_low = values < lo
-        out = np.where(too_high, hi, np.where(too_low, lo, values))
+            lo = -hi  # the most negative value is given up so the range is symmetric
+        if values.dtype.kind == "O":
+            out = np.where(values > hi, hi, np.where(values < lo, lo, values))
+        else:
+            out = np.clip(values, lo, hi)
     return _as_dtype(out, fmt.storage)
 
 
@@ -98,6 +100,10 @@ def quantize(raw: np.ndarray, src: FixedFormat, dst: FixedFormat) -> np.ndarray:
     if shift > 0:
         # Past width+1 dropped bits, floor and every rounding decision are already fixed.
         shift = min(shift, src.width + 1)
+        if dst.rounding == "TRN":
+            return _handle_overflow(values >> shift, dst)
+        if dst.rounding == "RND":  # half up: one add and one shift
+            return _handle_overflow((values + (1 << (shift - 1))) >> shift, dst)
         floor = values >> shift
         dropped = values - (floor << shift)
         half = 1 << (shift - 1)
@@ -152,7 +158,7 @@ def _check_raw(raw: Any, fmt: FixedFormat) -> np.ndarray:
 class FixedArray:
     """An array of ``ap_fixed`` values: integer raw bits and their format."""
 
-    __slots__ = ("fmt", "raw")
+    __slots__ = ("_memo", "fmt", "raw")
     __hash__ = None  # comparisons are element-wise, as numpy's
 
     def __init__(self, raw: Any, fmt: FixedFormat) -> None:
@@ -160,13 +166,26 @@ class FixedArray:
             raise TypeError(f"fmt must be a FixedFormat, got {type(fmt).__name__}")
         self.raw = _check_raw(raw, fmt)
         self.fmt = fmt
+        self._memo: dict | None = None
 
     @classmethod
     def _trusted(cls, raw: np.ndarray, fmt: FixedFormat) -> FixedArray:
         """Wrap raw bits computed here, known to be in range and of the right dtype."""
         out = cls.__new__(cls)
-        out.raw, out.fmt = raw, fmt
+        out.raw, out.fmt, out._memo = raw, fmt, None
         return out
+
+    def frozen(self) -> FixedArray:
+        """This array made read-only, so what is derived from it (its transpose, the float
+        slices fx_matmul multiplies) can be kept: for weights, used over and over."""
+        if self._memo is None:
+            self.raw.flags.writeable = False
+            self._memo = {}
+        return self
+
+    def memo(self) -> dict | None:
+        """Derived data of a frozen array (None when the array may still change)."""
+        return self._memo
 
     @classmethod
     def from_float(cls, values: Any, fmt: FixedFormat) -> FixedArray:
@@ -208,7 +227,11 @@ class FixedArray:
 
     @property
     def T(self) -> FixedArray:
-        return FixedArray._trusted(self.raw.T, self.fmt)
+        if self._memo is None:
+            return FixedArray._trusted(self.raw.T, self.fmt)
+        if "T" not in self._memo:
+            self._memo["T"] = FixedArray._trusted(self.raw.T, self.fmt).frozen()
+        return self._memo["T"]
 
     def __repr__(self) -> str:
         return f"FixedArray({self.fmt}, {self.to_float()!r})"
@@ -217,8 +240,11 @@ class FixedArray:
     def _aligned(self, other: FixedArray, result: FixedFormat) -> tuple[np.ndarray, ...]:
         """Both raw arrays scaled to ``result``'s LSB, in a dtype that holds ``result``."""
         work = _work_dtype(result.width)
-        return tuple(_as_dtype(x.raw, work) << (result.frac_bits - x.fmt.frac_bits)
-                     for x in (self, other))
+        out = []
+        for x in (self, other):
+            raw, shift = _as_dtype(x.raw, work), result.frac_bits - x.fmt.frac_bits
+            out.append(raw << shift if shift else raw)
+        return tuple(out)
 
     def _exact(self, other: Any, result_format: Callable, op: Callable) -> FixedArray:
         if not isinstance(other, FixedArray):

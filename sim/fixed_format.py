@@ -16,6 +16,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -177,28 +178,33 @@ def _aligned_int_bits(a: FixedFormat, b: FixedFormat) -> int:
     return max(a.int_bits + (b.signed and not a.signed), b.int_bits + (a.signed and not b.signed))
 
 
+@lru_cache(maxsize=4096)
 def sum_format(a: FixedFormat, b: FixedFormat) -> FixedFormat:
     """Format of ``a + b`` (``RType::plus``): one carry bit over the wider operand."""
     int_bits = _aligned_int_bits(a, b) + 1
     return FixedFormat(int_bits + max(a.frac_bits, b.frac_bits), int_bits, a.signed or b.signed)
 
 
+@lru_cache(maxsize=4096)
 def difference_format(a: FixedFormat, b: FixedFormat) -> FixedFormat:
     """Format of ``a - b`` (``RType::minus``): as the sum, but always signed."""
     int_bits = _aligned_int_bits(a, b) + 1
     return FixedFormat(int_bits + max(a.frac_bits, b.frac_bits), int_bits, True)
 
 
+@lru_cache(maxsize=4096)
 def product_format(a: FixedFormat, b: FixedFormat) -> FixedFormat:
     """Format of ``a * b`` (``RType::mult``): widths and integer bits add."""
     return FixedFormat(a.width + b.width, a.int_bits + b.int_bits, a.signed or b.signed)
 
 
+@lru_cache(maxsize=4096)
 def negation_format(a: FixedFormat) -> FixedFormat:
     """Format of ``-a``: one bit wider and signed, so ``-min`` fits."""
     return FixedFormat(a.width + 1, a.int_bits + 1, True)
 
 
+@lru_cache(maxsize=4096)
 def accumulator_format(a: FixedFormat, b: FixedFormat, length: int) -> FixedFormat:
     """Format that holds any sum of ``length`` products ``a*b`` without overflow.
 

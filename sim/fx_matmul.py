@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -46,6 +47,7 @@ def _slice_magnitude_bits(total: int, slice_bits: int, slices: int) -> int:
     return max(slice_bits, top) if slices > 1 else total
 
 
+@lru_cache(maxsize=1024)
 def _plan(a: FixedFormat, b: FixedFormat, length: int) -> _Plan:
     ma, mb = _magnitude_bits(a), _magnitude_bits(b)
     for a_slices, b_slices in sorted(
@@ -84,12 +86,21 @@ class _Workspace(threading.local):
 _workspace = _Workspace()
 
 
-def _float_slices(raw: np.ndarray, slice_bits: int, slices: int, name: str) -> list[np.ndarray]:
+def _float_slices(x: FixedArray, slice_bits: int, slices: int, name: str) -> list[np.ndarray]:
     """float64 bit slices with ``raw == sum(slice_i << (i * slice_bits))``: the low ones
-    unsigned ``slice_bits`` wide, the top one signed."""
+    unsigned ``slice_bits`` wide, the top one signed. Kept with a frozen array (weights);
+    in the per-thread workspace otherwise."""
+    memo = x.memo()
+    key = ("float_slices", slice_bits, slices)
+    if memo is not None and key in memo:
+        return memo[key]
+    raw = x.raw
     out = []
     for i in range(slices):
-        floats = _workspace.get(f"{name}{i}", raw.shape, np.float64)
+        if memo is None:
+            floats = _workspace.get(f"{name}{i}", raw.shape, np.float64)
+        else:
+            floats = np.empty(raw.shape, np.float64)
         if slices == 1:
             np.copyto(floats, raw, casting="unsafe")
         elif raw.dtype.kind == "O":
@@ -104,6 +115,8 @@ def _float_slices(raw: np.ndarray, slice_bits: int, slices: int, name: str) -> l
                 np.bitwise_and(ints, (1 << slice_bits) - 1, out=ints)
             np.copyto(floats, ints, casting="unsafe")
         out.append(floats)
+    if memo is not None:
+        memo[key] = out
     return out
 
 
@@ -116,8 +129,8 @@ def fx_matmul(a: FixedArray, b: FixedArray) -> FixedArray:
     length = a.shape[1]
     result = accumulator_format(a.fmt, b.fmt, max(length, 1))
     plan = _plan(a.fmt, b.fmt, length)
-    a_parts = _float_slices(a.raw, plan.a_slice_bits, plan.a_slices, "a")
-    b_parts = _float_slices(b.raw, plan.b_slice_bits, plan.b_slices, "b")
+    a_parts = _float_slices(a, plan.a_slice_bits, plan.a_slices, "a")
+    b_parts = _float_slices(b, plan.b_slice_bits, plan.b_slices, "b")
     shape = (a.shape[0], b.shape[1])
     product = _workspace.get("product", shape, np.float64)
     # Partial sums of a slice decomposition can exceed the final bound by the slices' count.

@@ -14,7 +14,7 @@ import numpy as np
 
 from .approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
 from .fixed_array import FixedArray, quantize
-from .fixed_format import FixedFormat
+from .fixed_format import INT64_BITS, FixedFormat
 from .fx_matmul import fx_matmul
 
 
@@ -91,16 +91,34 @@ def layer_norm(x: FixedArray, gamma: FixedArray, beta: FixedArray,
 
 
 # --------------------------------------------------------------------------- linear unit
+def _accumulate(acc: FixedArray, *terms: FixedArray | None) -> FixedArray:
+    """``acc`` plus ``terms`` (broadcast), exactly. ``acc`` is a fresh accumulator: its raw
+    array is added to in place when every term aligns to it by a left shift in int64."""
+    terms = tuple(t for t in terms if t is not None)
+    if not terms:
+        return acc
+    int_bits = max(acc.fmt.int_bits, *(t.fmt.int_bits for t in terms)) + len(terms)
+    width = int_bits + acc.fmt.frac_bits
+    if (width > INT64_BITS or acc.raw.dtype.kind == "O"
+            or any(t.fmt.frac_bits > acc.fmt.frac_bits or t.raw.dtype.kind == "O"
+                   for t in terms)):
+        for term in terms:
+            acc = acc + _broadcast(term, acc.shape)
+        return acc
+    raw = acc.raw
+    for term in terms:
+        raw += term.raw << (acc.fmt.frac_bits - term.fmt.frac_bits)
+    signed = acc.fmt.signed or any(t.fmt.signed for t in terms)
+    return FixedArray._trusted(raw, FixedFormat(width, int_bits, signed))
+
+
+
 def linear(x: FixedArray, weight: FixedArray, bias: FixedArray | None, out_fmt: FixedFormat,
            *, residual: FixedArray | None = None, gelu: GeluSpec | None = None) -> FixedArray:
     """The unified linear unit: x W^T + b (+ residual), accumulated exactly and cast once
     to ``out_fmt``; with ``gelu``, cast to the GELU's input format and passed through it
     (then ``out_fmt`` must be the GELU's output format)."""
-    acc = fx_matmul(x, weight.T)
-    if bias is not None:
-        acc = acc + _broadcast(bias, acc.shape)
-    if residual is not None:
-        acc = acc + residual
+    acc = _accumulate(fx_matmul(x, weight.T), bias, residual)
     if gelu is None:
         return acc.cast(out_fmt)
     if gelu.output_fmt != out_fmt:
@@ -235,10 +253,23 @@ def expert_queues(chosen: np.ndarray, experts: int) -> list[np.ndarray]:
 
 @dataclass(frozen=True)
 class ExpertWeights:
-    fc1_weight: FixedArray  # (experts, hidden, dim)
-    fc1_bias: FixedArray  # (experts, hidden)
-    fc2_weight: FixedArray  # (experts, dim, hidden)
-    fc2_bias: FixedArray  # (experts, dim)
+    """Per expert: fc1 weight (hidden, dim) and bias, fc2 weight (dim, hidden) and bias."""
+
+    fc1_weight: list[FixedArray]
+    fc1_bias: list[FixedArray]
+    fc2_weight: list[FixedArray]
+    fc2_bias: list[FixedArray]
+
+    @classmethod
+    def from_stacked(cls, fc1_weight: FixedArray, fc1_bias: FixedArray,
+                     fc2_weight: FixedArray, fc2_bias: FixedArray) -> ExpertWeights:
+        """Split (experts, ...) tensors; frozen ones give frozen experts (kept float slices)."""
+
+        def split(x: FixedArray) -> list[FixedArray]:
+            parts = [FixedArray._trusted(x.raw[e], x.fmt) for e in range(x.shape[0])]
+            return [p.frozen() for p in parts] if x.memo() is not None else parts
+
+        return cls(split(fc1_weight), split(fc1_bias), split(fc2_weight), split(fc2_bias))
 
 
 def moe(x: FixedArray, residual: FixedArray, probs: FixedArray, chosen: np.ndarray,

@@ -269,7 +269,7 @@ def test_gate_and_top_k_with_ties() -> None:
 def test_moe_equals_a_per_token_loop() -> None:
     tokens, dim, hidden, experts = 10, 8, 12, 4
     gelu = GeluSpec(F(16, 4, True, "RND", "SAT"), F(16, 4, True, "RND", "SAT"))
-    weights = ExpertWeights(fixed(RNG.normal(0, 0.4, (experts, hidden, dim)), WEIGHT),
+    weights = ExpertWeights.from_stacked(fixed(RNG.normal(0, 0.4, (experts, hidden, dim)), WEIGHT),
                             fixed(RNG.normal(0, 0.1, (experts, hidden)), WEIGHT),
                             fixed(RNG.normal(0, 0.4, (experts, dim, hidden)), WEIGHT),
                             fixed(RNG.normal(0, 0.1, (experts, dim)), WEIGHT))
