@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+import numpy as np
 
 from .approx import Domain, default_domains, measure
 from .atomic import atomic_path
@@ -46,10 +47,41 @@ def _plot(domains: list[Domain], errors: list, path: Path) -> None:
     plt.close(figure)
 
 
+SOFTMAX_TARGET = 2.0**-10
+
+
+def softmax_error(artifact: Path) -> tuple[float, int]:
+    """Largest error of the accelerator's attention probabilities against float64 softmax
+    of the same scores: every layer, task and golden image of an artifact."""
+    from .artifact import Artifact
+    from .kernels import attention_probabilities, single_pass_softmax
+    from .network import block_prefix
+
+    loaded = Artifact(artifact)
+    manifest = loaded.manifest
+    worst, rows = 0.0, 0
+    for task in manifest.tasks:
+        golden = loaded.golden(task)
+        for layer in range(manifest.config.layers):
+            p = block_prefix(layer)
+            spec = manifest.spec.softmax(p + "softmax")
+            for scores in golden[p + "scores"]:
+                peak, inv_sum = single_pass_softmax(scores, manifest.accelerator
+                                                    .attention_parallel, spec)
+                probs = attention_probabilities(scores, peak, inv_sum, spec).to_float()
+                exact = np.exp(scores.to_float() - scores.to_float().max(-1, keepdims=True))
+                exact /= exact.sum(-1, keepdims=True)
+                worst = max(worst, float(np.abs(probs - exact).max()))
+                rows += scores.shape[0] * scores.shape[1]
+    return worst, rows
+
+
 @click.command("approx-report")
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
               default=Path("reports/approx"), show_default=True)
-def approx_report(out_dir: Path) -> None:
+@click.option("--artifact", type=click.Path(path_type=Path),
+              help="Also check the whole softmax on this artifact's real attention scores.")
+def approx_report(out_dir: Path, artifact: Path | None) -> None:
     """Error of exp, 1/x, 1/sqrt(x) and GELU against float64, with error curves (PNG)."""
     domains = default_domains()
     errors = [measure(domain) for domain in domains]
@@ -72,6 +104,15 @@ def approx_report(out_dir: Path) -> None:
                    f"{rows[-1]['max_abs']:>10.3g} {rows[-1]['mean_abs']:>10.3g} "
                    f"{rows[-1]['max_rel']:>10.3g}  {kind} <= {bound:.3g} "
                    f"{'OK' if ok else 'MISSED'}")
+    if artifact is not None:
+        worst, count = softmax_error(artifact)
+        ok = worst <= SOFTMAX_TARGET
+        failed += [] if ok else ["softmax"]
+        rows.append({"name": "softmax", "attention_rows": count, "max_abs": worst,
+                     "target_kind": "abs", "target": SOFTMAX_TARGET, "ok": ok})
+        where = f"{count} attention rows of {artifact}"
+        click.echo(f"{'softmax':<11} {where:<44} max abs {worst:.3g}  abs <= "
+                   f"{SOFTMAX_TARGET:.3g} {'OK' if ok else 'MISSED'}")
     _plot(domains, errors, out_dir / "approx_errors.png")
     with atomic_path(out_dir / "approx_errors.json") as scratch:
         scratch.write_text(json.dumps(rows, indent=2))

@@ -205,15 +205,22 @@ def attention_scores(q: FixedArray, k: FixedArray, heads: int,
     return FixedArray._trusted(np.stack(per_head), out_fmt)
 
 
-def attention_output(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
-                     v: FixedArray, spec: SoftmaxSpec, out_fmt: FixedFormat) -> FixedArray:
-    """Softmax-normalized A x V: p = exp(s - max) * (1/sum) in the probability format,
-    then p V exactly per head, cast once; heads concatenated to (tokens, dim)."""
-    heads = scores.shape[0]
-    width = v.shape[1] // heads
+def attention_probabilities(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
+                            spec: SoftmaxSpec) -> FixedArray:
+    """p = exp(s - max) * (1/sum) per (head, row, key), in the probability format."""
     exps = spec.exp(spec.difference(scores, FixedArray._trusted(peak.raw[..., None],
                                                                 peak.fmt)))
-    probs = (exps * FixedArray._trusted(inv_sum.raw[..., None], inv_sum.fmt)).cast(spec.prob_fmt)
+    scale = FixedArray._trusted(inv_sum.raw[..., None], inv_sum.fmt)
+    return (exps * scale).cast(spec.prob_fmt)
+
+
+def attention_output(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
+                     v: FixedArray, spec: SoftmaxSpec, out_fmt: FixedFormat) -> FixedArray:
+    """Softmax-normalized A x V: the probabilities times V exactly per head, cast once;
+    heads concatenated to (tokens, dim). Normalization happens here, inside the product."""
+    heads = scores.shape[0]
+    width = v.shape[1] // heads
+    probs = attention_probabilities(scores, peak, inv_sum, spec)
     outputs = [fx_matmul(probs[h], v[:, h * width:(h + 1) * width]).cast(out_fmt).raw
                for h in range(heads)]
     return FixedArray._trusted(np.concatenate(outputs, axis=1), out_fmt)

@@ -144,3 +144,11 @@ def test_int16_fixed_point_tracks_float(trained) -> None:
     assert abs(seg["float"]["miou"] - seg["fixed"]["miou"]) <= 0.01
     assert depth["fixed"]["rmse"] <= depth["float"]["rmse"] * 1.02
     assert min(report["sqnr_db"].values()) > 20  # every layer output
+
+
+def test_softmax_on_real_attention_scores_within_2_to_the_minus_10(artifact: Path) -> None:
+    from edgemoe.sim.approx_report import SOFTMAX_TARGET, softmax_error
+
+    worst, rows = softmax_error(artifact)
+    assert rows == 2 * 2 * 4 * 2 * 33  # tasks x images x layers x heads x rows
+    assert worst <= SOFTMAX_TARGET
