@@ -33,6 +33,7 @@ test: lint
 
 bench: install
 	$(PY) benchmarks/fx_matmul.py
+	$(PY) benchmarks/sim_speed.py
 
 clean:
 	rm -rf $(VENV) build artifacts reports .pytest_cache .ruff_cache

@@ -249,6 +249,9 @@ def test_patch_embedding_equals_a_loop() -> None:
             assert got.raw[p + 1, d] == FixedArray(np.array([acc]), F(48, 48 - frac)).cast(
                 ACT).raw[0]
     assert got.raw[0].tolist() == position.cast(ACT).raw[0].tolist()  # the CLS row
+    rows = pixels.raw.reshape(3, 2, 4, 3, 4).transpose(1, 3, 0, 2, 4).reshape(6, 48) / 256
+    reference = rows @ weight.to_float().T + bias.to_float() + position.to_float()[1:]
+    assert np.max(np.abs(got.to_float()[1:] - reference)) <= ACT.lsb / 2
 
 
 # ------------------------------------------------------------------------ mixture of experts

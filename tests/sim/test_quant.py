@@ -71,7 +71,7 @@ def test_edge_moe_preset_is_the_papers_and_says_where_it_cannot_be(weights, imag
 def test_spec_round_trips_and_refuses_what_it_lacks(weights, images) -> None:
     spec = calibrate(TINY, weights, images[:1], "int16")
     assert QuantSpec.from_dict(spec.to_dict()) == spec
-    with pytest.raises(QuantError, match="no format for 'blocks.9.q'"):
+    with pytest.raises(QuantError, match=r"no format for 'blocks\.9\.q'"):
         spec.fmt("blocks.9.q")
     with pytest.raises(QuantError, match="unreadable quantization spec"):
         QuantSpec.from_dict({"preset": "int16"})
