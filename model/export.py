@@ -151,7 +151,7 @@ def export_artifact(model: M3ViT, weights: dict[str, np.ndarray], spec: QuantSpe
             for task in config.tasks:
                 result = export_task(model, task, scratch / f"model_{task}.onnx", onnx_images)
                 manifest["onnx"][task] = {"file": result.path.name,
-                                          "max_abs_difference": result.max_abs_difference}
+                                          "max_difference": result.max_difference}
             steps.update()
         steps.close()
         (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2))

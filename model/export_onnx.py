@@ -1,7 +1,9 @@
 """ONNX export, one graph per task: a [0, 1] image in, that task's output out.
 
 Each graph is checked with ``onnx.checker`` and run in onnxruntime beside PyTorch on the
-same images; the largest absolute difference is returned and must stay within bound.
+same images; the largest difference is returned and must stay within bound. The
+difference is absolute for outputs up to 1 and relative above (depth is in metres, up to
+80: float32 itself only resolves about 5e-6 m there).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .m3vit import M3ViT
 
 OPSET = 18
 #: onnxruntime and PyTorch order float sums differently; this bounds the difference.
-MAX_ABS_DIFFERENCE = 1e-4
+MAX_DIFFERENCE = 1e-4
 
 
 class TaskGraph(nn.Module):
@@ -53,7 +55,7 @@ def dense_dispatch(model: M3ViT) -> Iterator[None]:
 class ExportResult:
     task: str
     path: Path
-    max_abs_difference: float
+    max_difference: float  # |onnxruntime - torch| / max(1, |torch|)
 
 
 def export_task(model: M3ViT, task: str, path: Path, images: torch.Tensor) -> ExportResult:
@@ -74,8 +76,8 @@ def export_task(model: M3ViT, task: str, path: Path, images: torch.Tensor) -> Ex
         ours = session.run(None, {"images": images.numpy()})[0]
         with torch.no_grad():
             theirs = graph(images).numpy()
-        difference = float(np.max(np.abs(ours - theirs)))
-        if not difference <= MAX_ABS_DIFFERENCE:
+        difference = float(np.max(np.abs(ours - theirs) / np.maximum(1.0, np.abs(theirs))))
+        if not difference <= MAX_DIFFERENCE:
             raise RuntimeError(f"ONNX export of {task!r}: onnxruntime differs from PyTorch by "
-                               f"{difference:.3g} (bound {MAX_ABS_DIFFERENCE:g})")
+                               f"{difference:.3g} (bound {MAX_DIFFERENCE:g})")
     return ExportResult(task, path, difference)
