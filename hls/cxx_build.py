@@ -79,19 +79,21 @@ def _hash_tree(digest: hashlib._Hash, folder: Path) -> None:
             digest.update(path.read_bytes())
 
 
-def compile_cxx(source: str | Path, *, kind: Literal["executable", "shared"] = "executable",
-                name: str = "build", extra_include_dirs: Sequence[Path] = (),
-                extra_flags: Sequence[str] = ()) -> Path:
-    """Build ``source`` (C++ text, or a path to a .cpp file) and return the binary's path.
+def compile_cxx(source: str | Path | Sequence[Path], *,
+                kind: Literal["executable", "shared"] = "executable", name: str = "build",
+                extra_include_dirs: Sequence[Path] = (), extra_flags: Sequence[str] = ()) -> Path:
+    """Build ``source`` (C++ text, a .cpp file, or several) and return the binary's path.
 
-    ``kind="shared"`` builds a ``.so`` for ctypes. A source given as a path is compiled
-    in place, its folder on the include path and hashed with it.
+    ``kind="shared"`` builds a ``.so`` for ctypes. Sources given as paths are compiled in
+    place, their folders on the include path and hashed with them.
     """
     compiler = find_compiler()
     user_dirs = [Path(d) for d in extra_include_dirs]
-    if isinstance(source, Path):
-        text = source.read_text()
-        user_dirs.insert(0, source.parent)
+    files = [source] if isinstance(source, Path) else (
+        list(source) if not isinstance(source, str) else [])
+    if files:
+        text = "\0".join(f.read_text() for f in files)
+        user_dirs[:0] = sorted({f.parent for f in files})
     else:
         text = source
     system_dirs = include_dirs()
@@ -112,16 +114,14 @@ def compile_cxx(source: str | Path, *, kind: Literal["executable", "shared"] = "
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        if isinstance(source, Path):
-            cpp = source
-        else:
-            cpp = Path(scratch) / f"{name}.cpp"
-            cpp.write_text(text)
+        if not files:
+            files = [Path(scratch) / f"{name}.cpp"]
+            files[0].write_text(text)
         out = Path(scratch) / f"{name}{suffix}"
         command = [compiler.path, *flags,
                    *(f"-I{d}" for d in user_dirs),
                    *(arg for d in system_dirs for arg in ("-isystem", str(d))),
-                   str(cpp), "-o", str(out)]
+                   *(str(f) for f in files), "-o", str(out)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise CompileError(done.stderr.replace(f"{scratch}/", ""), command)

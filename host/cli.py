@@ -18,6 +18,8 @@ SUBCOMMANDS = {
               "Quantize values in Python and with ap_fixed.h, side by side."),
     "approx-report": ("edgemoe.sim.approx_report", "approx_report",
                       "Error of the exp, 1/x, 1/sqrt(x) and GELU approximations, with plots."),
+    "hls": ("edgemoe.hls.cli", "hls",
+            "Generate the Vitis HLS project of an artifact; run it in C simulation."),
     "train": ("edgemoe.model.cli", "train",
               "Train M3ViT on the synthetic multi-task scenes, then evaluate it."),
     "eval": ("edgemoe.model.cli", "evaluate",

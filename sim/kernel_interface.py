@@ -32,6 +32,8 @@ ARGUMENTS = (
     Argument("scratch", "pointer", "gmem_features", "feature maps between layers"),
     Argument("task", "scalar", None, "task index: selects the MoE gates, nothing else"),
     Argument("num_images", "scalar", None, "images to process in this call"),
+    Argument("debug", "scalar", None, "nonzero: also write scores and gate probabilities "
+             "to scratch (the debug tap)"),
 )
 
 

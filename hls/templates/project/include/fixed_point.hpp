@@ -1,0 +1,178 @@
+// Fixed-point arithmetic shared by every unit, bit for bit what edgemoe.sim computes.
+//
+// Values travel as raw two's-complement integers (wide_t); a Format says how many of
+// their bits are fraction and how a result is rounded and saturated. Formats change from
+// layer to layer, so the units take them as run-time parameters (a shift and a clamp in
+// hardware) instead of compile-time ap_fixed types: one unit then serves every layer.
+// requantize() is ap_fixed's converting assignment with those parameters; the
+// approximations below are sim/approx.py's integer datapaths, step for step.
+#ifndef EDGEMOE_FIXED_POINT_HPP
+#define EDGEMOE_FIXED_POINT_HPP
+
+#include "config.hpp"
+
+namespace edgemoe {
+
+// Shifts past this leave nothing of a 62-bit magnitude (as in sim: MAX_SHIFT).
+constexpr int MAX_SHIFT = 62;
+
+// value / 2^amount rounded half up (AP_RND); a negative amount shifts left.
+inline wide_t round_shift(wide_t value, int amount) {
+    if (amount <= 0) return value << (-amount < MAX_SHIFT ? -amount : MAX_SHIFT);
+    if (amount > MAX_SHIFT) amount = MAX_SHIFT;
+    const wide_t half = wide_t(1) << (amount - 1);
+    return (value + half) >> amount;
+}
+
+// Values handled here stay below 2^(WIDE_BITS - 4) in magnitude.
+constexpr int MAX_DROPPED_BITS = WIDE_BITS - 3;
+
+// An exact value with `frac` fraction bits cast to `out`: rounding by out.rounding, then
+// overflow by out.overflow (ap_fixed's converting assignment).
+inline wide_t requantize(wide_t value, int frac, const Format &out) {
+    int shift = frac - out.frac;
+    if (shift > 0) {
+        // Once every bit of the value is dropped, the floor and every rounding decision
+        // are fixed: dropping more changes nothing.
+        if (shift > MAX_DROPPED_BITS) shift = MAX_DROPPED_BITS;
+        const wide_t floor = value >> shift;
+        const wide_t dropped = value - (floor << shift);
+        const wide_t half = wide_t(1) << (shift - 1);
+        const bool negative = value < 0;
+        const bool above = dropped > half;
+        const bool tie = dropped == half;
+        const bool inexact = dropped != 0;
+        const bool odd = (floor & 1) != 0;
+        bool increment = false;
+        switch (out.rounding) {
+        case Rounding::TRN: increment = false; break;
+        case Rounding::TRN_ZERO: increment = negative && inexact; break;
+        case Rounding::RND: increment = above || tie; break;
+        case Rounding::RND_ZERO: increment = above || (tie && negative); break;
+        case Rounding::RND_MIN_INF: increment = above; break;
+        case Rounding::RND_INF: increment = above || (tie && !negative); break;
+        case Rounding::RND_CONV: increment = above || (tie && odd); break;
+        }
+        value = wide_t(floor + (increment ? 1 : 0));
+    } else if (shift < 0) {
+        value = value << (-shift);
+    }
+    const wide_t max = out.is_signed ? wide_t((wide_t(1) << (out.width - 1)) - 1)
+                                     : wide_t((wide_t(1) << out.width) - 1);
+    wide_t min = out.is_signed ? wide_t(-(wide_t(1) << (out.width - 1))) : wide_t(0);
+    if (out.overflow == Overflow::WRAP) {
+        const wide_t mask = wide_t((wide_t(1) << out.width) - 1);
+        if (!out.is_signed) return wide_t(value & mask);
+        const wide_t half = wide_t(1) << (out.width - 1);
+        return wide_t(wide_t((value + half) & mask) - half);
+    }
+    if (out.overflow == Overflow::SAT_SYM && out.is_signed && out.width > 1) min = wide_t(-max);
+    if (value > max || value < min) {
+        if (out.overflow == Overflow::SAT_ZERO) return 0;
+        return value > max ? max : min;
+    }
+    return value;
+}
+
+// Position of the leading one plus one (0 for 0), for non-negative values.
+inline int bit_length(wide_t value) {
+    int length = 0;
+bit_length_scan:
+    for (int bit = WIDE_BITS - 1; bit >= 0; --bit) {
+        if (length == 0 && ((value >> bit) & 1) != 0) length = bit + 1;
+    }
+    return length;
+}
+
+// exp(x) for x <= 0: t = -x log2(e) = n + f, 2^-f from the table with interpolation,
+// then a shift by n. x has in.frac fraction bits.
+inline wide_t approx_exp(wide_t x, const Format &in, const Format &out) {
+    constexpr int ft = EXP_FRAC_BITS;
+    constexpr int segment_bits = EXP_FRAC_BITS - EXP_TABLE_BITS;
+    const wide_t magnitude = x < 0 ? wide_t(-x) : wide_t(0);
+    const wide_t t = round_shift(magnitude * wide_t(EXP_LOG2E), in.frac);
+    const wide_t whole = t >> ft;
+    const wide_t fraction = t & ((wide_t(1) << ft) - 1);
+    const int index = int(fraction >> segment_bits);
+    const wide_t offset = fraction & ((wide_t(1) << segment_bits) - 1);
+    const wide_t base = EXP_TABLE[index];
+    const wide_t next = EXP_TABLE[index + 1];
+    wide_t value = (base << segment_bits) - (base - next) * offset;
+    value = value >> int(whole < MAX_SHIFT ? whole : wide_t(MAX_SHIFT));
+    return requantize(value, ft + segment_bits, out);
+}
+
+// Normalize a positive value to w+1 bits with its leading one at bit w.
+inline wide_t normalize(wide_t raw, int length, int w) {
+    return length <= w + 1 ? wide_t(raw << (w + 1 - length)) : wide_t(raw >> (length - w - 1));
+}
+
+// 1/x for x > 0: normalize, seed from the table, Newton steps r <- r (2 - m r).
+inline wide_t approx_reciprocal(wide_t x, const Format &in, const Format &out) {
+    constexpr int w = RECIPROCAL_WORK_BITS;
+    const wide_t raw = x < 1 ? wide_t(1) : wide_t(x);  // 1/0 saturates like 1/lsb
+    const int length = bit_length(raw);
+    const wide_t mantissa = normalize(raw, length, w);
+    wide_t r = wide_t(RECIPROCAL_TABLE[int((mantissa >> (w - RECIPROCAL_SEED_BITS))
+                                    & ((1 << RECIPROCAL_SEED_BITS) - 1))]);
+reciprocal_newton:
+    for (int step = 0; step < RECIPROCAL_NEWTON_STEPS; ++step) {
+        const wide_t product = round_shift(mantissa * r, w);
+        r = round_shift(r * ((wide_t(2) << w) - product), w);
+    }
+    const int scale = in.frac + 1 - length;
+    const wide_t value = round_shift(r, w - out.frac - scale);
+    return requantize(value, out.frac, out);  // already at out's LSB: overflow only
+}
+
+// 1/sqrt(x) for x > 0: normalize to [1, 4) with an even exponent, seed, Newton steps
+// r <- r (3 - m r^2) / 2.
+inline wide_t approx_rsqrt(wide_t x, const Format &in, const Format &out) {
+    constexpr int w = RSQRT_WORK_BITS;
+    constexpr int half_bits = RSQRT_SEED_BITS - 1;
+    const wide_t raw = x < 1 ? wide_t(1) : wide_t(x);
+    const int length = bit_length(raw);
+    const int exponent = length - 1 - in.frac;
+    const int odd = exponent & 1;
+    const wide_t mantissa = normalize(raw, length, w) << odd;
+    const int top = int((mantissa >> (w + odd - half_bits)) & ((1 << half_bits) - 1));
+    wide_t r = wide_t(RSQRT_TABLE[(odd << half_bits) | top]);
+rsqrt_newton:
+    for (int step = 0; step < RSQRT_NEWTON_STEPS; ++step) {
+        const wide_t square = round_shift(r * r, w);
+        const wide_t product = round_shift(mantissa * square, w);
+        r = round_shift(r * ((wide_t(3) << w) - product), w + 1);
+    }
+    const wide_t value = round_shift(r, w - out.frac + ((exponent - odd) >> 1));
+    return requantize(value, out.frac, out);
+}
+
+// GELU(x) = ReLU(x) - d(|x|), d tabulated every 2^-GELU_STEP_BITS with interpolation
+// and 0 from the table's end on.
+inline wide_t approx_gelu(wide_t x, const Format &in, const Format &out) {
+    constexpr int g = GELU_FRAC_BITS;
+    const wide_t magnitude = x < 0 ? wide_t(-x) : wide_t(x);
+    int offset_bits = 0;
+    wide_t index, offset;
+    if (in.frac >= GELU_STEP_BITS) {
+        offset_bits = in.frac - GELU_STEP_BITS;
+        index = magnitude >> offset_bits;
+        offset = magnitude & ((wide_t(1) << offset_bits) - 1);
+    } else {
+        index = magnitude << (GELU_STEP_BITS - in.frac);
+        offset = 0;
+    }
+    const bool inside = index < GELU_ENTRIES;
+    const int at = inside ? int(index) : GELU_ENTRIES - 1;
+    const wide_t base = GELU_TABLE[at];
+    const wide_t next = GELU_TABLE[at + 1];
+    const wide_t correction = inside ? wide_t((base << offset_bits) - (base - next) * offset)
+                                     : wide_t(0);
+    const int frac = g + offset_bits;
+    const wide_t relu = (x > 0 ? wide_t(x) : wide_t(0)) << (frac - in.frac);
+    return requantize(relu - correction, frac, out);
+}
+
+}  // namespace edgemoe
+
+#endif  // EDGEMOE_FIXED_POINT_HPP

@@ -1,0 +1,62 @@
+// The accelerator's units, shared by every layer (formats and offsets are parameters).
+#ifndef EDGEMOE_UNITS_HPP
+#define EDGEMOE_UNITS_HPP
+
+#include "config.hpp"
+
+namespace edgemoe {
+
+// The widest row any unit holds on chip.
+constexpr int MAX_ROW = DIM > MAX_HIDDEN ? DIM : MAX_HIDDEN;
+
+// Tokens (TOKENS x DIM) from one image: patch embedding, bias, CLS and positions.
+void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
+                 word_t *scratch, unsigned out_word);
+
+// One-pass LayerNorm of TOKENS rows of DIM.
+void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
+                word_t *scratch, unsigned in_word, unsigned out_word);
+
+// One layer of the linear unit: W (out_dim x in_dim) and b, `offset` elements into their
+// tensors (an expert's slice of a stacked tensor).
+struct LinearLayer {
+    const Tensor *weight;
+    const Tensor *bias;
+    unsigned offset_rows;  // rows of W (and elements of b) to skip
+    int in_dim, out_dim;
+};
+
+// What the linear unit does to a row's exact sums before they leave it.
+struct LinearOutput {
+    const Format *out;  // the result's format
+    const Format *gelu_in;  // nullptr: no GELU; else cast to it, then GELU to `out`
+    const wide_t *residual;  // nullptr: none; else `count` rows added before rounding
+    const Format *residual_format;
+};
+
+// out_rows = x W^T + b (+ residual), or its GELU, for `count` rows held on chip:
+// the layer's weights are loaded once, the rows stream through TILE_IN x TILE_OUT MACs,
+// products and sums are exact and each result is rounded once.
+void linear_rows(const word_t *weights, const LinearLayer &layer, const wide_t in_rows[],
+                 const Format &in, int count, const LinearOutput &output, wide_t out_rows[]);
+
+// The same over feature maps in DDR: all TOKENS rows of `in_word` to `out_word`.
+void linear(const word_t *weights, const LinearLayer &layer, word_t *scratch,
+            unsigned in_word, const Format &in, unsigned out_word, const LinearOutput &output,
+            unsigned residual_word);
+
+// Multi-head attention, P query rows at a time, keys in the reordered order, with the
+// single-pass softmax; writes the attention output (TOKENS x DIM) and, in debug mode,
+// the scores.
+void attention(const BlockParams &block, word_t *scratch, unsigned q_word, unsigned k_word,
+               unsigned v_word, unsigned out_word, unsigned scores_word, bool debug);
+
+// The MoE layer: gate, top-k, expert queues, each active expert once over its queue, the
+// gate-weighted scatter into the residual.
+void moe_layer(const word_t *weights, const BlockParams &block, int task, word_t *scratch,
+               unsigned in_word, unsigned residual_word, unsigned out_word,
+               unsigned probs_word, bool debug);
+
+}  // namespace edgemoe
+
+#endif  // EDGEMOE_UNITS_HPP

@@ -1,0 +1,62 @@
+// One-pass LayerNorm: a token's sum and sum of squares in one sweep, exactly; the mean
+// and variance from them (times 1/DIM), 1/sqrt(var + eps) by the rsqrt approximation,
+// then (x - mean) / std, rounded, and the affine map gamma x + beta, rounded once more.
+#include "fixed_point.hpp"
+#include "memory.hpp"
+#include "units.hpp"
+
+namespace edgemoe {
+
+void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
+                word_t *scratch, unsigned in_word, unsigned out_word) {
+    wide_t gamma[DIM], beta[DIM];
+layer_norm_affine:
+    for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+        gamma[d] = read_weight(weights, params.gamma, d);
+        beta[d] = read_weight(weights, params.beta, d);
+    }
+    const int fx = in.frac;
+    // x - mean at the finer of the two precisions
+    const int centered_frac = params.mean.frac > fx ? params.mean.frac : fx;
+    const int affine_frac = params.normalized.frac + params.gamma.format.frac;
+    const int out_frac = affine_frac > params.beta.format.frac ? affine_frac
+                                                               : params.beta.format.frac;
+layer_norm_tokens:
+    for (int t = 0; t < TOKENS; ++t) {
+        wide_t x[DIM];
+        load_features(scratch, in_word, t * DIM, DIM, in, x);
+        wide_t total = 0, squares = 0;
+    layer_norm_sums:
+        for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+            total += x[d];
+            squares += x[d] * x[d];
+        }
+        const int b = LAYER_NORM_INV_DIM_BITS;
+        const wide_t mean = requantize(total * wide_t(LAYER_NORM_INV_DIM), fx + b, params.mean);
+        const wide_t mean_of_squares = requantize(squares * wide_t(LAYER_NORM_INV_DIM), 2 * fx + b,
+                                                  params.var);
+        const wide_t mean_squared = requantize(mean * mean, 2 * params.mean.frac, params.var);
+        wide_t variance = mean_of_squares - mean_squared;
+        if (variance < 0) variance = 0;
+        variance = requantize(variance + wide_t(params.eps), params.var.frac, params.var);
+        const wide_t inv_std = approx_rsqrt(variance, params.var, params.inv_std);
+        wide_t out[DIM];
+    layer_norm_normalize:
+        for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+            const wide_t centered = (x[d] << (centered_frac - fx))
+                                    - (mean << (centered_frac - params.mean.frac));
+            const wide_t normalized = requantize(centered * inv_std,
+                                                 centered_frac + params.inv_std.frac,
+                                                 params.normalized);
+            const wide_t affine = ((normalized * gamma[d]) << (out_frac - affine_frac))
+                                  + (beta[d] << (out_frac - params.beta.format.frac));
+            out[d] = requantize(affine, out_frac, params.out);
+        }
+        store_features(scratch, out_word, t * DIM, DIM, out);
+    }
+}
+
+}  // namespace edgemoe

@@ -1,0 +1,145 @@
+// The mixture-of-experts layer: the task's gate scores every expert for every token
+// (softmax over all of them), each token keeps its TOP_K best (ties to the lower expert
+// index), tokens are sorted into one queue per expert (the patch reordering), and every
+// expert with a non-empty queue runs once over it, its weights loaded once. Each output
+// row, times the token's gate probability, accumulates exactly into the token's row on
+// top of the residual; the sum is rounded once.
+#include "fixed_point.hpp"
+#include "memory.hpp"
+#include "units.hpp"
+
+namespace edgemoe {
+
+namespace {
+
+void gate_probabilities(const word_t *weights, const BlockParams &block, int task,
+                        const wide_t x[DIM], wide_t probs[EXPERTS]) {
+    const SoftmaxParams &softmax = block.gate_softmax;
+    const Format &g = block.gate.format;
+    wide_t logits[EXPERTS];
+    wide_t peak = 0;
+gate_logits:
+    for (int e = 0; e < EXPERTS; ++e) {
+        wide_t dot = 0;
+    gate_dot:
+        for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+            dot += x[d] * read_weight(weights, block.gate, (task * EXPERTS + e) * DIM + d);
+        }
+        logits[e] = requantize(dot, block.norm2.out.frac + g.frac, block.gate_logits);
+        if (e == 0 || logits[e] > peak) peak = logits[e];
+    }
+    wide_t exps[EXPERTS];
+    wide_t total = 0;
+gate_exp:
+    for (int e = 0; e < EXPERTS; ++e) {
+        const wide_t diff = requantize(logits[e] - peak, block.gate_logits.frac, softmax.diff);
+        exps[e] = approx_exp(diff, softmax.diff, softmax.exp);
+        total += exps[e];
+    }
+    const wide_t sum = requantize(total, softmax.exp.frac, softmax.sum);
+    const wide_t inv = approx_reciprocal(sum, softmax.sum, softmax.inv_sum);
+gate_normalize:
+    for (int e = 0; e < EXPERTS; ++e) {
+        probs[e] = requantize(exps[e] * inv, softmax.exp.frac + softmax.inv_sum.frac,
+                              softmax.prob);
+    }
+}
+
+// Expert e's rank: how many experts beat it (higher probability, or equal and lower id).
+void top_k(const wide_t probs[EXPERTS], unsigned char chosen[TOP_K]) {
+top_k_experts:
+    for (int e = 0; e < EXPERTS; ++e) {
+        int rank = 0;
+    top_k_compare:
+        for (int other = 0; other < EXPERTS; ++other) {
+#pragma HLS unroll
+            if (probs[other] > probs[e] || (probs[other] == probs[e] && other < e)) ++rank;
+        }
+        if (rank < TOP_K) chosen[rank] = e;
+    }
+}
+
+}  // namespace
+
+void moe_layer(const word_t *weights, const BlockParams &block, int task, word_t *scratch,
+               unsigned in_word, unsigned residual_word, unsigned out_word,
+               unsigned probs_word, bool debug) {
+    static wide_t x[TOKENS * DIM];
+    static wide_t acc[TOKENS * DIM];  // residual + sum of gate-weighted expert outputs
+    static wide_t probs[TOKENS][EXPERTS];
+    static unsigned short queue[EXPERTS][TOKENS];
+    static unsigned short queue_length[EXPERTS];
+    load_features(scratch, in_word, 0, TOKENS * DIM, block.norm2.out, x);
+
+    const int product_frac = block.gate_softmax.prob.frac + block.expert_out.frac;
+    const int frac = product_frac > block.residual1.frac ? product_frac : block.residual1.frac;
+    load_features(scratch, residual_word, 0, TOKENS * DIM, block.residual1, acc);
+moe_residual:
+    for (int i = 0; i < TOKENS * DIM; ++i) {
+#pragma HLS pipeline II = 1
+        acc[i] = acc[i] << (frac - block.residual1.frac);
+    }
+
+moe_clear_queues:
+    for (int e = 0; e < EXPERTS; ++e) queue_length[e] = 0;
+moe_route:
+    for (int t = 0; t < TOKENS; ++t) {
+        gate_probabilities(weights, block, task, &x[t * DIM], probs[t]);
+        unsigned char chosen[TOP_K];
+        top_k(probs[t], chosen);
+    moe_enqueue:
+        for (int k = 0; k < TOP_K; ++k) {
+            const int e = chosen[k];
+            queue[e][queue_length[e]++] = t;  // in token order: the patch reordering
+        }
+        if (debug) {
+            for (int e = 0; e < EXPERTS; ++e) {
+                store_feature(scratch, probs_word, t * EXPERTS + e, probs[t][e]);
+            }
+        }
+    }
+
+    static wide_t rows[TOKENS * DIM];
+    static wide_t hidden[TOKENS * EXPERT_HIDDEN];
+    static wide_t out[TOKENS * DIM];
+moe_experts:
+    for (int e = 0; e < EXPERTS; ++e) {
+#pragma HLS loop_tripcount min = 1 max = EXPERTS
+        const int count = queue_length[e];
+        if (count == 0) continue;  // an unused expert's weights are never loaded
+    moe_gather:
+        for (int r = 0; r < count; ++r) {
+            for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+                rows[r * DIM + d] = x[queue[e][r] * DIM + d];
+            }
+        }
+        const LinearLayer fc1 = {&block.fc1_weight, &block.fc1_bias,
+                                 unsigned(e * EXPERT_HIDDEN), DIM, EXPERT_HIDDEN};
+        const LinearOutput to_hidden = {&block.hidden, &block.fc1, nullptr, nullptr};
+        linear_rows(weights, fc1, rows, block.norm2.out, count, to_hidden, hidden);
+        const LinearLayer fc2 = {&block.fc2_weight, &block.fc2_bias, unsigned(e * DIM),
+                                 EXPERT_HIDDEN, DIM};
+        const LinearOutput to_out = {&block.expert_out, nullptr, nullptr, nullptr};
+        linear_rows(weights, fc2, hidden, block.hidden, count, to_out, out);
+    moe_scatter:
+        for (int r = 0; r < count; ++r) {
+            const int t = queue[e][r];
+            for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+                acc[t * DIM + d] += (probs[t][e] * out[r * DIM + d]) << (frac - product_frac);
+            }
+        }
+    }
+moe_round:
+    for (int t = 0; t < TOKENS; ++t) {
+        for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+            out[d] = requantize(acc[t * DIM + d], frac, block.out);
+        }
+        store_features(scratch, out_word, t * DIM, DIM, out);
+    }
+}
+
+}  // namespace edgemoe
