@@ -46,7 +46,7 @@ class CsimReport:
 
 
 def project_sources(project: Path) -> list[Path]:
-    return sorted((project / "src").glob("*.cpp")) + [project / "tb" / "testbench.cpp"]
+    return [*sorted((project / "src").glob("*.cpp")), project / "tb" / "testbench.cpp"]
 
 
 def build_csim(project: Path) -> Path:

@@ -85,8 +85,10 @@ class _Context:
             "norm1": self.layer_norm(p + "norm1", p + "norm1"),
             "norm2": self.layer_norm(p + "norm2", p + "norm2"),
             "softmax": self.softmax(p + "softmax"),
-            "fc1_weight": self.tensor(mlp + "fc1.weight"), "fc1_bias": self.tensor(mlp + "fc1.bias"),
-            "fc2_weight": self.tensor(mlp + "fc2.weight"), "fc2_bias": self.tensor(mlp + "fc2.bias"),
+            "fc1_weight": self.tensor(mlp + "fc1.weight"),
+            "fc1_bias": self.tensor(mlp + "fc1.bias"),
+            "fc2_weight": self.tensor(mlp + "fc2.weight"),
+            "fc2_bias": self.tensor(mlp + "fc2.bias"),
             "gate": self.tensor(p + "moe.gate.weight") if moe else unused_tensor,
             "gate_logits": _format(fmt(p + "gate_logits")) if moe else UNUSED,
             "expert_out": _format(fmt(p + "expert_out")) if moe else UNUSED,
@@ -191,7 +193,7 @@ def _argument(argument: dict[str, Any]) -> dict[str, Any]:
 
 def check_parameters(manifest: Manifest) -> None:
     """Refuse, naming the parameter, what the templates cannot implement."""
-    c, a, spec = manifest.config, manifest.accelerator, manifest.spec
+    c, a = manifest.config, manifest.accelerator
     problems = []
     taps, _ = _Context(manifest, Path(".")).taps(1)
     activations = [t["format"]["width"] for t in taps]
