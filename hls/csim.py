@@ -7,9 +7,12 @@ one result per (task, image, layer): equal, or the first mismatch.
 
 from __future__ import annotations
 
+import ctypes
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .cxx_build import compile_cxx
 
@@ -81,3 +84,45 @@ def run_csim(project: Path, artifact: Path, timeout: float = 3600) -> CsimReport
         raise RuntimeError(f"the csim testbench failed to run (status {done.returncode}): "
                            f"{done.stderr.strip()[-500:]}")
     return report
+
+
+def build_shared(project: Path) -> Path:
+    """The kernel as a shared library with the C entry point ``edgemoe_run``."""
+    sources = [*sorted((project / "src").glob("*.cpp")), project / "sw" / "c_api.cpp"]
+    return compile_cxx(sources, kind="shared", name=f"kernel_{project.parent.name}",
+                       extra_include_dirs=[project / "include"], extra_flags=CSIM_FLAGS)
+
+
+class CsimKernel:
+    """The generated kernel, compiled for this machine, called on byte buffers."""
+
+    def __init__(self, project: Path) -> None:
+        library = ctypes.CDLL(str(build_shared(project)))
+        size = ctypes.c_size_t
+        for name in ("edgemoe_image_bytes", "edgemoe_token_bytes", "edgemoe_scratch_bytes"):
+            getattr(library, name).restype = size
+        bytes_in, bytes_out = ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_uint8)
+        library.edgemoe_run.restype = ctypes.c_int
+        library.edgemoe_run.argtypes = [bytes_in, size, bytes_in, size, bytes_out, size,
+                                        bytes_out, size, ctypes.c_uint, ctypes.c_uint,
+                                        ctypes.c_uint]
+        self.library = library
+        self.image_bytes = library.edgemoe_image_bytes()
+        self.token_bytes = library.edgemoe_token_bytes()
+        self.scratch_bytes = library.edgemoe_scratch_bytes()
+
+    def run(self, weights: np.ndarray, images: np.ndarray, tokens: np.ndarray,
+            scratch: np.ndarray, task: int, num_images: int, debug: bool = False) -> None:
+        """Buffers are uint8 arrays laid out as the board's DDR buffers."""
+        def pointer(array: np.ndarray) -> ctypes.POINTER:
+            if array.dtype != np.uint8 or not array.flags.c_contiguous:
+                raise ValueError("kernel buffers must be contiguous uint8 arrays")
+            return array.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
+
+        status = self.library.edgemoe_run(
+            pointer(weights), weights.size, pointer(images), images.size, pointer(tokens),
+            tokens.size, pointer(scratch), scratch.size, task, num_images, int(debug))
+        if status != 0:
+            raise ValueError(f"the kernel refused its buffers: images need {self.image_bytes} "
+                             f"bytes each, tokens {self.token_bytes}, scratch "
+                             f"{self.scratch_bytes}; task must be a task index")

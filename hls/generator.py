@@ -25,6 +25,8 @@ from edgemoe.sim.kernels import LayerNormSpec
 from edgemoe.sim.network import block_prefix
 from edgemoe.sim.weight_pack import ALIGNMENT, container_bytes
 
+from .headers import ap_types_dir
+
 PROJECT_TEMPLATES = Path(__file__).parent / "templates" / "project"
 ZCU104_PART = "xczu7ev-ffvc1156-2-e"
 ZCU104_BOARD = "xilinx.com:zcu104:part0:1.1"
@@ -176,7 +178,18 @@ class _Context:
             "kernel_arguments": [_argument(a) for a in manifest.data["kernel"]["arguments"]],
             "part": ZCU104_PART, "board": ZCU104_BOARD,
             "clock_mhz": self.accelerator.clock_mhz,
+            "sources": sorted(f"src/{p.stem}" if p.suffix == ".j2" else f"src/{p.name}"
+                              for p in (PROJECT_TEMPLATES / "src").iterdir()),
+            "hls_project": "hls_project", "vivado_project": "edgemoe_bd",
+            "bitstream_name": "edgemoe",
+            "hp_ports": self.hp_ports(), "ap_types": str(ap_types_dir()),
         }
+
+    def hp_ports(self) -> list[tuple[str, str]]:
+        """Each m_axi bundle on its own high-performance port (HP0, HP1, ...)."""
+        bundles = sorted({a["bundle"] for a in self.manifest.data["kernel"]["arguments"]
+                          if a["kind"] == "pointer"})
+        return [(bundle, f"S_AXI_HP{index}_FPD") for index, bundle in enumerate(bundles)]
 
 
 READ_ONLY = ("weights", "images")

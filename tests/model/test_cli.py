@@ -10,8 +10,6 @@ from click.testing import CliRunner
 
 from edgemoe.host.cli import main
 
-from .conftest import small_document
-
 
 def test_info_builds_m3vit_s_and_prints_its_size() -> None:
     result = CliRunner().invoke(main, ["info", "--config", "m3vit-s"])
@@ -22,9 +20,10 @@ def test_info_builds_m3vit_s_and_prints_its_size() -> None:
     assert "depth: output (1, 1, 128, 256)" in result.output
 
 
-def test_train_from_a_config_file_then_refuse_to_overwrite(tmp_path: Path) -> None:
+def test_train_from_a_config_file_then_refuse_to_overwrite(tmp_path: Path,
+                                                            small_document: dict) -> None:
     config = tmp_path / "small.yaml"
-    config.write_text(yaml.safe_dump(small_document()))
+    config.write_text(yaml.safe_dump(small_document))
     run = tmp_path / "run"
     first = CliRunner().invoke(main, ["train", "--config", str(config), "--out", str(run)])
     assert first.exit_code == 0, first.output

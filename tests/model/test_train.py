@@ -15,8 +15,6 @@ from edgemoe.model.m3vit import Routing
 from edgemoe.model.train import balance_loss, class_weights, train
 from edgemoe.sim.config import load_model_config
 
-from .conftest import small_document
-
 
 def test_a_run_saves_checkpoint_and_config_together(tiny_run: Path) -> None:
     checkpoint = load_checkpoint(tiny_run / "checkpoint.pt", expected=load_model_config("tiny"))
@@ -26,25 +24,27 @@ def test_a_run_saves_checkpoint_and_config_together(tiny_run: Path) -> None:
     assert not list(tiny_run.glob("*.part"))
 
 
-def test_resume_continues_where_the_run_stopped(tiny_run: Path, tmp_path: Path) -> None:
+def test_resume_continues_where_the_run_stopped(tiny_run: Path, tmp_path: Path,
+                                                small_document: dict) -> None:
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    train(small_document(), run, resume=True, epochs=2, progress=False)
+    train(small_document, run, resume=True, epochs=2, progress=False)
     state = load_checkpoint(run / "checkpoint.pt").training_state
     assert [h["epoch"] for h in state["history"]] == [1, 2]
 
 
-def test_an_existing_run_is_not_overwritten(tiny_run: Path) -> None:
+def test_an_existing_run_is_not_overwritten(tiny_run: Path, small_document: dict) -> None:
     before = (tiny_run / "checkpoint.pt").read_bytes()
     with pytest.raises(CheckpointError, match="exists; pass --resume"):
-        train(small_document(), tiny_run, progress=False)
+        train(small_document, tiny_run, progress=False)
     assert (tiny_run / "checkpoint.pt").read_bytes() == before
 
 
-def test_resuming_with_another_config_is_refused(tiny_run: Path, tmp_path: Path) -> None:
+def test_resuming_with_another_config_is_refused(tiny_run: Path, tmp_path: Path,
+                                                 small_document: dict) -> None:
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    document = small_document()
+    document = small_document
     document["model"]["dim"] = 96
     with pytest.raises(CheckpointError, match="dim: checkpoint 64, expected 96"):
         train(document, run, resume=True, progress=False)

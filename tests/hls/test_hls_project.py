@@ -1,0 +1,143 @@
+"""The generated HLS project: bit-exact in C simulation with the simulator, on every
+layer, for both presets; a corrupted table is caught at its layer; bad parameters are
+refused before anything is written; the scripts name the ZCU104 and their files."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgemoe.hls.csim import CsimKernel, project_sources, run_csim
+from edgemoe.hls.cxx_build import CXX_STANDARD, WARNINGS, find_compiler
+from edgemoe.hls.generator import ZCU104_BOARD, ZCU104_PART, GenerateError, generate
+from edgemoe.hls.headers import ap_types_dir
+from edgemoe.sim.accelerator import simulate
+from edgemoe.sim.artifact import Artifact
+
+
+def export(tiny_run: Path, out: Path, preset: str) -> Path:
+    from edgemoe.model.checkpoint import load_checkpoint
+    from edgemoe.model.data.datasets import SceneDataset
+    from edgemoe.model.export import export_artifact
+    from edgemoe.model.hardware_weights import hardware_weights
+    from edgemoe.sim.config import AcceleratorConfig
+    from edgemoe.sim.quant import calibrate
+
+    model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+    weights = hardware_weights(model)
+    calibration = SceneDataset("train", 48, 64, 128).images[:8].numpy()
+    spec = calibrate(model.config, weights, calibration, preset)
+    images = SceneDataset("val", 16, 64, 128).images[:1].numpy()
+    return export_artifact(model, weights, spec, AcceleratorConfig(), out, images,
+                           progress=False)
+
+
+@pytest.fixture(scope="module", params=["int16", "edge-moe"])
+def generated(request, tiny_run: Path, tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp(request.param)
+    artifact = export(tiny_run, root / "tiny", request.param)
+    return artifact, generate(artifact, root / "hls")
+
+
+def test_csim_equals_the_simulator_on_every_layer(generated) -> None:
+    """Every layer's output for every task and vector: the same integers."""
+    artifact, project = generated
+    report = run_csim(project, artifact)
+    assert report.passed, "\n".join(str(t) for t in report.taps if not t.equal)
+    # 2 tasks x 1 image x (embed + 4 layers x 10 outputs + final norm)
+    assert len(report.taps) == 2 * 42
+    assert {t.name for t in report.taps} >= {"embed", "blocks.0.scores", "blocks.1.gate_probs",
+                                             "blocks.3.out", "norm"}
+
+
+def test_a_changed_table_entry_is_caught_at_its_layer(generated, tmp_path: Path) -> None:
+    """Corrupt one GELU table entry: csim reports the first mismatch at layer 0's MLP."""
+    artifact, project = generated
+    broken = tmp_path / "hls"
+    shutil.copytree(project, broken)
+    config = broken / "include" / "config.hpp"
+    text = config.read_text()
+    table = re.search(r"GELU_TABLE\[GELU_ENTRIES \+ 1\] = \{[^\n]*\n(.*?)\};", text, re.S)
+    entries = [int(v) for v in table.group(1).replace("\n", " ").split(",")]
+    entries[32] += 200_000  # d(0.5) raised by ~0.19
+    text = text.replace(table.group(1), ", ".join(map(str, entries)))
+    config.write_text(text)
+    report = run_csim(broken, artifact)
+    assert not report.passed
+    first = next(t for t in report.taps if not t.equal)
+    assert first.name == "blocks.0.hidden", str(first)
+    before = {"embed", "blocks.0.norm1", "blocks.0.q", "blocks.0.attn", "blocks.0.norm2"}
+    assert all(t.equal for t in report.taps if t.name in before)
+
+
+def test_generated_sources_compile_without_warnings(generated, tmp_path: Path) -> None:
+    _, project = generated
+    command = [find_compiler().path, CXX_STANDARD, "-O0", *WARNINGS, "-c",
+               f"-I{project / 'include'}", "-isystem", str(ap_types_dir())]
+    for source in [*project_sources(project), project / "sw" / "c_api.cpp"]:
+        done = subprocess.run([*command, str(source), "-o", str(tmp_path / "out.o")],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "warning" not in done.stderr, done.stderr
+
+
+def test_shared_library_runs_the_kernel_on_byte_buffers(generated) -> None:
+    artifact, project = generated
+    loaded = Artifact(artifact)
+    kernel = CsimKernel(project)
+    weights = np.frombuffer((artifact / "weights.bin").read_bytes(), np.uint8).copy()
+    image = loaded.vector_images()[0]
+    images = np.ascontiguousarray(image.reshape(-1))
+    tokens = np.zeros(kernel.token_bytes, np.uint8)
+    scratch = np.zeros(kernel.scratch_bytes, np.uint8)
+    kernel.run(weights, images, tokens, scratch, task=1, num_images=1)
+    expected = simulate(loaded.manifest, loaded.weights(), image, "depth").tokens
+    width = 2 if expected.fmt.width <= 16 else 4
+    got = np.frombuffer(tokens.tobytes(), f"<i{width}")[:expected.size]
+    assert got.tolist() == expected.raw.reshape(-1).tolist()
+    with pytest.raises(ValueError, match="refused its buffers"):
+        kernel.run(weights, images, tokens[:10], scratch, task=0, num_images=1)
+
+
+def test_unimplementable_parameters_are_refused_before_writing(generated, tmp_path) -> None:
+    artifact, _ = generated
+    copy = tmp_path / "artifact"
+    shutil.copytree(artifact, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["accelerator"]["tile_in"] = 48
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(GenerateError, match="dim 64 is not a multiple of the linear tile 48x16"):
+        generate(copy, tmp_path / "hls")
+    assert not (tmp_path / "hls").exists()
+
+
+TCL_STUBS = """
+proc unknown {args} { puts "CALL [lindex $args 0]" }
+proc exit {args} {}
+"""
+
+
+def test_tcl_scripts_parse_and_name_their_files_and_target(generated, tmp_path) -> None:
+    _, project = generated
+    if shutil.which("tclsh") is None:
+        pytest.skip("tclsh is not installed")
+    for script in ("vitis_hls.tcl", "vivado.tcl"):
+        runner = tmp_path / f"run_{script}"
+        runner.write_text(TCL_STUBS + f"source {script}\n")
+        done = subprocess.run(["tclsh", str(runner)], cwd=project, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr
+        assert "CALL" in done.stdout
+    hls = (project / "vitis_hls.tcl").read_text()
+    vivado = (project / "vivado.tcl").read_text()
+    assert f"set_part {ZCU104_PART}" in hls and ZCU104_PART in vivado and ZCU104_BOARD in vivado
+    for name in re.findall(r"add_files (?:-tb )?(\S+)", hls):
+        assert (project / name).is_file(), name
+    assert "S_AXI_HP0_FPD" in vivado and "M_AXI_HPM0_FPD" in vivado
+    assert "bitstream/edgemoe.hwh" in vivado
