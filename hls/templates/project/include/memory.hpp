@@ -7,6 +7,8 @@
 #ifndef EDGEMOE_MEMORY_HPP
 #define EDGEMOE_MEMORY_HPP
 
+#include <cstdint>
+
 #include "config.hpp"
 
 namespace edgemoe {
@@ -18,11 +20,53 @@ inline wide_t from_lane(wide_t raw, int lane_bits, const Format &format) {
     return raw;
 }
 
-inline wide_t read_weight(const word_t *weights, const Tensor &tensor, unsigned index) {
-    const word_t word = weights[tensor.word + index / WEIGHT_LANES];
-    const int low = (index % WEIGHT_LANES) * WEIGHT_BITS;
-    const weight_t raw = word.range(low + WEIGHT_BITS - 1, low);
-    return from_lane(wide_t(raw), WEIGHT_BITS, tensor.format);
+// An AXI word as 64-bit pieces and back: lanes are unpacked with native shifts (one
+// ap_uint<AXI_BITS> range access per piece, not one per lane).
+constexpr int PIECES = AXI_BITS / 64;
+
+inline void unpack(const word_t &word, std::uint64_t pieces[PIECES]) {
+unpack_pieces:
+    for (int p = 0; p < PIECES; ++p) {
+#pragma HLS unroll
+        pieces[p] = word.range(64 * p + 63, 64 * p).to_uint64();
+    }
+}
+
+inline word_t pack(const std::uint64_t pieces[PIECES]) {
+    word_t word = 0;
+pack_pieces:
+    for (int p = 0; p < PIECES; ++p) {
+#pragma HLS unroll
+        word.range(64 * p + 63, 64 * p) = pieces[p];
+    }
+    return word;
+}
+
+// Lane `lane` of `bits` bits (bits divides 64), sign-extended.
+inline wide_t lane_of(const std::uint64_t pieces[PIECES], int lane, int bits) {
+    const int per_piece = 64 / bits;
+    const std::uint64_t raw = (pieces[lane / per_piece] >> ((lane % per_piece) * bits));
+    const std::int64_t shifted = std::int64_t(raw << (64 - bits));
+    return wide_t(shifted >> (64 - bits));
+}
+
+// `count` values of a tensor from element `first` (WEIGHT_BITS lanes), one word at a time.
+inline void load_weights(const word_t *weights, const Tensor &tensor, unsigned first,
+                         int count, wide_t values[]) {
+    std::uint64_t pieces[PIECES];
+    int loaded_word = -1;
+load_weights_values:
+    for (int i = 0; i < count; ++i) {
+#pragma HLS pipeline II = 1
+        const unsigned index = first + i;
+        const int word = int(tensor.word + index / WEIGHT_LANES);
+        if (word != loaded_word) {
+            unpack(weights[word], pieces);
+            loaded_word = word;
+        }
+        values[i] = from_lane(lane_of(pieces, index % WEIGHT_LANES, WEIGHT_BITS), WEIGHT_BITS,
+                              tensor.format);
+    }
 }
 
 inline ap_uint<8> read_pixel(const word_t *images, unsigned image_word, unsigned index) {
@@ -34,14 +78,19 @@ inline ap_uint<8> read_pixel(const word_t *images, unsigned image_word, unsigned
 // `count` values starting at element `first` of the feature map at `word`.
 inline void load_features(const word_t *scratch, unsigned word, unsigned first, int count,
                           const Format &format, wide_t values[]) {
+    std::uint64_t pieces[PIECES];
+    int loaded_word = -1;
 load_features_values:
     for (int i = 0; i < count; ++i) {
 #pragma HLS pipeline II = 1
         const unsigned index = first + i;
-        const word_t data = scratch[word + index / FEATURE_LANES];
-        const int low = (index % FEATURE_LANES) * FEATURE_BITS;
-        const feature_t raw = data.range(low + FEATURE_BITS - 1, low);
-        values[i] = from_lane(wide_t(raw), FEATURE_BITS, format);
+        const int at = int(word + index / FEATURE_LANES);
+        if (at != loaded_word) {
+            unpack(scratch[at], pieces);
+            loaded_word = at;
+        }
+        values[i] = from_lane(lane_of(pieces, index % FEATURE_LANES, FEATURE_BITS),
+                              FEATURE_BITS, format);
     }
 }
 
@@ -50,18 +99,20 @@ load_features_values:
 inline void store_features(word_t *scratch, unsigned word, unsigned first, int count,
                            const wide_t values[]) {
     const int words = (count + FEATURE_LANES - 1) / FEATURE_LANES;
+    constexpr int per_piece = 64 / FEATURE_BITS;
+    constexpr std::uint64_t mask = FEATURE_BITS == 64 ? ~0ULL : (1ULL << FEATURE_BITS) - 1;
 store_features_words:
     for (int w = 0; w < words; ++w) {
 #pragma HLS pipeline II = 1
-        word_t data = 0;
+        std::uint64_t pieces[PIECES] = {};
     store_features_lanes:
         for (int lane = 0; lane < FEATURE_LANES; ++lane) {
 #pragma HLS unroll
             const int i = w * FEATURE_LANES + lane;
-            const feature_t raw = i < count ? feature_t(values[i]) : feature_t(0);
-            data.range(lane * FEATURE_BITS + FEATURE_BITS - 1, lane * FEATURE_BITS) = raw;
+            const std::uint64_t raw = i < count ? std::uint64_t(values[i].to_int64()) & mask : 0;
+            pieces[lane / per_piece] |= raw << ((lane % per_piece) * FEATURE_BITS);
         }
-        scratch[word + first / FEATURE_LANES + w] = data;
+        scratch[word + first / FEATURE_LANES + w] = pack(pieces);
     }
 }
 

@@ -84,7 +84,7 @@ attention_blocks:
                 attention_dot:
                     for (int d = 0; d < HEAD_DIM; ++d) {
 #pragma HLS pipeline II = 1
-                        dot += q[p][h * HEAD_DIM + d] * k[h * HEAD_DIM + d];
+                        dot += operand_t(q[p][h * HEAD_DIM + d]) * operand_t(k[h * HEAD_DIM + d]);
                     }
                     const wide_t score = requantize(dot, score_frac, block.scores);
                     scores[p][h][key] = score;
@@ -128,7 +128,7 @@ attention_blocks:
                 attention_value_dims:
                     for (int d = 0; d < HEAD_DIM; ++d) {
 #pragma HLS pipeline II = 1
-                        acc[p][h * HEAD_DIM + d] += prob * v[h * HEAD_DIM + d];
+                        acc[p][h * HEAD_DIM + d] += operand_t(prob) * operand_t(v[h * HEAD_DIM + d]);
                     }
                 }
             }

@@ -10,12 +10,8 @@ namespace edgemoe {
 void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
                 word_t *scratch, unsigned in_word, unsigned out_word) {
     wide_t gamma[DIM], beta[DIM];
-layer_norm_affine:
-    for (int d = 0; d < DIM; ++d) {
-#pragma HLS pipeline II = 1
-        gamma[d] = read_weight(weights, params.gamma, d);
-        beta[d] = read_weight(weights, params.beta, d);
-    }
+    load_weights(weights, params.gamma, 0, DIM, gamma);
+    load_weights(weights, params.beta, 0, DIM, beta);
     const int fx = in.frac;
     // x - mean at the finer of the two precisions
     const int centered_frac = params.mean.frac > fx ? params.mean.frac : fx;
@@ -31,7 +27,7 @@ layer_norm_tokens:
         for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
             total += x[d];
-            squares += x[d] * x[d];
+            squares += operand_t(x[d]) * operand_t(x[d]);
         }
         const int b = LAYER_NORM_INV_DIM_BITS;
         const wide_t mean = requantize(total * wide_t(LAYER_NORM_INV_DIM), fx + b, params.mean);

@@ -19,19 +19,16 @@ static_assert(MAX_ROW % TILE_IN == 0 && MAX_ROW % TILE_OUT == 0,
 
 void load_layer(const word_t *weights, const LinearLayer &layer, weight_t buffer[MAX_WEIGHTS],
                 wide_t bias[MAX_ROW]) {
-    const unsigned first = layer.offset_rows * layer.in_dim;
+    static wide_t values[MAX_WEIGHTS];
+    const int count = layer.out_dim * layer.in_dim;
+    load_weights(weights, *layer.weight, layer.offset_rows * layer.in_dim, count, values);
 load_layer_weights:
-    for (int i = 0; i < layer.out_dim * layer.in_dim; ++i) {
+    for (int i = 0; i < count; ++i) {
 #pragma HLS loop_tripcount min = 1 max = MAX_WEIGHTS
 #pragma HLS pipeline II = 1
-        buffer[i] = weight_t(read_weight(weights, *layer.weight, first + i));
+        buffer[i] = weight_t(values[i]);
     }
-load_layer_bias:
-    for (int o = 0; o < layer.out_dim; ++o) {
-#pragma HLS loop_tripcount min = 1 max = MAX_ROW
-#pragma HLS pipeline II = 1
-        bias[o] = read_weight(weights, *layer.bias, layer.offset_rows + o);
-    }
+    load_weights(weights, *layer.bias, layer.offset_rows, layer.out_dim, bias);
 }
 
 }  // namespace
@@ -56,7 +53,13 @@ void linear_rows(const word_t *weights, const LinearLayer &layer, const wide_t i
 linear_rows_tokens:
     for (int r = 0; r < count; ++r) {
 #pragma HLS loop_tripcount min = 1 max = TOKENS
-        const wide_t *x = &in_rows[r * layer.in_dim];
+        feature_t x[MAX_ROW];  // a row in its lanes: the multipliers are FEATURE_BITS wide
+#pragma HLS array_partition variable = x cyclic factor = TILE_IN
+    linear_rows_load_row:
+        for (int i = 0; i < layer.in_dim; ++i) {
+#pragma HLS pipeline II = 1
+            x[i] = feature_t(in_rows[r * layer.in_dim + i]);
+        }
     linear_rows_out_tiles:
         for (int o0 = 0; o0 < layer.out_dim; o0 += TILE_OUT) {
 #pragma HLS loop_tripcount min = 1 max = MAX_ROW / TILE_OUT
@@ -77,8 +80,7 @@ linear_rows_tokens:
                 linear_rows_mac_in:
                     for (int i = 0; i < TILE_IN; ++i) {
 #pragma HLS unroll
-                        const wide_t weight = buffer[(o0 + o) * layer.in_dim + i0 + i];
-                        acc[o] += x[i0 + i] * weight;
+                        acc[o] += x[i0 + i] * buffer[(o0 + o) * layer.in_dim + i0 + i];
                     }
                 }
             }

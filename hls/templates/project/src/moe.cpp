@@ -12,7 +12,7 @@ namespace edgemoe {
 
 namespace {
 
-void gate_probabilities(const word_t *weights, const BlockParams &block, int task,
+void gate_probabilities(const BlockParams &block, const wide_t gate[EXPERTS * DIM],
                         const wide_t x[DIM], wide_t probs[EXPERTS]) {
     const SoftmaxParams &softmax = block.gate_softmax;
     const Format &g = block.gate.format;
@@ -24,7 +24,7 @@ gate_logits:
     gate_dot:
         for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
-            dot += x[d] * read_weight(weights, block.gate, (task * EXPERTS + e) * DIM + d);
+            dot += operand_t(x[d]) * weight_t(gate[e * DIM + d]);
         }
         logits[e] = requantize(dot, block.norm2.out.frac + g.frac, block.gate_logits);
         if (e == 0 || logits[e] > peak) peak = logits[e];
@@ -81,11 +81,13 @@ moe_residual:
         acc[i] = acc[i] << (frac - block.residual1.frac);
     }
 
+    static wide_t gate[EXPERTS * DIM];  // this task's gate: all tasks' sit in DDR
+    load_weights(weights, block.gate, task * EXPERTS * DIM, EXPERTS * DIM, gate);
 moe_clear_queues:
     for (int e = 0; e < EXPERTS; ++e) queue_length[e] = 0;
 moe_route:
     for (int t = 0; t < TOKENS; ++t) {
-        gate_probabilities(weights, block, task, &x[t * DIM], probs[t]);
+        gate_probabilities(block, gate, &x[t * DIM], probs[t]);
         unsigned char chosen[TOP_K];
         top_k(probs[t], chosen);
     moe_enqueue:
@@ -128,7 +130,8 @@ moe_experts:
             const int t = queue[e][r];
             for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
-                acc[t * DIM + d] += (probs[t][e] * out[r * DIM + d]) << (frac - product_frac);
+                acc[t * DIM + d] += wide_t(operand_t(probs[t][e]) * operand_t(out[r * DIM + d]))
+                                    << (frac - product_frac);
             }
         }
     }

@@ -9,6 +9,12 @@ namespace edgemoe {
 
 void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
                  word_t *scratch, unsigned out_word) {
+    static wide_t matrix[DIM * PATCH_INPUTS];  // the embedding, loaded once per image
+    static wide_t bias[DIM];
+    static wide_t position[TOKENS * DIM];
+    load_weights(weights, PATCH_WEIGHT, 0, DIM * PATCH_INPUTS, matrix);
+    load_weights(weights, PATCH_BIAS, 0, DIM, bias);
+    load_weights(weights, POSITION, 0, TOKENS * DIM, position);
     const Format &w = PATCH_WEIGHT.format;
     const int product_frac = PIXEL_FORMAT.frac + w.frac;
     int frac = product_frac;
@@ -32,16 +38,16 @@ patch_embed_tokens:
         }
     patch_embed_features:
         for (int d = 0; d < DIM; ++d) {
-            wide_t sum = read_weight(weights, POSITION, t * DIM + d) << (frac - POSITION.format.frac);
+            wide_t sum = position[t * DIM + d] << (frac - POSITION.format.frac);
             if (t > 0) {
                 wide_t acc = 0;
             patch_embed_mac:
                 for (int i = 0; i < PATCH_INPUTS; ++i) {
 #pragma HLS pipeline II = 1
-                    acc += patch[i] * read_weight(weights, PATCH_WEIGHT, d * PATCH_INPUTS + i);
+                    acc += operand_t(patch[i]) * weight_t(matrix[d * PATCH_INPUTS + i]);
                 }
                 sum += (acc << (frac - product_frac))
-                       + (read_weight(weights, PATCH_BIAS, d) << (frac - PATCH_BIAS.format.frac));
+                       + (bias[d] << (frac - PATCH_BIAS.format.frac));
             }
             out[d] = requantize(sum, frac, EMBED_FORMAT);
         }
