@@ -17,30 +17,43 @@ void patch_embed(const word_t *images, unsigned image_word, const word_t *weight
 void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
                 word_t *scratch, unsigned in_word, unsigned out_word);
 
-// One layer of the linear unit: W (out_dim x in_dim) and b, `offset` elements into their
+// One layer of the linear unit: W (out_dim x in_dim) and b, `offset_rows` rows into their
 // tensors (an expert's slice of a stacked tensor).
 struct LinearLayer {
     const Tensor *weight;
     const Tensor *bias;
-    unsigned offset_rows;  // rows of W (and elements of b) to skip
+    unsigned offset_rows;
     int in_dim, out_dim;
+};
+
+// The largest layer any unit holds on chip: DIM x the widest hidden size.
+constexpr int MAX_LAYER_WEIGHTS = DIM * MAX_HIDDEN;
+
+// A layer's weights and bias on chip, in their lanes.
+struct LayerWeights {
+    weight_t weights[MAX_LAYER_WEIGHTS];
+    wide_t bias[MAX_ROW];
 };
 
 // What the linear unit does to a row's exact sums before they leave it.
 struct LinearOutput {
     const Format *out;  // the result's format
     const Format *gelu_in;  // nullptr: no GELU; else cast to it, then GELU to `out`
-    const wide_t *residual;  // nullptr: none; else `count` rows added before rounding
-    const Format *residual_format;
+    const Format *residual_format;  // nullptr: no residual; else the residual's format
 };
 
-// out_rows = x W^T + b (+ residual), or its GELU, for `count` rows held on chip:
-// the layer's weights are loaded once, the rows stream through TILE_IN x TILE_OUT MACs,
-// products and sums are exact and each result is rounded once.
-void linear_rows(const word_t *weights, const LinearLayer &layer, const wide_t in_rows[],
-                 const Format &in, int count, const LinearOutput &output, wide_t out_rows[]);
+// Loads a layer's weights (WEIGHT_LANES per AXI word) into `buffer`.
+void load_layer(const word_t *weights, const LinearLayer &layer, LayerWeights &buffer);
 
-// The same over feature maps in DDR: all TOKENS rows of `in_word` to `out_word`.
+// out_rows = x W^T + b (+ residual_rows), or its GELU, for `count` rows held on chip, with
+// the layer in `buffer`: rows go through TILE_IN x TILE_OUT MACs, products and sums are
+// exact and each result is rounded once.
+void linear_rows(const LayerWeights &buffer, const LinearLayer &layer, const wide_t in_rows[],
+                 const Format &in, int count, const wide_t residual_rows[],
+                 const LinearOutput &output, wide_t out_rows[]);
+
+// The same over feature maps in DDR, all TOKENS rows of `in_word` to `out_word`: load the
+// layer, then read, compute and write rows as a dataflow pipeline.
 void linear(const word_t *weights, const LinearLayer &layer, word_t *scratch,
             unsigned in_word, const Format &in, unsigned out_word, const LinearOutput &output,
             unsigned residual_word);

@@ -60,6 +60,76 @@ top_k_experts:
     }
 }
 
+// One expert's two layers on chip, in its ping or its pong buffer.
+struct ExpertBuffers {
+    LayerWeights fc1, fc2;
+};
+
+struct ExpertQueue {
+    const unsigned short *tokens;
+    int length;
+};
+
+LinearLayer expert_fc1(const BlockParams &block, int e) {
+    return {&block.fc1_weight, &block.fc1_bias, unsigned(e * EXPERT_HIDDEN), DIM, EXPERT_HIDDEN};
+}
+
+LinearLayer expert_fc2(const BlockParams &block, int e) {
+    return {&block.fc2_weight, &block.fc2_bias, unsigned(e * DIM), EXPERT_HIDDEN, DIM};
+}
+
+void load_expert(const word_t *weights, const BlockParams &block, int e,
+                 ExpertBuffers &buffers) {
+    load_layer(weights, expert_fc1(block, e), buffers.fc1);
+    load_layer(weights, expert_fc2(block, e), buffers.fc2);
+}
+
+// The expert over its queue: gather the rows, fc1 + GELU, fc2, then each output row times
+// the token's gate probability into the token's accumulator row (the scatter).
+void run_expert(const ExpertBuffers &buffers, const BlockParams &block, int e,
+                const ExpertQueue &queue, const wide_t x[TOKENS * DIM],
+                const wide_t probs[TOKENS][EXPERTS], int frac, wide_t acc[TOKENS * DIM]) {
+    static wide_t rows[TOKENS * DIM];
+    static wide_t hidden[TOKENS * EXPERT_HIDDEN];
+    static wide_t out[TOKENS * DIM];
+run_expert_gather:
+    for (int r = 0; r < queue.length; ++r) {
+#pragma HLS loop_tripcount min = 1 max = TOKENS
+        for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+            rows[r * DIM + d] = x[queue.tokens[r] * DIM + d];
+        }
+    }
+    const LinearOutput to_hidden = {&block.hidden, &block.fc1, nullptr};
+    linear_rows(buffers.fc1, expert_fc1(block, e), rows, block.norm2.out, queue.length,
+                nullptr, to_hidden, hidden);
+    const LinearOutput to_out = {&block.expert_out, nullptr, nullptr};
+    linear_rows(buffers.fc2, expert_fc2(block, e), hidden, block.hidden, queue.length,
+                nullptr, to_out, out);
+    const int product_frac = block.gate_softmax.prob.frac + block.expert_out.frac;
+run_expert_scatter:
+    for (int r = 0; r < queue.length; ++r) {
+#pragma HLS loop_tripcount min = 1 max = TOKENS
+        const int t = queue.tokens[r];
+        for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+            acc[t * DIM + d] += wide_t(operand_t(probs[t][e]) * operand_t(out[r * DIM + d]))
+                                << (frac - product_frac);
+        }
+    }
+}
+
+// Double buffering: the current expert computes from one buffer while the next active
+// expert's weights load into the other.
+void expert_step(const word_t *weights, const BlockParams &block, int current, int next,
+                 const ExpertQueue &queue, const wide_t x[TOKENS * DIM],
+                 const wide_t probs[TOKENS][EXPERTS], int frac, wide_t acc[TOKENS * DIM],
+                 const ExpertBuffers &computing, ExpertBuffers &loading) {
+#pragma HLS dataflow
+    if (next >= 0) load_expert(weights, block, next, loading);
+    run_expert(computing, block, current, queue, x, probs, frac, acc);
+}
+
 }  // namespace
 
 void moe_layer(const word_t *weights, const BlockParams &block, int task, word_t *scratch,
@@ -102,41 +172,31 @@ moe_route:
         }
     }
 
-    static wide_t rows[TOKENS * DIM];
-    static wide_t hidden[TOKENS * EXPERT_HIDDEN];
-    static wide_t out[TOKENS * DIM];
-moe_experts:
+    // The active experts, in order; each one's weights load while the one before computes.
+    int active[EXPERTS];
+    int active_count = 0;
+moe_active:
     for (int e = 0; e < EXPERTS; ++e) {
+        if (queue_length[e] > 0) active[active_count++] = e;  // unused experts never load
+    }
+    static ExpertBuffers ping, pong;
+    if (active_count > 0) load_expert(weights, block, active[0], ping);
+moe_experts:
+    for (int j = 0; j < active_count; ++j) {
 #pragma HLS loop_tripcount min = 1 max = EXPERTS
-        const int count = queue_length[e];
-        if (count == 0) continue;  // an unused expert's weights are never loaded
-    moe_gather:
-        for (int r = 0; r < count; ++r) {
-            for (int d = 0; d < DIM; ++d) {
-#pragma HLS pipeline II = 1
-                rows[r * DIM + d] = x[queue[e][r] * DIM + d];
-            }
-        }
-        const LinearLayer fc1 = {&block.fc1_weight, &block.fc1_bias,
-                                 unsigned(e * EXPERT_HIDDEN), DIM, EXPERT_HIDDEN};
-        const LinearOutput to_hidden = {&block.hidden, &block.fc1, nullptr, nullptr};
-        linear_rows(weights, fc1, rows, block.norm2.out, count, to_hidden, hidden);
-        const LinearLayer fc2 = {&block.fc2_weight, &block.fc2_bias, unsigned(e * DIM),
-                                 EXPERT_HIDDEN, DIM};
-        const LinearOutput to_out = {&block.expert_out, nullptr, nullptr, nullptr};
-        linear_rows(weights, fc2, hidden, block.hidden, count, to_out, out);
-    moe_scatter:
-        for (int r = 0; r < count; ++r) {
-            const int t = queue[e][r];
-            for (int d = 0; d < DIM; ++d) {
-#pragma HLS pipeline II = 1
-                acc[t * DIM + d] += wide_t(operand_t(probs[t][e]) * operand_t(out[r * DIM + d]))
-                                    << (frac - product_frac);
-            }
+        const int next = j + 1 < active_count ? active[j + 1] : -1;
+        const ExpertQueue queue_of = {queue[active[j]], queue_length[active[j]]};
+        if (j % 2 == 0) {
+            expert_step(weights, block, active[j], next, queue_of, x, probs, frac, acc, ping,
+                        pong);
+        } else {
+            expert_step(weights, block, active[j], next, queue_of, x, probs, frac, acc, pong,
+                        ping);
         }
     }
 moe_round:
     for (int t = 0; t < TOKENS; ++t) {
+        wide_t out[DIM];
         for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
             out[d] = requantize(acc[t * DIM + d], frac, block.out);
