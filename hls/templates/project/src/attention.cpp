@@ -98,7 +98,7 @@ attention_blocks:
         }
     attention_row_stats:
         for (int p = 0; p < rows; ++p) {
-            attention_row_stats_heads:
+        attention_row_stats_heads:
             for (int h = 0; h < HEADS; ++h) {
                 inv_sum[p][h] = approx_reciprocal(state[p][h].total, softmax.sum,
                                                   softmax.inv_sum);
@@ -108,7 +108,7 @@ attention_blocks:
         // Pass 2: A x V with the normalization inside; any key order gives the same bits.
     attention_clear:
         for (int p = 0; p < ATTENTION_PARALLEL; ++p) {
-            attention_clear_dims:
+        attention_clear_dims:
             for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
                 acc[p][d] = 0;
@@ -120,7 +120,7 @@ attention_blocks:
             load_features(scratch, v_word, key * DIM, DIM, block.v, v);
         attention_value_rows:
             for (int p = 0; p < rows; ++p) {
-                attention_value_heads:
+            attention_value_heads:
                 for (int h = 0; h < HEADS; ++h) {
                     const wide_t e = approx_exp(difference(scores[p][h][key], state[p][h].peak,
                                                            block),
@@ -139,7 +139,7 @@ attention_blocks:
     attention_store:
         for (int p = 0; p < rows; ++p) {
             wide_t out[DIM];
-            attention_store_dims:
+        attention_store_dims:
             for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
                 out[d] = requantize(acc[p][d], value_frac, block.attn);
@@ -148,7 +148,7 @@ attention_blocks:
             if (debug) {
             attention_debug_scores:
                 for (int h = 0; h < HEADS; ++h) {
-                    attention_debug_keys:
+                attention_debug_keys:
                     for (int key = 0; key < TOKENS; ++key) {
                         store_feature(scratch, scores_word,
                                       (h * TOKENS + first + p) * TOKENS + key,

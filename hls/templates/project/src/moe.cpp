@@ -95,7 +95,7 @@ void run_expert(const ExpertBuffers &buffers, const BlockParams &block, int e,
 run_expert_gather:
     for (int r = 0; r < queue.length; ++r) {
 #pragma HLS loop_tripcount min = 1 max = TOKENS
-        run_expert_gather_dims:
+    run_expert_gather_dims:
         for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
             rows[r * DIM + d] = x[queue.tokens[r] * DIM + d];
@@ -112,7 +112,7 @@ run_expert_scatter:
     for (int r = 0; r < queue.length; ++r) {
 #pragma HLS loop_tripcount min = 1 max = TOKENS
         const int t = queue.tokens[r];
-        run_expert_scatter_dims:
+    run_expert_scatter_dims:
         for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
             acc[t * DIM + d] += wide_t(operand_t(probs[t][e]) * operand_t(out[r * DIM + d]))
@@ -168,7 +168,7 @@ moe_route:
             queue[e][queue_length[e]++] = t;  // in token order: the patch reordering
         }
         if (debug) {
-            moe_debug_probs:
+        moe_debug_probs:
             for (int e = 0; e < EXPERTS; ++e) {
                 store_feature(scratch, probs_word, t * EXPERTS + e, probs[t][e]);
             }
@@ -200,7 +200,7 @@ moe_experts:
 moe_round:
     for (int t = 0; t < TOKENS; ++t) {
         wide_t out[DIM];
-        moe_round_dims:
+    moe_round_dims:
         for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
             out[d] = requantize(acc[t * DIM + d], frac, block.out);
