@@ -21,6 +21,7 @@ from edgemoe.sim.approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
 from edgemoe.sim.artifact import Artifact, Manifest
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.fixed_format import FixedFormat
+from edgemoe.sim.kernel_interface import buffer_layout
 from edgemoe.sim.kernels import LayerNormSpec
 from edgemoe.sim.network import block_prefix
 from edgemoe.sim.weight_pack import ALIGNMENT, container_bytes
@@ -104,45 +105,19 @@ class _Context:
             block[name] = _format(fmt(p + name))
         return block
 
-    def taps(self, lanes: int) -> tuple[list[dict[str, Any]], int]:
-        """Scratch layout: every traced value of every layer at its own word offset."""
-        c = self.config
-        taps, word = [], 0
-
-        def add(name: str, elements: int) -> int:
-            nonlocal word
-            start = word
-            fmt = self.spec.fmt(name.replace("gate_probs", "gate.prob"))
-            taps.append({"name": name, "word": start, "elements": elements,
-                         "bytes": container_bytes(fmt), "format": _format(fmt)})
-            word += -(-elements // lanes)
-            return start
-
-        tokens, dim = c.tokens, c.dim
-        add("embed", tokens * dim)
-        for layer in range(c.layers):
-            p = block_prefix(layer)
-            for name in ("norm1", "q", "k", "v"):
-                add(p + name, tokens * dim)
-            add(p + "scores", c.heads * tokens * tokens)
-            add(p + "attn", tokens * dim)
-            add(p + "residual1", tokens * dim)
-            add(p + "norm2", tokens * dim)
-            if layer in c.moe_layers:
-                add(p + "gate_probs", tokens * c.experts)
-            else:
-                add(p + "hidden", tokens * c.mlp_hidden)
-            add(p + "out", tokens * dim)
-        add("norm", tokens * dim)
-        return taps, word
+    def taps(self) -> tuple[list[dict[str, Any]], int, int]:
+        """Scratch layout (``sim.kernel_interface``): taps, words, feature lane bits."""
+        layout = buffer_layout(self.config, self.spec, self.accelerator.axi_bits)
+        taps = [{"name": t.name, "word": t.word, "elements": t.elements,
+                 "bytes": container_bytes(t.format), "format": _format(t.format)}
+                for t in layout.taps]
+        return taps, layout.scratch_words, layout.feature_bits
 
     def build(self) -> dict[str, Any]:
         manifest, spec, c = self.manifest, self.spec, self.config
         approx = manifest.data["approximations"]
-        taps, _ = self.taps(1)
-        feature_bits = _container_bits([t["format"]["width"] for t in taps])
+        taps, scratch_words, feature_bits = self.taps()
         weight_bits = _container_bits([spec.fmt(n).width for n in manifest.tensors])
-        taps, scratch_words = self.taps(self.accelerator.axi_bits // feature_bits)
         by_name = {t["name"]: t["word"] for t in taps}
         block_taps = [{name: by_name.get(block_prefix(layer) + name, 0)
                        for name in ("norm1", "q", "k", "v", "scores", "attn", "residual1",
@@ -208,9 +183,8 @@ def check_parameters(manifest: Manifest) -> None:
     """Refuse, naming the parameter, what the templates cannot implement."""
     c, a = manifest.config, manifest.accelerator
     problems = []
-    taps, _ = _Context(manifest, Path(".")).taps(1)
+    taps, _, feature_bits = _Context(manifest, Path(".")).taps()
     activations = [t["format"]["width"] for t in taps]
-    feature_bits = _container_bits(activations)
     lanes = a.axi_bits // feature_bits
     if a.axi_bits % feature_bits:
         problems.append(f"axi_bits {a.axi_bits} is not a multiple of the {feature_bits}-bit "

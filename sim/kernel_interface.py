@@ -1,4 +1,5 @@
-"""The accelerator's top-function interface: its arguments and their AXI4-Lite registers.
+"""The accelerator's top-function interface: its arguments, their AXI4-Lite registers, and
+the layout of its DDR buffers (shared by the HLS generator, the driver and the emulator).
 
 Vitis HLS lays out an ``s_axilite`` control block as: 0x00 control (ap_start, ap_done,
 ap_idle, ap_ready, auto_restart), 0x04 global interrupt enable, 0x08 IP interrupt enable,
@@ -11,6 +12,10 @@ in this order, and the driver programs these offsets.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+from .config import ModelConfig
+from .fixed_format import FixedFormat
+from .quant import QuantSpec
 
 KERNEL_NAME = "edgemoe_top"
 CONTROL = {"ap_ctrl": 0x00, "gie": 0x04, "ier": 0x08, "isr": 0x0C}
@@ -45,3 +50,79 @@ def register_map(arguments: tuple[Argument, ...] = ARGUMENTS) -> list[dict]:
         out.append({**asdict(argument), "offset": offset, "words": words})
         offset += 4 * (words + 1)  # the data words, then one reserved word
     return out
+
+
+# --------------------------------------------------------------------------- DDR buffers
+@dataclass(frozen=True)
+class Tap:
+    """One layer output in the scratch buffer."""
+
+    name: str  # as in the artifact's vectors/<task>/<name>.bin
+    word: int  # first AXI word
+    elements: int
+    format: FixedFormat
+
+
+@dataclass(frozen=True)
+class BufferLayout:
+    """Where everything lives in the kernel's DDR buffers, in AXI words and bytes."""
+
+    feature_bits: int  # the lane of every value in scratch and in the output tokens
+    axi_bits: int
+    taps: tuple[Tap, ...]
+    scratch_words: int
+    image_bytes: int
+    token_elements: int
+
+    @property
+    def word_bytes(self) -> int:
+        return self.axi_bits // 8
+
+    @property
+    def scratch_bytes(self) -> int:
+        return (self.scratch_words + 1) * self.word_bytes
+
+    @property
+    def token_bytes(self) -> int:
+        """One image's output tokens (TOKENS x DIM lanes), whole words."""
+        lanes = self.axi_bits // self.feature_bits
+        return -(-self.token_elements // lanes) * self.word_bytes
+
+    def tap(self, name: str) -> Tap:
+        return next(t for t in self.taps if t.name == name)
+
+
+def container_bits(width: int) -> int:
+    for bits in (8, 16, 32, 64):
+        if width <= bits:
+            return bits
+    raise ValueError(f"values {width} bits wide do not fit a 64-bit lane")
+
+
+def buffer_layout(config: ModelConfig, spec: QuantSpec, axi_bits: int) -> BufferLayout:
+    """The scratch layout: every traced value of every layer at its own word offset,
+    in lanes as wide as the widest of them."""
+    names: list[tuple[str, int]] = [("embed", config.tokens * config.dim)]
+    for layer in range(config.layers):
+        p = f"blocks.{layer}."
+        names += [(p + n, config.tokens * config.dim) for n in ("norm1", "q", "k", "v")]
+        names += [(p + "scores", config.heads * config.tokens * config.tokens),
+                  (p + "attn", config.tokens * config.dim),
+                  (p + "residual1", config.tokens * config.dim),
+                  (p + "norm2", config.tokens * config.dim)]
+        if layer in config.moe_layers:
+            names.append((p + "gate_probs", config.tokens * config.experts))
+        else:
+            names.append((p + "hidden", config.tokens * config.mlp_hidden))
+        names.append((p + "out", config.tokens * config.dim))
+    names.append(("norm", config.tokens * config.dim))
+    formats = [spec.fmt(n.replace("gate_probs", "gate.prob")) for n, _ in names]
+    feature_bits = container_bits(max(f.width for f in formats))
+    lanes = axi_bits // feature_bits
+    taps, word = [], 0
+    for (name, elements), fmt in zip(names, formats, strict=True):
+        taps.append(Tap(name, word, elements, fmt))
+        word += -(-elements // lanes)
+    return BufferLayout(feature_bits, axi_bits, tuple(taps), word,
+                        config.image_height * config.image_width * 3,
+                        config.tokens * config.dim)
