@@ -227,7 +227,7 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
               type=click.Choice(["int16", "edge-moe"]))
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
               help="Artifact folder [default: artifacts/CONFIG].")
-@click.option("--vectors", type=int, default=2, show_default=True,
+@click.option("--vectors", type=int, default=4, show_default=True,
               help="Images with golden per-layer outputs.")
 @click.option("--calibration-images", type=int, default=64, show_default=True)
 @click.option("--onnx/--no-onnx", default=True, show_default=True,

@@ -1,0 +1,193 @@
+"""The board driver: the generated kernel under the real pynq API.
+
+``Accelerator.load(artifact, bitstream)`` programs the overlay (``pynq.Overlay``), checks
+the kernel's registers in the ``.hwh`` against the manifest, allocates DDR buffers with
+``pynq.allocate`` and copies the weight pack once. ``run(images, task)`` writes the
+arguments (64-bit addresses as two words), sets ap_start, polls ap_done with a timeout,
+invalidates and returns the tokens as raw integers and as floats. Changing the task
+changes one register: the weights stay where they are.
+
+The same code runs on a board and on ``host.emulator.EmulatedDevice``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pynq
+from pynq import DefaultIP
+
+from edgemoe.sim.artifact import Artifact, Manifest
+from edgemoe.sim.config import ConfigError
+from edgemoe.sim.fixed_array import FixedArray
+from edgemoe.sim.fixed_format import FixedFormat
+from edgemoe.sim.kernel_interface import CONTROL, buffer_layout
+
+from .hwh import KERNEL_VLNV, VENDOR, kernel_registers, kernel_vlnv
+
+AP_START, AP_DONE = 0x1, 0x2
+DEFAULT_TIMEOUT = 30.0  # seconds
+POLL_INTERVAL = 1e-4
+
+
+class DriverError(RuntimeError):
+    """The board, its bitstream or the arguments do not fit this artifact."""
+
+
+class EdgeMoEKernel(DefaultIP):
+    """Register-level access to the generated kernel; pynq binds it by VLNV."""
+
+    bindto = [KERNEL_VLNV]  # noqa: RUF012 - pynq's registration attribute
+
+    def check_registers(self, manifest: Manifest) -> None:
+        """Refuse a bitstream whose register map is not the manifest's."""
+        found = {name: reg["address_offset"] for name, reg in (self._registers or {}).items()}
+        if not found:
+            raise DriverError("the .hwh has no register map for the kernel; regenerate the "
+                              "bitstream with the design's .hwh next to it")
+        problems = [f"{name} at {hex(found[name]) if name in found else 'nowhere'} "
+                    f"(manifest: {offset:#x})"
+                    for name, (offset, _) in kernel_registers(manifest).items()
+                    if found.get(name) != offset]
+        if problems:
+            raise DriverError("the bitstream's registers do not match the manifest: "
+                              + "; ".join(problems) + ". Use the bitstream built from this "
+                              "artifact's HLS project")
+
+    def write_arguments(self, manifest: Manifest, values: dict[str, int]) -> None:
+        for argument in manifest.data["kernel"]["arguments"]:
+            value = values[argument["name"]]
+            self.write(argument["offset"], value & 0xFFFF_FFFF)
+            if argument["kind"] == "pointer":
+                self.write(argument["offset"] + 4, value >> 32)
+
+    def start(self) -> None:
+        self.write(CONTROL["ap_ctrl"], AP_START)
+
+    def wait(self, timeout: float) -> None:
+        """Poll ap_done (cleared by the read that sees it) for up to ``timeout`` seconds."""
+        started = time.perf_counter()
+        while True:
+            if self.read(CONTROL["ap_ctrl"]) & AP_DONE:
+                return
+            elapsed = time.perf_counter() - started
+            if elapsed > timeout:
+                raise TimeoutError(f"the kernel did not finish: no ap_done after {elapsed:.3f} s "
+                                   f"(timeout {timeout:g} s)")
+            time.sleep(POLL_INTERVAL)
+
+
+@dataclass
+class RunResult:
+    task: str
+    raw: np.ndarray  # (images, tokens, dim) raw integers
+    tokens: np.ndarray  # the same as floats
+    kernel_seconds: float  # ap_start to ap_done, all images of the call
+
+
+class Accelerator:
+    """One artifact's kernel on a (real or emulated) board."""
+
+    def __init__(self, artifact: Artifact, overlay: pynq.Overlay, kernel: EdgeMoEKernel,
+                 max_images: int = 8, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.artifact, self.manifest = artifact, artifact.manifest
+        self.overlay, self.kernel, self.timeout = overlay, kernel, timeout
+        config = self.manifest.config
+        self.layout = buffer_layout(config, self.manifest.spec, self.manifest.accelerator.axi_bits)
+        self.output_format = FixedFormat.from_dict(self.manifest.data["kernel"]["output_format"])
+        self.max_images = max_images
+        self.weights = pynq.allocate((self.manifest.data["weights"]["bytes"],), np.uint8)
+        self.images = pynq.allocate((max_images * self.layout.image_bytes,), np.uint8)
+        self.tokens = pynq.allocate((max_images * self.layout.token_bytes,), np.uint8)
+        self.scratch = pynq.allocate((self.layout.scratch_bytes,), np.uint8)
+        self.weight_loads = 0
+        self.load_weights()
+
+    @classmethod
+    def load(cls, artifact: str | Path, bitstream: str | Path, max_images: int = 8,
+             timeout: float = DEFAULT_TIMEOUT) -> Accelerator:
+        """Program ``bitstream`` and prepare ``artifact``'s kernel on the active device."""
+        loaded = Artifact(artifact)
+        bitstream = Path(bitstream)
+        if not bitstream.is_file():
+            raise DriverError(f"no bitstream at {bitstream}")
+        if not bitstream.with_suffix(".hwh").is_file():
+            raise DriverError(f"no hardware handoff {bitstream.with_suffix('.hwh')} next to the "
+                              "bitstream: pynq needs it to find the kernel's registers")
+        vlnv = kernel_vlnv(loaded.manifest)
+        overlay = pynq.Overlay(str(bitstream))
+        kernels = [name for name, ip in overlay.ip_dict.items()
+                   if ip.get("type", "").split(":")[0] == VENDOR]
+        matching = [n for n in kernels if overlay.ip_dict[n]["type"] == vlnv]
+        if not matching:
+            raise DriverError(f"the bitstream has no {vlnv}; it holds "
+                              f"{sorted(ip.get('type') for ip in overlay.ip_dict.values())}")
+        kernel = getattr(overlay, matching[0])
+        if not isinstance(kernel, EdgeMoEKernel):
+            raise DriverError(f"pynq bound {type(kernel).__name__} to {vlnv}, not the edgemoe "
+                              "driver")
+        kernel.check_registers(loaded.manifest)
+        return cls(loaded, overlay, kernel, max_images, timeout)
+
+    def load_weights(self) -> None:
+        """Copy the weight pack into its DDR buffer and flush it (done once at load)."""
+        self.weights[:] = np.frombuffer((self.artifact.root / "weights.bin").read_bytes(),
+                                        np.uint8)
+        self.weights.flush()
+        self.weight_loads += 1
+
+    def _check_images(self, images: np.ndarray) -> np.ndarray:
+        config = self.manifest.config
+        shape = (config.image_height, config.image_width, 3)
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        if images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8, got {images.dtype}")
+        if images.shape[1:] != shape:
+            raise ValueError(f"images must be (n, {', '.join(map(str, shape))}) for config "
+                             f"{config.name!r}, got {images.shape}")
+        if not 1 <= len(images) <= self.max_images:
+            raise ValueError(f"1 to {self.max_images} images per run, got {len(images)}")
+        return images
+
+    def run(self, images: np.ndarray, task: str, debug: bool = False,
+            reload_weights: bool = False) -> RunResult:
+        """Images (n, H, W, 3) uint8 through the kernel for ``task``."""
+        try:
+            task_index = self.manifest.config.task_index(task)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        images = self._check_images(images)
+        if reload_weights:
+            self.load_weights()
+        count = len(images)
+        size = count * self.layout.image_bytes
+        self.images[:size] = images.reshape(-1)
+        self.images.flush()
+        self.kernel.write_arguments(self.manifest, {
+            "weights": self.weights.device_address, "images": self.images.device_address,
+            "tokens": self.tokens.device_address, "scratch": self.scratch.device_address,
+            "task": task_index, "num_images": count, "debug": int(debug)})
+        started = time.perf_counter()
+        self.kernel.start()
+        self.kernel.wait(self.timeout)
+        seconds = time.perf_counter() - started
+        self.tokens.invalidate()
+        if debug:
+            self.scratch.invalidate()
+        raw = self._decode(count)
+        floats = FixedArray(raw, self.output_format).to_float()
+        return RunResult(task, raw, floats, seconds)
+
+    def _decode(self, count: int) -> np.ndarray:
+        config, layout = self.manifest.config, self.layout
+        dtype = f"<i{layout.feature_bits // 8}"
+        per_image = np.asarray(self.tokens[:count * layout.token_bytes]).reshape(count, -1)
+        values = per_image.view(dtype)[:, :layout.token_elements].astype(np.int64)
+        if not self.output_format.signed and self.output_format.width == layout.feature_bits:
+            values &= (1 << layout.feature_bits) - 1
+        return values.reshape(count, config.tokens, config.dim)

@@ -1,0 +1,98 @@
+"""Hardware handoff (.hwh) files: reading the kernel's register map, and writing the
+handoff an emulated design needs.
+
+On a board the .hwh comes from Vivado next to the bitstream; pynq parses it into
+``ip_dict`` (addresses, VLNVs, register maps) and the driver checks those registers
+against the manifest. The emulator writes a .hwh the same parser reads, with the
+registers Vitis HLS gives the generated kernel, so the driver runs the same code path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree
+
+from edgemoe.sim.artifact import Manifest
+from edgemoe.sim.kernel_interface import CONTROL, KERNEL_NAME
+
+VENDOR, LIBRARY, VERSION = "edgemoe.org", "hls", "1.0"
+KERNEL_VLNV = f"{VENDOR}:{LIBRARY}:{KERNEL_NAME}:{VERSION}"
+#: Where the emulated design puts the kernel's control block (the ZCU104's HPM0 window).
+CONTROL_BASE = 0xA000_0000
+CONTROL_RANGE = 0x1_0000
+IOPLL_MHZ = 1500.0  # the PL clocks' source on a ZCU104
+
+
+def kernel_vlnv(manifest: Manifest) -> str:
+    """The kernel's VLNV as vitis_hls.tcl exports it."""
+    return f"{VENDOR}:{LIBRARY}:{manifest.data['kernel']['name']}:{VERSION}"
+
+
+def kernel_registers(manifest: Manifest) -> dict[str, tuple[int, int]]:
+    """Register name -> (offset, bits) as Vitis HLS names them: a pointer's two words are
+    ``<name>_1`` (low) and ``<name>_2`` (high)."""
+    registers = {"CTRL": (CONTROL["ap_ctrl"], 32), "GIER": (CONTROL["gie"], 32),
+                 "IP_IER": (CONTROL["ier"], 32), "IP_ISR": (CONTROL["isr"], 32)}
+    for argument in manifest.data["kernel"]["arguments"]:
+        if argument["kind"] == "pointer":
+            registers[f"{argument['name']}_1"] = (argument["offset"], 32)
+            registers[f"{argument['name']}_2"] = (argument["offset"] + 4, 32)
+        else:
+            registers[argument["name"]] = (argument["offset"], 32)
+    return registers
+
+
+def _register(parent: ElementTree.Element, name: str, offset: int, bits: int) -> None:
+    register = ElementTree.SubElement(parent, "REGISTER", NAME=name)
+    for key, value in (("DESCRIPTION", name), ("ADDRESS_OFFSET", str(offset)),
+                       ("SIZE", str(bits)), ("ACCESS", "read-write")):
+        ElementTree.SubElement(register, "PROPERTY", NAME=key, VALUE=value)
+    fields = ElementTree.SubElement(register, "FIELDS")
+    field = ElementTree.SubElement(fields, "FIELD", NAME=name)
+    for key, value in (("DESCRIPTION", name), ("BIT_OFFSET", "0"), ("BIT_WIDTH", str(bits)),
+                       ("ACCESS", "read-write")):
+        ElementTree.SubElement(field, "PROPERTY", NAME=key, VALUE=value)
+
+
+def write_emulated_hwh(manifest: Manifest, path: Path) -> Path:
+    """A handoff for a ZCU104 design holding the kernel on HPM0, as pynq parses it."""
+    kernel = manifest.data["kernel"]["name"]
+    instance = f"{kernel}_0"
+    clock_mhz = manifest.accelerator.clock_mhz
+    root = ElementTree.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="emulated")
+    ElementTree.SubElement(root, "SYSTEMINFO", ARCH="zynquplus",
+                           BOARD="xilinx.com:zcu104:part0:1.1", DEVICE="xczu7ev",
+                           PACKAGE="ffvc1156", SPEEDGRADE="-2")
+    ElementTree.SubElement(root, "EXTERNALPORTS")
+    modules = ElementTree.SubElement(root, "MODULES")
+    ps = ElementTree.SubElement(modules, "MODULE", FULLNAME="/zynq_ultra_ps_e_0",
+                                INSTANCE="zynq_ultra_ps_e_0", MODTYPE="zynq_ultra_ps_e",
+                                VLNV="xilinx.com:ip:zynq_ultra_ps_e:3.5")
+    parameters = ElementTree.SubElement(ps, "PARAMETERS")
+    for clock in range(4):  # PL clock 0 at the kernel clock (1500 MHz IOPLL / 5), others off
+        divisor = round(IOPLL_MHZ / clock_mhz) if clock == 0 else 1
+        for name, value in ((f"PSU__FPGA_PL{clock}_ENABLE", int(clock == 0)),
+                            (f"PSU__CRL_APB__PL{clock}_REF_CTRL__DIVISOR0", divisor),
+                            (f"PSU__CRL_APB__PL{clock}_REF_CTRL__DIVISOR1", 1)):
+            ElementTree.SubElement(parameters, "PARAMETER", NAME=name, VALUE=str(value))
+    memory_map = ElementTree.SubElement(ps, "MEMORYMAP")
+    ElementTree.SubElement(
+        memory_map, "MEMRANGE", ADDRESSBLOCK="Reg", BASENAME="C_S_AXI_CONTROL_BASEADDR",
+        BASEVALUE=hex(CONTROL_BASE), HIGHNAME="C_S_AXI_CONTROL_HIGHADDR",
+        HIGHVALUE=hex(CONTROL_BASE + CONTROL_RANGE - 1), INSTANCE=instance,
+        IS_DATA="TRUE", IS_INSTRUCTION="TRUE", MASTERBUSINTERFACE="M_AXI_HPM0_FPD",
+        MEMTYPE="REGISTER", SLAVEBUSINTERFACE="s_axi_control")
+    ElementTree.SubElement(ps, "PORTS")
+    module = ElementTree.SubElement(modules, "MODULE", FULLNAME=f"/{instance}",
+                                    INSTANCE=instance, MODTYPE=kernel,
+                                    VLNV=kernel_vlnv(manifest))
+    ElementTree.SubElement(module, "PARAMETERS")
+    ElementTree.SubElement(module, "PORTS")
+    blocks = ElementTree.SubElement(module, "ADDRESSBLOCKS")
+    block = ElementTree.SubElement(blocks, "ADDRESSBLOCK", NAME="Reg", INTERFACE="s_axi_control")
+    registers = ElementTree.SubElement(block, "REGISTERS")
+    for name, (offset, bits) in kernel_registers(manifest).items():
+        _register(registers, name, offset, bits)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path
