@@ -32,6 +32,10 @@ SUBCOMMANDS = {
                "Write an artifact: manifest, weights.bin, heads, golden vectors, ONNX."),
     "export-onnx": ("edgemoe.model.cli", "export_onnx",
                     "Export one ONNX graph per task, checked against PyTorch."),
+    "run": ("edgemoe.host.commands", "run",
+            "Run an artifact on the board or its emulator; validate and measure it."),
+    "board-info": ("edgemoe.host.commands", "board_info",
+                   "List the overlay's IPs, clocks, register map and power rails."),
 }
 
 

@@ -25,6 +25,7 @@ from edgemoe.sim.config import ConfigError
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.fixed_format import FixedFormat
 from edgemoe.sim.kernel_interface import CONTROL, buffer_layout
+from edgemoe.sim.quant_eval import predict
 
 from .hwh import KERNEL_VLNV, VENDOR, kernel_registers, kernel_vlnv
 
@@ -105,6 +106,7 @@ class Accelerator:
         self.scratch = pynq.allocate((self.layout.scratch_bytes,), np.uint8)
         self.weight_loads = 0
         self.load_weights()
+        self.head_layers, self.head_arrays = artifact.heads()
 
     @classmethod
     def load(cls, artifact: str | Path, bitstream: str | Path, max_images: int = 8,
@@ -182,6 +184,13 @@ class Accelerator:
         raw = self._decode(count)
         floats = FixedArray(raw, self.output_format).to_float()
         return RunResult(task, raw, floats, seconds)
+
+    def predict(self, result: RunResult) -> np.ndarray:
+        """The task's head on the ARM cores, in numpy: (n, H, W) class labels for
+        segmentation, metric depth for depth."""
+        config = self.manifest.config
+        return np.stack([predict(self.head_layers[result.task], self.head_arrays, tokens,
+                                 config, result.task) for tokens in result.tokens])
 
     def _decode(self, count: int) -> np.ndarray:
         config, layout = self.manifest.config, self.layout

@@ -14,6 +14,9 @@ It is a ``pynq.Device`` with the memory-mapped capability, so ``pynq.Overlay``,
   generated C++ as a shared library).
 - faults can be injected for tests: a kernel that never finishes, one that writes a wrong
   word.
+
+``emulate(artifact, backend)`` puts it all together: it makes the device pynq's active one
+and writes the bitstream and handoff ``Accelerator.load`` then programs.
 """
 
 from __future__ import annotations
@@ -25,21 +28,23 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pynq
 from pynq import Device
 from pynq.buffer import PynqBuffer
 from pynq.pl_server.hwh_parser import _HWHUltrascale, get_hwh_name
 from pynq.ps import ZU_ARCH, _ClocksUltrascale
 
 from edgemoe.sim.accelerator import Accelerator as SimAccelerator
-from edgemoe.sim.artifact import Manifest
+from edgemoe.sim.artifact import Artifact, Manifest
 from edgemoe.sim.kernel_interface import CONTROL, buffer_layout
 from edgemoe.sim.weight_pack import unpack
 
-from .hwh import CONTROL_BASE, CONTROL_RANGE
+from .hwh import CONTROL_BASE, CONTROL_RANGE, write_emulated_hwh
 
 AP_START, AP_DONE, AP_IDLE, AP_READY = 0x1, 0x2, 0x4, 0x8
-#: Emulated DDR starts here; allocations are page aligned.
-DDR_BASE = 0x4000_0000
+#: Emulated buffers live in the ZCU104's upper DDR window (above 4 GiB), so the high word
+#: of every 64-bit address is non-zero and a driver that drops it fails. Page aligned.
+DDR_BASE = 0x8_0000_0000
 PAGE = 4096
 #: The ZCU104's IOPLL: 33.333 MHz reference x 90 / 2 = 1500 MHz, the PL clocks' source.
 IOPLL_FBDIV, IOPLL_DIV2 = 90, 1
@@ -72,6 +77,8 @@ class RegisterFile(np.ndarray):
 
     def __getitem__(self, index):
         value = super().__getitem__(index)
+        if isinstance(index, (int, np.integer)) and self.emulator.bus_log is not None:
+            self.emulator.bus_log.append(("read", int(index) * 4, int(value)))
         if isinstance(index, (int, np.integer)) and int(index) == 0:
             word = int(value)
             if word & AP_DONE:  # ap_done is cleared by the read that sees it
@@ -80,6 +87,8 @@ class RegisterFile(np.ndarray):
         return value
 
     def __setitem__(self, index, value) -> None:
+        if isinstance(index, (int, np.integer)) and self.emulator.bus_log is not None:
+            self.emulator.bus_log.append(("write", int(index) * 4, int(value)))
         if isinstance(index, (int, np.integer)) and int(index) == 0:
             word = int(value)
             current = int(np.ndarray.__getitem__(self, 0))
@@ -121,6 +130,8 @@ class EmulatedDevice(Device):
         self.regions: dict[int, _Region] = {}
         self.next_address = DDR_BASE
         self.faults = FaultPlan()
+        #: Set to a list to record every register access as (kind, offset, value).
+        self.bus_log: list[tuple[str, int, int]] | None = None
         self.kernel_runs = 0
         self.timestamp = ""
         self.bitfile_name = None
@@ -190,6 +201,10 @@ class EmulatedDevice(Device):
                           "allocated buffer")
 
     def region(self, address: int) -> _Region:
+        """The allocation that starts at ``address``."""
+        if address not in self.regions:
+            raise MemoryError(f"no buffer starts at {address:#x}: the kernel was started "
+                              "without valid buffer addresses")
         return self.regions[address]
 
     def arguments(self) -> dict[str, int]:
@@ -233,6 +248,7 @@ class SimBackend:
         self.manifest = manifest
         self.layout = buffer_layout(manifest.config, manifest.spec, manifest.accelerator.axi_bits)
         self._engine: tuple[int, int, SimAccelerator] | None = None
+        self.weight_unpacks = 0  # how often the kernel (re)read the weight pack
 
     def engine(self, device: EmulatedDevice, address: int) -> SimAccelerator:
         """The weights the kernel reads at ``address``, unpacked once per flush of them."""
@@ -243,6 +259,7 @@ class SimBackend:
             engine = SimAccelerator(self.manifest.config, self.manifest.accelerator,
                                     self.manifest.spec, weights)
             self._engine = (address, region.flushes, engine)
+            self.weight_unpacks += 1
         return self._engine[2]
 
     def run(self, device: EmulatedDevice, arguments: dict[str, int]) -> None:
@@ -277,3 +294,33 @@ class CsimBackend:
             device.memory(arguments["tokens"], count * self.kernel.token_bytes),
             device.memory(arguments["scratch"], self.kernel.scratch_bytes),
             arguments["task"], count, arguments["debug"] != 0)
+
+
+BACKENDS = ("sim", "csim")
+
+
+def emulate(artifact: str | Path, backend: str = "sim", workdir: str | Path | None = None,
+            ) -> tuple[EmulatedDevice, Path]:
+    """Make an emulated ZCU104 running ``artifact``'s kernel pynq's active device.
+
+    Returns the device and the bitstream to give ``Accelerator.load``: an emulated design
+    file with its ``.hwh`` in ``workdir`` (default ``build/NAME/emulated``). The ``csim``
+    backend generates the HLS project into ``workdir/hls`` and compiles it.
+    """
+    artifact = Path(artifact)
+    manifest = Artifact(artifact).manifest
+    workdir = Path(workdir) if workdir else Path("build") / artifact.resolve().name / "emulated"
+    if backend == "sim":
+        kernel: Backend = SimBackend(manifest)
+    elif backend == "csim":
+        from edgemoe.hls.generator import generate
+
+        kernel = CsimBackend(manifest, generate(artifact, workdir / "hls"))
+    else:
+        raise ValueError(f"unknown emulator backend {backend!r}; choose from {list(BACKENDS)}")
+    bitstream = workdir / "edgemoe.bit"
+    write_emulated_hwh(manifest, bitstream.with_suffix(".hwh"))
+    bitstream.write_text(f"emulated design for {manifest.config.name}: no configuration data\n")
+    device = EmulatedDevice(manifest, kernel)
+    pynq.Device.active_device = device
+    return device, bitstream

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from edgemoe.sim.accelerator import Accelerator as Simulator
-from edgemoe.sim.quant_eval import predict
 
 from .driver import Accelerator
 
@@ -59,31 +59,34 @@ def _float_models(accelerator: Accelerator) -> dict[str, Any]:
 
 
 def validate(accelerator: Accelerator, images: np.ndarray, tasks: list[str] | None = None,
-             ) -> list[ImageCheck]:
-    """Every image through the board for every task, compared with ``simulate``."""
+             progress: bool = False) -> list[ImageCheck]:
+    """Each image through the board once per task, compared with ``simulate``.
+
+    Images run one at a time with the task changing between runs, as a multi-task
+    deployment switches, so a weight reload on a task switch would show in
+    ``accelerator.weight_loads``.
+    """
     manifest = accelerator.manifest
     simulator = Simulator(manifest.config, manifest.accelerator, manifest.spec,
                           accelerator.artifact.weights())
-    layers, arrays = accelerator.artifact.heads()
     models = _float_models(accelerator)
+    tasks = list(tasks or manifest.tasks)
     checks = []
-    for task in tasks or manifest.tasks:
-        for start in range(0, len(images), accelerator.max_images):
-            batch = images[start:start + accelerator.max_images]
-            result = accelerator.run(batch, task)
-            for offset, image in enumerate(batch):
-                expected = simulator.run(image, task).tokens.raw
-                difference = first_difference(expected, result.raw[offset])
-                agreement = depth_error = None
-                if task in models:
-                    board = predict(layers[task], arrays, result.tokens[offset],
-                                    manifest.config, task)
-                    pixels = image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-                    reference = models[task].run(None, {"images": pixels})[0][0]
-                    if task == "segmentation":
-                        agreement = float(np.mean(board == reference.argmax(axis=0)))
-                    else:
-                        depth_error = float(np.max(np.abs(board - reference[0])))
-                checks.append(ImageCheck(task, start + offset, difference is None, difference,
-                                         agreement, depth_error))
+    runs = [(index, task) for index in range(len(images)) for task in tasks]
+    for index, task in tqdm(runs, desc="validate", unit="run", disable=not progress):
+        image = images[index]
+        result = accelerator.run(image, task)
+        expected = simulator.run(image, task).tokens.raw
+        difference = first_difference(expected, result.raw[0])
+        agreement = depth_error = None
+        if task in models:
+            board = accelerator.predict(result)[0]
+            pixels = image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+            reference = models[task].run(None, {"images": pixels})[0][0]
+            if task == "segmentation":
+                agreement = float(np.mean(board == reference.argmax(axis=0)))
+            else:
+                depth_error = float(np.max(np.abs(board - reference[0])))
+        checks.append(ImageCheck(task, index, difference is None, difference, agreement,
+                                 depth_error))
     return checks

@@ -32,3 +32,25 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run")
     train(_small_document(), out, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model exported as `edgemoe export` does (int16): four golden vector
+    images and the float model's ONNX graphs."""
+    from edgemoe.model.checkpoint import load_checkpoint
+    from edgemoe.model.data.datasets import SceneDataset
+    from edgemoe.model.export import export_artifact
+    from edgemoe.model.hardware_weights import hardware_weights
+    from edgemoe.sim.config import AcceleratorConfig
+    from edgemoe.sim.quant import calibrate
+
+    model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+    weights = hardware_weights(model)
+    calibration = SceneDataset("train", 48, 64, 128).images[:8].numpy()
+    spec = calibrate(model.config, weights, calibration, "int16")
+    val = SceneDataset("val", 16, 64, 128)
+    onnx_images = val.images[:2].permute(0, 3, 1, 2).float() / 255.0
+    out = tmp_path_factory.mktemp("artifact") / "tiny"
+    return export_artifact(model, weights, spec, AcceleratorConfig(), out,
+                           val.images[:4].numpy(), onnx_images, progress=False)

@@ -1,0 +1,41 @@
+"""What a run on the board looks like: images with their label and depth maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgemoe.sim.atomic import atomic_path
+
+
+def plot_predictions(path: str | Path, images: np.ndarray, names: list[str],
+                     predictions: dict[str, np.ndarray], classes: int) -> Path:
+    """One row per image: the image, then each task's map (labels or metres)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = 1 + len(predictions)
+    figure, axes = plt.subplots(len(images), columns, figsize=(3.2 * columns, 1.9 * len(images)),
+                                squeeze=False)
+    for row, (image, name) in enumerate(zip(images, names, strict=True)):
+        axes[row, 0].imshow(image)
+        axes[row, 0].set_title(name, fontsize=8)
+        for column, (task, maps) in enumerate(predictions.items(), start=1):
+            if task == "segmentation":
+                shown = axes[row, column].imshow(maps[row], cmap="tab10", vmin=0,
+                                                 vmax=max(classes - 1, 1),
+                                                 interpolation="nearest")
+            else:
+                shown = axes[row, column].imshow(maps[row], cmap="magma_r")
+                figure.colorbar(shown, ax=axes[row, column], fraction=0.03, label="m")
+            axes[row, column].set_title(task, fontsize=8)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    figure.tight_layout()
+    with atomic_path(path) as partial:
+        figure.savefig(partial, dpi=100, format="png")
+    plt.close(figure)
+    return Path(path)
