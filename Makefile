@@ -34,6 +34,7 @@ test: lint
 bench: install
 	$(PY) benchmarks/fx_matmul.py
 	$(PY) benchmarks/sim_speed.py
+	$(PY) benchmarks/emulator_overhead.py
 
 clean:
 	rm -rf $(VENV) build artifacts reports .pytest_cache .ruff_cache
