@@ -9,9 +9,7 @@ before any file is written; the project is written to a scratch folder and renam
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import jinja2
 
 from edgemoe.sim.approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
 from edgemoe.sim.artifact import Artifact, Manifest
+from edgemoe.sim.atomic import atomic_directory
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.fixed_format import FixedFormat
 from edgemoe.sim.kernel_interface import buffer_layout
@@ -240,9 +239,7 @@ def generate(artifact: str | Path, out_dir: str | Path) -> Path:
     check_parameters(manifest)
     context = _Context(manifest, artifact.resolve()).build()
     env = _environment()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as scratch:
         for template in sorted(PROJECT_TEMPLATES.rglob("*")):
             if template.is_dir():
                 continue
@@ -253,12 +250,4 @@ def generate(artifact: str | Path, out_dir: str | Path) -> Path:
                 target.write_text(env.get_template(relative.as_posix()).render(**context))
             else:  # the same for every artifact
                 shutil.copyfile(template, target)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(scratch, 0o777 & ~umask)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(scratch, out_dir)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return out_dir

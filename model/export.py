@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,7 @@ from edgemoe import sim
 from edgemoe.sim.accelerator import Accelerator
 from edgemoe.sim.approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
 from edgemoe.sim.artifact import FORMAT_VERSION, MANIFEST, sha256_of
+from edgemoe.sim.atomic import atomic_directory
 from edgemoe.sim.config import AcceleratorConfig
 from edgemoe.sim.kernel_interface import KERNEL_NAME, register_map
 from edgemoe.sim.network import weight_shapes
@@ -113,12 +111,7 @@ def export_artifact(model: M3ViT, weights: dict[str, np.ndarray], spec: QuantSpe
     config = model.config
     quantized = quantize_weights(weights, spec, config)
     blob, entries = pack({name: quantized[name] for name in weight_shapes(config)})
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(scratch, 0o777 & ~umask)  # mkdtemp makes it private; an artifact is not
-    try:
+    with atomic_directory(out_dir) as scratch:
         steps = tqdm(total=4 if onnx_images is not None else 3, desc="export", unit="step",
                      disable=not progress, leave=False)
         manifest: dict[str, Any] = {
@@ -155,19 +148,4 @@ def export_artifact(model: M3ViT, weights: dict[str, np.ndarray], spec: QuantSpe
             steps.update()
         steps.close()
         (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        _replace_directory(scratch, out_dir)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return out_dir
-
-
-def _replace_directory(new: Path, target: Path) -> None:
-    """Put ``new`` at ``target``; an old ``target`` is removed only once ``new`` is in place."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)

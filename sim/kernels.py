@@ -196,6 +196,27 @@ def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,
     return peak, spec.reciprocal(FixedArray._trusted(total, sum_fmt))
 
 
+def softmax_update(peak: FixedArray, total: FixedArray, score: FixedArray,
+                   first: np.ndarray, spec: SoftmaxSpec) -> tuple[FixedArray, FixedArray]:
+    """One key of ``single_pass_softmax``, as the hardware's update unit does it: the state
+    (running max ``peak``, sum ``total`` in ``spec.sum_fmt``) after ``score``; ``first``
+    starts a row. A new maximum rescales the sum by exp(old - new) and adds exp(0); any
+    other score adds exp(score - max). Folding this over a row's keys in ``key_order``
+    gives ``single_pass_softmax``'s max and sum (the sum before its reciprocal)."""
+    fmt, sums = score.fmt, spec.sum_fmt
+    first = np.asarray(first, dtype=bool)
+    greater = first | (score.raw > peak.raw)
+    upper = np.where(greater, score.raw, peak.raw)
+    lower = np.where(first | ~greater, score.raw, peak.raw)
+    e = spec.exp(spec.difference(FixedArray._trusted(lower, fmt), FixedArray._trusted(upper, fmt)))
+    term = quantize(e.raw, e.fmt, sums)
+    zero = spec.exp(FixedArray._trusted(np.zeros(1, dtype=np.int64), spec.exp.input_fmt))
+    term_zero = quantize(zero.raw, zero.fmt, sums)
+    rescaled = (FixedArray._trusted(total.raw, sums) * e).cast(sums).raw
+    new_total = np.where(first, term, np.where(greater, rescaled + term_zero, total.raw + term))
+    return FixedArray._trusted(upper, fmt), FixedArray._trusted(new_total, sums)
+
+
 def attention_scores(q: FixedArray, k: FixedArray, heads: int,
                      out_fmt: FixedFormat) -> FixedArray:
     """(heads, tokens, tokens) q_h k_h^T per head (1/sqrt(d) is folded into q's weights)."""

