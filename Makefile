@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install system-tools demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,20 @@ $(INSTALLED): pyproject.toml | $(PY)
 	$(PY) -m pip install -e '.[all]'
 	touch $@
 
-install: $(INSTALLED)
+# Icarus Verilog and yosys come from Debian: the RTL tests run on Icarus as a second
+# simulator and `edgemoe rtl estimate` synthesizes with yosys. Best effort: without root or
+# apt the tests that need them are skipped, and `edgemoe doctor` says so.
+SYSTEM_TOOLS := iverilog yosys
+
+system-tools:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y --no-install-recommends $(SYSTEM_TOOLS) >/dev/null 2>&1 \
+		|| (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends $(SYSTEM_TOOLS) >/dev/null 2>&1) \
+		|| echo "warning: could not install$$missing with apt-get"; \
+	elif [ -n "$$missing" ]; then echo "note:$$missing not installed (apt-get install$$missing)"; fi
+
+install: $(INSTALLED) system-tools
 
 demo: install
 	$(VENV)/bin/edgemoe doctor

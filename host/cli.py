@@ -20,6 +20,8 @@ SUBCOMMANDS = {
                       "Error of the exp, 1/x, 1/sqrt(x) and GELU approximations, with plots."),
     "hls": ("edgemoe.hls.cli", "hls",
             "Generate the Vitis HLS project of an artifact; run it in C simulation."),
+    "rtl": ("edgemoe.hls.rtl.cli", "rtl",
+            "Verilog units and kernels: generate, lint, cocotb tests, cosimulation."),
     "train": ("edgemoe.model.cli", "train",
               "Train M3ViT on the synthetic multi-task scenes, then evaluate it."),
     "eval": ("edgemoe.model.cli", "evaluate",

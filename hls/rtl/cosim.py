@@ -30,9 +30,9 @@ ALIGN = 4096
 CONTROL_PORTS = ("AWADDR", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WVALID", "WREADY",
                  "BRESP", "BVALID", "BREADY", "ARADDR", "ARVALID", "ARREADY", "RDATA",
                  "RRESP", "RVALID", "RREADY")
-MASTER_PORTS = ("AWID", "AWADDR", "AWLEN", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WLAST", "WVALID",
-                "WREADY", "BID", "BVALID", "BREADY", "ARID", "ARADDR", "ARLEN", "ARVALID", "ARREADY", "RID", "RDATA",
-                "RLAST", "RVALID", "RREADY")
+MASTER_PORTS = ("AWID", "AWADDR", "AWLEN", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WLAST",
+                "WVALID", "WREADY", "BID", "BVALID", "BREADY", "ARID", "ARADDR", "ARLEN",
+                "ARVALID", "ARREADY", "RID", "RDATA", "RLAST", "RVALID", "RREADY")
 
 
 class CosimError(RuntimeError):

@@ -1,0 +1,102 @@
+"""``edgemoe rtl``: generate the Verilog units, lint them, test them with cocotb, and run a
+kernel with the Vitis HLS interface against the simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+DEFAULT_DIR = Path("build") / "rtl"
+
+
+@click.group()
+def rtl() -> None:
+    """Verilog datapath units and kernels, checked bit for bit with cocotb."""
+
+
+@rtl.command("generate")
+@click.option("--artifact", type=click.Path(path_type=Path),
+              help="take the formats from this artifact (default: the int16 preset's)")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_DIR,
+              show_default=True)
+def generate_command(artifact: Path | None, out_dir: Path) -> None:
+    """Write every unit, vector_kernel, units.json and vector_kernel's manifest.json."""
+    from edgemoe.sim.artifact import Artifact, ArtifactError
+    from edgemoe.sim.unit_specs import UnitSpecs
+
+    from .generate import generate_rtl
+    from .units import RtlError
+
+    try:
+        specs = UnitSpecs.from_manifest(Artifact(artifact).manifest) if artifact else None
+        generate_rtl(out_dir, specs)
+    except (ArtifactError, RtlError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"wrote {out_dir}")
+
+
+@rtl.command("lint")
+@click.argument("rtl_dir", type=click.Path(path_type=Path), default=DEFAULT_DIR)
+def lint_command(rtl_dir: Path) -> None:
+    """verilator --lint-only -Wall on every generated module."""
+    from .lint import LintError, lint
+
+    try:
+        modules = lint(rtl_dir)
+    except LintError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"lint clean: {', '.join(modules)}")
+
+
+@rtl.command("test")
+@click.argument("rtl_dir", type=click.Path(path_type=Path), default=DEFAULT_DIR)
+@click.option("--unit", "units", multiple=True, help="only these units (default: all)")
+@click.option("--simulator", type=click.Choice(["verilator", "icarus"]), default="verilator")
+@click.option("--samples", type=int, default=100_000, show_default=True,
+              help="random inputs of units wider than 16 bits")
+@click.option("--quick", is_flag=True, help="3000 sampled inputs per unit, none exhaustive")
+def test_command(rtl_dir: Path, units: tuple[str, ...], simulator: str, samples: int,
+                 quick: bool) -> None:
+    """Each unit's cocotb testbench: bit-exact with sim, at its latency, with stalls."""
+    from tqdm import tqdm
+
+    from .check import TESTED_UNITS, check_unit
+
+    failed = []
+    for module in tqdm(units or TESTED_UNITS, desc="units", unit="unit"):
+        found = check_unit(rtl_dir, module, simulator, 3000 if quick else samples,
+                           exhaustive=not quick)
+        run = found.get("back_to_back", {})
+        verdict = "bit-exact" if found["passed"] else f"FAILED ({found.get('stalled')}, {run})"
+        tqdm.write(f"{module:18} {run.get('inputs', 0):>7} inputs, latency "
+                   f"{found.get('latency')}: {verdict}")
+        if not found["passed"]:
+            failed.append(module)
+    if failed:
+        raise click.ClickException(f"not bit-exact: {', '.join(failed)}")
+
+
+@rtl.command("cosim")
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--rtl", "rtl_dir", type=click.Path(path_type=Path), required=True,
+              help="folder of the exported Verilog (Vitis HLS: solution/impl/verilog)")
+@click.option("--images", type=int, default=1, show_default=True)
+@click.option("--cycle-limit", type=int, default=2_000_000, show_default=True)
+def cosim_command(artifact: Path, rtl_dir: Path, images: int, cycle_limit: int) -> None:
+    """Drive the kernel over AXI as the board's driver does; compare with the simulator.
+
+    ARTIFACT is an exported artifact (the accelerator) or a folder from `edgemoe rtl
+    generate` (vector_kernel)."""
+    from .cosim import CosimError, cosim
+
+    try:
+        results = cosim(artifact, rtl_dir, images=images, cycle_limit=cycle_limit)
+    except CosimError as err:
+        raise click.ClickException(str(err)) from None
+    for result in results:
+        verdict = "bit-exact" if result.equal else f"DIFFERS at {result.first_difference}"
+        click.echo(f"{result.name:16} {result.cycles:>9} cycles, "
+                   f"{result.cycles_per_item:>10.1f} per item: {verdict}")
+    if not all(r.equal for r in results):
+        raise click.ClickException("the RTL's output differs from the simulator's")
