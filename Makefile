@@ -48,6 +48,7 @@ bench: install
 	$(PY) benchmarks/fx_matmul.py
 	$(PY) benchmarks/sim_speed.py
 	$(PY) benchmarks/emulator_overhead.py
+	$(PY) benchmarks/rtl_speed.py
 
 clean:
 	rm -rf $(VENV) build artifacts reports .pytest_cache .ruff_cache

@@ -100,3 +100,19 @@ def cosim_command(artifact: Path, rtl_dir: Path, images: int, cycle_limit: int) 
                    f"{result.cycles_per_item:>10.1f} per item: {verdict}")
     if not all(r.equal for r in results):
         raise click.ClickException("the RTL's output differs from the simulator's")
+
+
+@rtl.command("estimate")
+@click.argument("rtl_dir", type=click.Path(path_type=Path), default=DEFAULT_DIR)
+@click.option("--json", "out_json", type=click.Path(path_type=Path),
+              help="also save the table here [default: RTL_DIR/resources.json]")
+def estimate_command(rtl_dir: Path, out_json: Path | None) -> None:
+    """LUT, FF, DSP and BRAM of each unit from yosys synth_xilinx (UltraScale+), beside a
+    full-table GELU and exp."""
+    from .estimate import EstimateError, estimate, table
+
+    try:
+        rows = estimate(rtl_dir, out_json or rtl_dir / "resources.json")
+    except EstimateError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(table(rows))
