@@ -99,11 +99,11 @@ class UnitSpecs:
         """The units at one layer's formats of an artifact (a dense layer for GELU)."""
         spec, config, accelerator = manifest.spec, manifest.config, manifest.accelerator
         dense = next(i for i in range(config.layers) if i not in config.moe_layers)
-        gelu = spec.gelu(f"blocks.{dense}.mlp.")
+        gelu = spec.gelu(f"blocks.{dense}.")
         p = f"blocks.{layer}."
         softmax = spec.softmax(p + "softmax")
         rsqrt = spec.layer_norm(p + "norm1").rsqrt
-        mac = MacSpec(spec.fmt(p + "norm1"), spec.fmt(p + "attn.qkv.weight"), spec.fmt(p + "q"),
+        mac = MacSpec(spec.fmt(p + "norm1"), spec.fmt(p + "attn.q.weight"), spec.fmt(p + "q"),
                       accelerator.tile_in, accelerator.tile_out, config.mlp_hidden)
         return cls(gelu, softmax.exp, softmax.reciprocal, rsqrt, softmax,
                    spec.fmt(p + "scores"), mac, VectorKernelSpec(gelu, softmax.exp))

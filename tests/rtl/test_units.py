@@ -52,3 +52,18 @@ def test_a_corrupted_table_entry_is_caught(rtl_dir: Path, tmp_path: Path) -> Non
     mismatch = found["back_to_back"]["mismatches"]["out_data"]
     # entry 100 covers |x| in [100, 101) table steps of 2^-6: inputs 6400..6463 LSBs of Q4.12
     assert 100 * 64 <= abs(mismatch["inputs"]["in_data"]) < 101 * 64 + 64
+
+
+def test_units_at_an_artifacts_formats_are_bit_exact(tiny_artifact: Path,
+                                                      tmp_path: Path) -> None:
+    """The calibrated formats of a real export (not only the preset's defaults)."""
+    from edgemoe.hls.rtl.generate import generate_rtl
+    from edgemoe.sim.artifact import Artifact
+    from edgemoe.sim.unit_specs import UnitSpecs
+
+    specs = UnitSpecs.from_manifest(Artifact(tiny_artifact).manifest)
+    rtl = generate_rtl(tmp_path / "rtl", specs)
+    assert lint(rtl)
+    for module in ("gelu_unit", "softmax_update", "mac_tile"):
+        found = check_unit(rtl, module, samples=5000)
+        assert found["passed"], found
