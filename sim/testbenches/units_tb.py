@@ -83,6 +83,7 @@ async def _passes(dut, module: str, inputs: dict[str, np.ndarray],
             values = to_signed(got[port], fmt.width, fmt.signed)
             mismatches[port] = first_mismatch(values, expected[port][:count], chunk)
         findings[name] = {"inputs": len(next(iter(chunk.values()))),
+                          "cycles": int(seen_at[-1] - sent_at[0] + 1),  # first in to last out
                           "latencies": sorted({int(x) for x in latency}),
                           "mismatches": {k: v for k, v in mismatches.items() if v}}
     report(**findings, latency=latency_expected)
@@ -216,6 +217,7 @@ async def mac_tile(dut) -> None:
         last_beats = np.flatnonzero(np.asarray(ports["in_last"]))
         findings[name] = {
             "rows": len(rows), "beats": len(ports["in_x"]), "inputs": len(ports["in_x"]) * tin,
+            "cycles": int(seen_at[-1] - sent_at[0] + 1),
             "latencies": sorted({int(v) for v in seen_at - sent_at[last_beats] + 1}),
             "mismatches": {} if not len(wrong) else {"out_y": {
                 "row": int(wrong[0][0]), "lane": int(wrong[0][1]), "count": len(wrong),

@@ -1,0 +1,149 @@
+"""``edgemoe estimate`` and ``edgemoe dse``: latency, FPS and resources of the generated
+accelerator on a ZCU104 from the cycle and resource models, before any synthesis."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from edgemoe.sim.atomic import atomic_path
+
+
+def _stats_per_task(artifact: Path, images: int):
+    """Per task, the expert statistics of each vector image (the simulator's trace)."""
+    from edgemoe.sim.accelerator import Accelerator
+    from edgemoe.sim.artifact import Artifact
+    from edgemoe.sim.cycle_model import ExpertStats
+
+    loaded = Artifact(artifact)
+    manifest = loaded.manifest
+    engine = Accelerator(manifest.config, manifest.accelerator, manifest.spec, loaded.weights())
+    pictures = loaded.vector_images()[:images]
+    return {task: [ExpertStats.from_queues(engine.run(image, task).queues) for image in pictures]
+            for task in manifest.config.tasks}
+
+
+def _design(artifact: Path):
+    from edgemoe.sim.artifact import Artifact
+    from edgemoe.sim.cycle_model import Design
+    from edgemoe.sim.kernel_interface import buffer_layout
+
+    manifest = Artifact(artifact).manifest
+    layout = buffer_layout(manifest.config, manifest.spec, manifest.accelerator.axi_bits)
+    weight_bits = max(entry.fmt.width for name, entry in manifest.tensors.items()
+                      if name.endswith("weight"))
+    return manifest, Design(manifest.config, manifest.accelerator, layout.feature_bits,
+                            weight_bits)
+
+
+@click.command()
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--images", type=int, default=4, show_default=True,
+              help="vector images whose expert routing is averaged")
+@click.option("--csynth", type=click.Path(path_type=Path),
+              help="a Vitis HLS solution folder: put its per-function latency and resources "
+                   "beside the model's, and save the corrections")
+@click.option("--json", "out_json", type=click.Path(path_type=Path))
+def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | None) -> None:
+    """Latency, FPS, per-kernel breakdown and resources of ARTIFACT's accelerator."""
+    from edgemoe.sim.artifact import ArtifactError
+    from edgemoe.sim.cycle_model import latency, per_call
+    from edgemoe.sim.resource_model import ZCU104, resources
+
+    try:
+        manifest, design = _design(artifact)
+        stats = _stats_per_task(artifact, images)
+    except ArtifactError as err:
+        raise click.ClickException(str(err)) from None
+    a = design.accelerator
+    click.echo(f"{manifest.config.name}: P={a.attention_parallel}, tile {a.tile_in}x"
+               f"{a.tile_out}, {design.feature_bits}-bit features, {design.weight_bits}-bit "
+               f"weights, {a.clock_mhz:g} MHz")
+    summary: dict = {"tasks": {}}
+    for task, per_image in stats.items():
+        runs = [latency(design, s) for s in per_image]
+        seconds = sum(r.seconds for r in runs) / len(runs)
+        summary["tasks"][task] = {"ms": seconds * 1e3, "fps": 1 / seconds,
+                                  "experts_active": {str(layer): sum(s.active(layer)
+                                                                     for s in per_image)
+                                                     / len(per_image)
+                                                     for layer in manifest.config.moe_layers}}
+        click.echo(f"  {task:13} {seconds * 1e3:9.2f} ms  {1 / seconds:8.1f} FPS")
+    first = latency(design, next(iter(stats.values()))[0])
+    click.echo("  breakdown (first task, first image):")
+    summary["breakdown"] = {}
+    for kernel, cost in sorted(first.by_kernel().items(), key=lambda kv: -kv[1].cycles):
+        share = cost.cycles / first.cycles
+        summary["breakdown"][kernel] = {"cycles": cost.cycles, "bound": cost.bound}
+        click.echo(f"    {kernel:17} {cost.cycles:>12,} cycles {share:6.1%}  {cost.bound}-bound")
+    used = resources(design)
+    summary["resources"] = {k: getattr(used, k) for k in ZCU104}
+    click.echo("  resources (xczu7ev budget):")
+    for key, budget in ZCU104.items():
+        value = getattr(used, key)
+        click.echo(f"    {key:7} {value:>10,.0f} of {budget:>9,} ({value / budget:6.1%})")
+    click.echo(f"  fits a ZCU104: {'yes' if used.fits() else 'NO'}")
+    if csynth:
+        from edgemoe.hls.csynth_report import ReportError, compare, read_solution, save_corrections
+
+        try:
+            rows = compare(per_call(design), read_solution(csynth))
+        except ReportError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo("  model vs Vitis HLS (cycles per call):")
+        for row in rows:
+            hls = f"{row.hls_cycles:,}" if row.hls_cycles else "-"
+            ratio = f"{row.correction:.2f}x" if row.correction else ""
+            click.echo(f"    {row.function:13} {row.model_cycles:>12,} {hls:>12} {ratio}")
+        corrections = save_corrections(rows, Path(csynth) / "model_corrections.json")
+        summary["corrections"] = corrections
+    if out_json:
+        with atomic_path(out_json) as path:
+            path.write_text(json.dumps(summary, indent=2))
+
+
+@click.command()
+@click.option("--config", "config_name", default="m3vit-s", show_default=True)
+@click.option("--artifact", type=click.Path(path_type=Path),
+              help="take the expert routing from this artifact's simulator trace "
+                   "(default: every expert active with an equal share)")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
+              help="report folder [default: reports/dse-CONFIG]")
+def dse(config_name: str, artifact: Path | None, out_dir: Path | None) -> None:
+    """Sweep P, the linear tile, the precision and the clock; plot the Pareto front."""
+    from edgemoe.sim.config import ConfigError, load_model_config
+    from edgemoe.sim.dse import EDGE_MOE_POINT, pareto, sweep
+
+    from .dse_plot import plot_pareto
+
+    try:
+        config = load_model_config(config_name)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    stats = None
+    if artifact:
+        stats = _stats_per_task(artifact, 1)[config.tasks[0]][0]
+    points = sweep(config, stats)
+    front = pareto(points)
+    out_dir = out_dir or Path("reports") / f"dse-{config.name}"
+    plot_pareto(points, front, out_dir / "pareto.png")
+    rows = [{"parallel": p.parallel, "tile": list(p.tile), "precision": p.precision,
+             "clock_mhz": p.clock_mhz, "ms": p.seconds * 1e3, "fps": p.fps, "fits": p.fits,
+             "dsp": p.resources.dsp, "bram36": p.resources.bram36, "uram": p.resources.uram,
+             "lut": p.resources.lut, "ff": p.resources.ff} for p in points]
+    with atomic_path(out_dir / "dse.json") as path:
+        path.write_text(json.dumps({"points": rows, "pareto": [points.index(p) for p in front]},
+                                   indent=2))
+    reference = next(p for p in points if p.matches(EDGE_MOE_POINT))
+    click.echo(f"{len(points)} points, {sum(p.fits for p in points)} fit a ZCU104; "
+               f"Pareto front: {len(front)}")
+    click.echo(f"Edge-MoE point (P=4, 16x16, 32-bit, 300 MHz): {reference.seconds * 1e3:.1f} ms, "
+               f"{reference.resources.dsp} DSP, {reference.resources.bram36:.0f} BRAM36, "
+               f"{reference.resources.uram} URAM, fits: {reference.fits}")
+    for point in front:
+        click.echo(f"  P={point.parallel:<2} {point.tile[0]}x{point.tile[1]:<3} "
+                   f"{point.precision:8} {point.clock_mhz:4.0f} MHz  {point.seconds * 1e3:8.2f} ms "
+                   f"{point.fps:7.1f} FPS  {point.resources.dsp:5} DSP")
+    click.echo(f"wrote {out_dir / 'pareto.png'} and {out_dir / 'dse.json'}")
