@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 
 from edgemoe.hls.rtl.cosim import CosimError, VectorKernelWorkload, cosim
+from edgemoe.sim.cycle_model import vector_kernel_cycles
 
 
 def test_vector_kernel_runs_bit_exact_and_reports_cycles(rtl_dir: Path) -> None:
     results = cosim(rtl_dir, rtl_dir, cycle_limit=100_000)
     assert [r.name for r in results] == ["gelu x 1", "exp x 37", "gelu x 1000"]
-    for result in results:
+    latencies = json.loads((rtl_dir / "units.json").read_text())["units"]
+    for result, unit in zip(results, ("gelu_unit", "exp_unit", "gelu_unit"), strict=True):
         assert result.equal, result.first_difference
-        assert result.cycles > 0
         assert all(result.protocol.values()), result.protocol  # idle, done, done clears
+        modelled = vector_kernel_cycles(result.items, latencies[unit]["latency"])
+        assert abs(modelled - result.cycles) <= 0.1 * result.cycles, (modelled, result.cycles)
 
 
 def test_vector_kernel_moves_at_least_0_9_words_per_cycle(rtl_dir: Path) -> None:
@@ -30,6 +33,9 @@ def test_vector_kernel_moves_at_least_0_9_words_per_cycle(rtl_dir: Path) -> None
     assert result.equal
     throughput = words / result.cycles  # start to done, reads and writes both
     assert throughput >= 0.9, f"{words} words in {result.cycles} cycles: {throughput:.3f}"
+    latency = json.loads((rtl_dir / "units.json").read_text())["units"]["gelu_unit"]["latency"]
+    modelled = vector_kernel_cycles(words, latency)
+    assert abs(modelled - result.cycles) <= 0.1 * result.cycles, (modelled, result.cycles)
 
 
 def test_a_folder_without_the_top_module_is_refused(rtl_dir: Path, tmp_path: Path) -> None:

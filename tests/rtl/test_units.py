@@ -12,6 +12,7 @@ import pytest
 from edgemoe.hls.rtl.check import TESTED_UNITS, check_unit
 from edgemoe.hls.rtl.cocotb_run import simulator_available
 from edgemoe.hls.rtl.lint import lint
+from edgemoe.sim.cycle_model import unit_stream_cycles
 
 
 def test_every_generated_module_is_lint_clean(rtl_dir: Path) -> None:
@@ -22,6 +23,11 @@ def test_every_generated_module_is_lint_clean(rtl_dir: Path) -> None:
 def test_unit_matches_sim_under_verilator(rtl_dir: Path, module: str) -> None:
     found = check_unit(rtl_dir, module)
     assert found["passed"], found
+    # the cycle model of a fixed-latency stream, against the cycles the simulation took
+    run = found["back_to_back"]
+    values = run["beats"] if module == "mac_tile" else run["inputs"]
+    modelled = unit_stream_cycles(values, found["latency"])
+    assert abs(modelled - run["cycles"]) <= 0.1 * run["cycles"], (modelled, run["cycles"])
     for run in ("back_to_back", "stalled"):
         assert not found[run]["mismatches"], found[run]
         assert found[run]["latencies"] == [found["latency"]]

@@ -1,0 +1,81 @@
+"""Reading Vitis HLS synthesis reports and turning them into model corrections."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgemoe.hls.csynth_report import (
+    ReportError,
+    compare,
+    read_csynth,
+    read_solution,
+    save_corrections,
+)
+
+REPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<profile>
+  <ReportVersion><Version>2023.2</Version></ReportVersion>
+  <UserAssignments>
+    <unit>ns</unit>
+    <ProductFamily>zynquplus</ProductFamily>
+    <Part>xczu7ev-ffvc1156-2-e</Part>
+    <TopModelName>{name}</TopModelName>
+    <TargetClockPeriod>3.33</TargetClockPeriod>
+  </UserAssignments>
+  <PerformanceEstimates>
+    <SummaryOfTimingAnalysis><unit>ns</unit><EstimatedClockPeriod>2.91</EstimatedClockPeriod>
+    </SummaryOfTimingAnalysis>
+    <SummaryOfOverallLatency>
+      <unit>clock cycles</unit>
+      <Best-caseLatency>{best}</Best-caseLatency>
+      <Average-caseLatency>{worst}</Average-caseLatency>
+      <Worst-caseLatency>{worst}</Worst-caseLatency>
+    </SummaryOfOverallLatency>
+  </PerformanceEstimates>
+  <AreaEstimates>
+    <Resources><BRAM_18K>12</BRAM_18K><DSP>260</DSP><FF>30000</FF><LUT>25000</LUT>
+      <URAM>4</URAM></Resources>
+  </AreaEstimates>
+</profile>
+"""
+
+
+def _solution(tmp_path: Path) -> Path:
+    folder = tmp_path / "solution1" / "syn" / "report"
+    folder.mkdir(parents=True)
+    (folder / "attention_csynth.xml").write_text(
+        REPORT.format(name="attention", best=1000, worst=2000))
+    (folder / "moe_layer_csynth.xml").write_text(
+        REPORT.format(name="moe_layer", best="undef", worst="undef"))
+    return tmp_path / "solution1"
+
+
+def test_a_report_is_read(tmp_path: Path) -> None:
+    report = read_csynth(_solution(tmp_path) / "syn/report/attention_csynth.xml")
+    assert (report.function, report.latency_best, report.latency_worst) == ("attention", 1000,
+                                                                              2000)
+    assert (report.dsp, report.bram18, report.uram, report.lut, report.ff) == (260, 12, 4,
+                                                                               25000, 30000)
+    assert report.target_ns == pytest.approx(3.33) and report.estimated_ns == pytest.approx(2.91)
+
+
+def test_undefined_latency_gives_no_correction(tmp_path: Path) -> None:
+    reports = read_solution(_solution(tmp_path))
+    rows = compare({"attention": 1600, "moe_layer": 5000, "linear": 10}, reports)
+    by_name = {r.function: r for r in rows}
+    assert by_name["attention"].correction == pytest.approx(1.25)
+    assert by_name["moe_layer"].correction is None and by_name["linear"].hls_cycles is None
+    factors = save_corrections(rows, tmp_path / "corrections.json")
+    assert factors == {"attention": pytest.approx(1.25)}
+    assert json.loads((tmp_path / "corrections.json").read_text())["corrections"]
+
+
+def test_not_a_report_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x_csynth.xml").write_text("<profile><Other/></profile>")
+    with pytest.raises(ReportError, match=r"not a Vitis HLS csynth\.xml"):
+        read_csynth(tmp_path / "x_csynth.xml")
+    with pytest.raises(ReportError, match=r"no \*_csynth\.xml"):
+        read_solution(tmp_path / "missing")

@@ -1,0 +1,87 @@
+"""The cycle and resource models grow as the generated loops say they must."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from edgemoe.sim.config import AcceleratorConfig, load_model_config
+from edgemoe.sim.cycle_model import (
+    Design,
+    ExpertStats,
+    attention,
+    expert_load,
+    latency,
+    linear,
+    pipelined,
+)
+from edgemoe.sim.dse import EDGE_MOE_POINT, evaluate, pareto, sweep
+from edgemoe.sim.resource_model import dsp_per_multiplier, multipliers, resources
+
+
+@pytest.fixture
+def design() -> Design:
+    return Design(load_model_config("m3vit-s"), AcceleratorConfig())
+
+
+def test_a_pipelined_loop_costs_trip_times_ii_plus_its_depth() -> None:
+    assert pipelined(100, ii=1, depth=8) == 107
+    assert pipelined(100, ii=2, depth=8) == 206
+    assert pipelined(0) == 0
+
+
+def test_attention_grows_quadratically_with_tokens(design: Design) -> None:
+    small = attention(design).cycles
+    config = dataclasses.replace(design.config, image_width=design.config.image_width * 2)
+    assert config.tokens - 1 == 2 * (design.config.tokens - 1)
+    large = attention(dataclasses.replace(design, config=config)).cycles
+    assert 3.6 < large / small < 4.4  # twice the tokens: four times the score/value work
+
+
+def test_moe_costs_the_experts_it_loads(design: Design) -> None:
+    config = design.config
+    layer = config.moe_layers[0]
+    few = ExpertStats({m: (config.tokens * config.top_k // 2, config.tokens * config.top_k // 2)
+                       + (0,) * (config.experts - 2) for m in config.moe_layers})
+    many = ExpertStats.uniform(config)
+    assert few.active(layer) == 2 and many.active(layer) == config.experts
+    def experts(stats: ExpertStats) -> int:
+        return latency(design, stats).by_kernel()["moe experts"].cycles
+    # the same tokens go through the experts, but eight times as many experts are loaded:
+    # each load (two whole layers of weights) is what the other experts' rows hide
+    load = expert_load(design).cycles * len(config.moe_layers)
+    assert experts(many) - experts(few) > (config.experts - 2) * load * 0.8
+
+
+def test_a_larger_tile_makes_linear_layers_faster(design: Design) -> None:
+    def cycles(tile: int) -> int:
+        accelerator = dataclasses.replace(design.accelerator, tile_in=tile, tile_out=tile)
+        return linear(dataclasses.replace(design, accelerator=accelerator),
+                      design.config.dim, design.config.mlp_hidden).cycles
+    assert cycles(4) > cycles(8) > cycles(16)
+
+
+def test_a_16x16_tile_of_16_bit_macs_takes_256_dsps(design: Design) -> None:
+    assert dsp_per_multiplier(16, 16) == 1
+    assert dsp_per_multiplier(32, 16) == 2  # 32 bits need two 27-bit slices
+    count, per = multipliers(design)["linear tile"]
+    assert count * per == 256
+    wide = dataclasses.replace(design, feature_bits=32)
+    count, per = multipliers(wide)["linear tile"]
+    assert count * per == 512
+    assert resources(wide).dsp > resources(design).dsp
+
+
+def test_the_sweep_has_the_edge_moe_point_and_a_consistent_front() -> None:
+    config = load_model_config("tiny")
+    points = sweep(config, parallel=(2, 4), tiles=((8, 8), (16, 16)), clocks=(300.0,))
+    assert any(p.matches(EDGE_MOE_POINT) for p in points)
+    front = pareto(points)
+    assert front and all(p.fits for p in front)
+    dsps = [p.resources.dsp for p in front]
+    fps = [p.fps for p in front]
+    assert dsps == sorted(dsps) and fps == sorted(fps)
+    faster = evaluate(config, 4, (16, 16), "int16", 300.0)
+    slower = evaluate(config, 4, (16, 16), "int16", 200.0)
+    assert faster.seconds == pytest.approx(slower.seconds * 200 / 300)
