@@ -27,6 +27,8 @@ from .config import AcceleratorConfig, ModelConfig
 PIPELINE_DEPTH = 8
 #: Cycles of the approximation units HLS builds from the same integer recipes as the RTL.
 EXP_LATENCY, RECIPROCAL_LATENCY, RSQRT_LATENCY = 6, 7, 8
+#: One softmax update: compare, exp, rescale (a product and its rounding), add.
+SOFTMAX_UPDATE_LATENCY = EXP_LATENCY + 4
 
 
 @dataclass(frozen=True)
@@ -177,21 +179,26 @@ def linear(design: Design, in_dim: int, out_dim: int, residual: bool = False) ->
 
 
 def attention(design: Design) -> Cost:
-    """Blocks of P query rows; each key step loads one key row per parallel row (P loads on
-    one port) and runs the heads' dot products for the P rows side by side; then A x V
-    walks the keys once per block, rows one after another."""
+    """K and V read once per layer, a word a cycle; then per block of P query rows, one
+    (row, head) pair a cycle with the head's products side by side, for the scores and again
+    for A x V. A row's softmax state comes round every P x HEADS cycles; when that is
+    shorter than its update, the loop waits (an initiation interval above 1)."""
     c, p = design.config, design.accelerator.attention_parallel
-    total = Cost(0)
+    lanes = design.port.axi_bits // design.feature_bits
+    rows_on_chip = transfer(math.ceil(c.tokens * c.dim / lanes), design.port.axi_bits,
+                            design.port)
+    pairs = p * c.heads
+    ii = max(1, math.ceil(SOFTMAX_UPDATE_LATENCY / pairs))
+    depth = PIPELINE_DEPTH + EXP_LATENCY
+    total = rows_on_chip * 2
     for first in range(0, c.tokens, p):
         rows = min(p, c.tokens - first)
         queries = load_features(design, c.dim) * rows
-        key_step = (load_features(design, c.dim) * rows
-                    + Cost(c.heads * (pipelined(c.head_dim) + EXP_LATENCY)))
+        scores = Cost(pipelined(c.tokens * pairs, ii=ii, depth=depth))
         stats = Cost(rows * c.heads * RECIPROCAL_LATENCY + p * pipelined(c.dim))
-        value_step = (load_features(design, c.dim)
-                      + Cost(rows * c.heads * (EXP_LATENCY + pipelined(c.head_dim))))
+        values = Cost(pipelined(c.tokens * pairs, depth=depth))
         store = (Cost(pipelined(c.dim)) + store_features(design, c.dim)) * rows
-        total = total + queries + key_step * c.tokens + stats + value_step * c.tokens + store
+        total = total + queries + scores + stats + values + store
     return total
 
 

@@ -86,11 +86,11 @@ def arrays(design: Design) -> list[Array]:
         Array("expert weights fc1/fc2 ping/pong", layer_weights, design.weight_bits,
               mac_banks, copies=4 if c.moe_layers else 0),
         Array("weight staging", layer_weights, wide),
-        Array("attention queries", a.attention_parallel * c.dim, wide, a.attention_parallel),
-        Array("attention scores", a.attention_parallel * c.heads * c.tokens, wide,
-              a.attention_parallel),
-        Array("attention accumulators", a.attention_parallel * c.dim, wide,
-              a.attention_parallel),
+        Array("attention keys, values", c.tokens * c.dim, design.feature_bits + 1, c.head_dim,
+              copies=2),
+        Array("attention queries", a.attention_parallel * c.dim, wide, c.head_dim),
+        Array("attention scores", a.attention_parallel * c.heads * c.tokens, wide),
+        Array("attention accumulators", a.attention_parallel * c.dim, wide, c.head_dim),
         Array("patch embedding", c.dim * c.patch * c.patch * 3, wide),
         Array("positions", c.tokens * c.dim, wide),
         Array("moe rows and sums", 3 * c.tokens * c.dim, wide),
@@ -100,12 +100,12 @@ def arrays(design: Design) -> list[Array]:
 
 def multipliers(design: Design) -> dict[str, tuple[int, int]]:
     """Per kernel: (multipliers the generated loops instantiate, DSP48E2s each)."""
-    a = design.accelerator
+    c, a = design.config, design.accelerator
     feature, weight = design.feature_bits, design.weight_bits
     return {
         "linear tile": (a.tile_in * a.tile_out, dsp_per_multiplier(feature, weight)),
-        "attention q.k": (a.attention_parallel, dsp_per_multiplier(feature, feature)),
-        "attention p.v": (1, dsp_per_multiplier(feature, feature)),
+        "attention q.k": (c.head_dim, dsp_per_multiplier(feature + 1, feature + 1)),
+        "attention p.v": (c.head_dim, dsp_per_multiplier(feature + 1, feature + 1)),
         "patch embedding": (1, dsp_per_multiplier(9, weight)),
         "layer norm": (2, dsp_per_multiplier(2 * feature, feature)),
         "gate": (1, dsp_per_multiplier(feature, weight)),
@@ -113,10 +113,9 @@ def multipliers(design: Design) -> dict[str, tuple[int, int]]:
 
 
 def approximation_units(design: Design) -> dict[str, int]:
-    """Instances of each approximation: one exp per parallel attention row for the
-    softmax updates, one for A x V and one for the gate; the rest once."""
-    return {"exp": 2 + design.accelerator.attention_parallel, "reciprocal": 2, "rsqrt": 1,
-            "gelu": 1}
+    """Instances of each approximation: exp for the softmax updates, for A x V and for the
+    gate; the rest once."""
+    return {"exp": 3, "reciprocal": 2, "rsqrt": 1, "gelu": 1}
 
 
 UNIT_DSPS = {"exp": 2, "reciprocal": 4, "rsqrt": 6, "gelu": 1}  # yosys, int16 formats

@@ -32,11 +32,14 @@ def test_a_pipelined_loop_costs_trip_times_ii_plus_its_depth() -> None:
 
 
 def test_attention_grows_quadratically_with_tokens(design: Design) -> None:
-    small = attention(design).cycles
-    config = dataclasses.replace(design.config, image_width=design.config.image_width * 2)
-    assert config.tokens - 1 == 2 * (design.config.tokens - 1)
-    large = attention(dataclasses.replace(design, config=config)).cycles
-    assert 3.6 < large / small < 4.4  # twice the tokens: four times the score/value work
+    def cycles(width: int) -> int:
+        config = dataclasses.replace(design.config, image_width=width)
+        return attention(dataclasses.replace(design, config=config)).cycles
+    width = design.config.image_width
+    one, two, four = cycles(width), cycles(2 * width), cycles(4 * width)
+    # scores and A x V are T x T: doubling the tokens heads towards four times the cycles,
+    # the linear parts (loading K and V, queries, stores) less so as T grows
+    assert 2.5 < two / one < four / two < 4.0
 
 
 def test_moe_costs_the_experts_it_loads(design: Design) -> None:

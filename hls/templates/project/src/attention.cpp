@@ -1,10 +1,13 @@
 // Reordered multi-head attention with the single-pass softmax (Edge-MoE).
 //
 // Query rows are processed ATTENTION_PARALLEL (P) at a time. Row b*P + o starts at key o
-// and wraps, so the P rows of a block read P different keys in every step and the K and V
-// streams cost the same bandwidth whatever P is. Pass 1 computes each score once, keeps
-// it on chip, and updates the row's running maximum and sum (a new maximum rescales the
-// sum); the row then stores (max, 1/sum). Pass 2 streams V and normalizes inside A x V:
+// and wraps, so the P rows of a block read P different keys in every step. A layer's K
+// and V are read from DDR once, a whole word (FEATURE_LANES values) a cycle, and kept on
+// chip; every cycle then serves one (row, head) pair with its HEAD_DIM products side by
+// side, the P x HEADS pairs of a block taking turns so that a row's running softmax state
+// is back from its update before the row's next key arrives. Pass 1 computes each score
+// once, keeps it on chip, and updates the row's running maximum and sum (a new maximum
+// rescales the sum); the row then stores (max, 1/sum). Pass 2 normalizes inside A x V:
 // p = exp(s - max) * (1/sum), accumulated exactly with V and rounded once.
 #include "fixed_point.hpp"
 #include "memory.hpp"
@@ -44,6 +47,26 @@ void softmax_update(RowState &state, wide_t score, const BlockParams &block) {
     }
 }
 
+// A layer's K or V (TOKENS x DIM) on chip: a word of FEATURE_LANES values a cycle.
+void load_rows(const word_t *scratch, unsigned word, const Format &format,
+               operand_t rows[TOKENS][DIM]) {
+    static_assert(DIM % FEATURE_LANES == 0, "a token's row must be whole words");
+    constexpr int WORDS_PER_ROW = DIM / FEATURE_LANES;
+load_rows_words:
+    for (int w = 0; w < TOKENS * WORDS_PER_ROW; ++w) {
+#pragma HLS pipeline II = 1
+        std::uint64_t pieces[PIECES];
+        unpack(scratch[word + w], pieces);
+        const int t = w / WORDS_PER_ROW, base = (w % WORDS_PER_ROW) * FEATURE_LANES;
+    load_rows_lanes:
+        for (int lane = 0; lane < FEATURE_LANES; ++lane) {
+#pragma HLS unroll
+            rows[t][base + lane] = operand_t(from_lane(lane_of(pieces, lane, FEATURE_BITS),
+                                                       FEATURE_BITS, format));
+        }
+    }
+}
+
 }  // namespace
 
 void attention(const BlockParams &block, word_t *scratch, unsigned q_word, unsigned k_word,
@@ -51,49 +74,46 @@ void attention(const BlockParams &block, word_t *scratch, unsigned q_word, unsig
     const SoftmaxParams &softmax = block.softmax;
     const int score_frac = block.q.frac + block.k.frac;
     const int value_frac = softmax.prob.frac + block.v.frac;
+    static operand_t keys[TOKENS][DIM];
+#pragma HLS array_partition variable = keys cyclic factor = HEAD_DIM dim = 2
+    static operand_t values[TOKENS][DIM];
+#pragma HLS array_partition variable = values cyclic factor = HEAD_DIM dim = 2
+    load_rows(scratch, k_word, block.k, keys);
+    load_rows(scratch, v_word, block.v, values);
+    constexpr int PAIRS = ATTENTION_PARALLEL * HEADS;  // (row, head) pairs of a block
 
 attention_blocks:
     for (int first = 0; first < TOKENS; first += ATTENTION_PARALLEL) {
         wide_t q[ATTENTION_PARALLEL][DIM];
-#pragma HLS array_partition variable = q complete dim = 1
+#pragma HLS array_partition variable = q cyclic factor = HEAD_DIM dim = 2
         wide_t scores[ATTENTION_PARALLEL][HEADS][TOKENS];
-#pragma HLS array_partition variable = scores complete dim = 1
         RowState state[ATTENTION_PARALLEL][HEADS];
         wide_t inv_sum[ATTENTION_PARALLEL][HEADS];
         wide_t acc[ATTENTION_PARALLEL][DIM];
-#pragma HLS array_partition variable = acc complete dim = 1
+#pragma HLS array_partition variable = acc cyclic factor = HEAD_DIM dim = 2
         const int rows = TOKENS - first < ATTENTION_PARALLEL ? TOKENS - first : ATTENTION_PARALLEL;
     attention_load_queries:
         for (int p = 0; p < rows; ++p) {
             load_features(scratch, q_word, (first + p) * DIM, DIM, block.q, q[p]);
         }
-
-        // Pass 1: scores in each row's own key order, running max and sum.
     attention_key_steps:
-        for (int step = 0; step < TOKENS; ++step) {
-        attention_parallel_rows:
-            for (int p = 0; p < ATTENTION_PARALLEL; ++p) {
-#pragma HLS unroll
-                if (p >= rows) continue;
-                const int key = (p + step) % TOKENS;  // row first + p starts at key p
-                wide_t k[DIM];
-                load_features(scratch, k_word, key * DIM, DIM, block.k, k);
-            attention_heads:
-                for (int h = 0; h < HEADS; ++h) {
-                    wide_t dot = 0;
-                attention_dot:
-                    for (int d = 0; d < HEAD_DIM; ++d) {
+        for (int i = 0; i < TOKENS * PAIRS; ++i) {
 #pragma HLS pipeline II = 1
-                        dot += operand_t(q[p][h * HEAD_DIM + d]) * operand_t(k[h * HEAD_DIM + d]);
-                    }
-                    const wide_t score = requantize(dot, score_frac, block.scores);
-                    scores[p][h][key] = score;
-                    if (step == 0) {
-                        state[p][h] = {score, one_in_sum(softmax)};
-                    } else {
-                        softmax_update(state[p][h], score, block);
-                    }
-                }
+            const int step = i / PAIRS, p = (i / HEADS) % ATTENTION_PARALLEL, h = i % HEADS;
+            if (p >= rows) continue;
+            const int key = (p + step) % TOKENS;  // row first + p starts at key p
+            wide_t dot = 0;
+        attention_dot:
+            for (int d = 0; d < HEAD_DIM; ++d) {
+#pragma HLS unroll
+                dot += operand_t(q[p][h * HEAD_DIM + d]) * keys[key][h * HEAD_DIM + d];
+            }
+            const wide_t score = requantize(dot, score_frac, block.scores);
+            scores[p][h][key] = score;
+            if (step == 0) {
+                state[p][h] = {score, one_in_sum(softmax)};
+            } else {
+                softmax_update(state[p][h], score, block);
             }
         }
     attention_row_stats:
@@ -104,8 +124,6 @@ attention_blocks:
                                                   softmax.inv_sum);
             }
         }
-
-        // Pass 2: A x V with the normalization inside; any key order gives the same bits.
     attention_clear:
         for (int p = 0; p < ATTENTION_PARALLEL; ++p) {
         attention_clear_dims:
@@ -115,25 +133,19 @@ attention_blocks:
             }
         }
     attention_values:
-        for (int key = 0; key < TOKENS; ++key) {
-            wide_t v[DIM];
-            load_features(scratch, v_word, key * DIM, DIM, block.v, v);
-        attention_value_rows:
-            for (int p = 0; p < rows; ++p) {
-            attention_value_heads:
-                for (int h = 0; h < HEADS; ++h) {
-                    const wide_t e = approx_exp(difference(scores[p][h][key], state[p][h].peak,
-                                                           block),
-                                                softmax.diff, softmax.exp);
-                    const wide_t prob = requantize(e * inv_sum[p][h],
-                                                   softmax.exp.frac + softmax.inv_sum.frac,
-                                                   softmax.prob);
-                attention_value_dims:
-                    for (int d = 0; d < HEAD_DIM; ++d) {
+        for (int i = 0; i < TOKENS * PAIRS; ++i) {
 #pragma HLS pipeline II = 1
-                        acc[p][h * HEAD_DIM + d] += operand_t(prob) * operand_t(v[h * HEAD_DIM + d]);
-                    }
-                }
+            const int key = i / PAIRS, p = (i / HEADS) % ATTENTION_PARALLEL, h = i % HEADS;
+            if (p >= rows) continue;
+            const wide_t e = approx_exp(difference(scores[p][h][key], state[p][h].peak, block),
+                                        softmax.diff, softmax.exp);
+            const wide_t prob = requantize(e * inv_sum[p][h],
+                                           softmax.exp.frac + softmax.inv_sum.frac,
+                                           softmax.prob);
+        attention_value_dims:
+            for (int d = 0; d < HEAD_DIM; ++d) {
+#pragma HLS unroll
+                acc[p][h * HEAD_DIM + d] += operand_t(prob) * values[key][h * HEAD_DIM + d];
             }
         }
     attention_store:
