@@ -153,12 +153,21 @@ def layer_norm(design: Design) -> Cost:
     return load_weights(design, 2 * c.dim) + per_token * c.tokens
 
 
+def weight_read_ii(design: Design) -> int:
+    """The generated LayerWeights buffer is partitioned cyclically by TILE_IN on its flat
+    (out x in) index, so the TILE_OUT weights a MAC step needs for one input column share a
+    bank; with two ports a bank, the step can start every TILE_OUT / 2 cycles."""
+    return max(1, math.ceil(design.accelerator.tile_out / 2))
+
+
 def linear_compute_row(design: Design, in_dim: int, out_dim: int) -> int:
-    """compute_row: per tile of TILE_OUT outputs, in_dim / TILE_IN MAC steps at II 1, then
-    TILE_OUT finishing cycles (bias, residual, rounding or GELU)."""
+    """compute_row: per tile of TILE_OUT outputs, in_dim / TILE_IN MAC steps (at the
+    initiation interval the weight buffer's banks allow), then TILE_OUT finishing cycles
+    (bias, residual, rounding or GELU)."""
     a = design.accelerator
     tiles_out = math.ceil(out_dim / a.tile_out)
-    return tiles_out * (pipelined(math.ceil(in_dim / a.tile_in)) + pipelined(a.tile_out))
+    return tiles_out * (pipelined(math.ceil(in_dim / a.tile_in), ii=weight_read_ii(design))
+                        + pipelined(a.tile_out))
 
 
 def linear(design: Design, in_dim: int, out_dim: int, residual: bool = False) -> Cost:
