@@ -95,9 +95,12 @@ endmodule
     return source
 
 
+REFERENCES = ("gelu_full_table", "exp_full_table")
+
+
 def estimate(rtl_dir: str | Path, out_json: str | Path | None = None,
-             units: tuple[str, ...] = ESTIMATED_UNITS, references: bool = True,
-             ) -> list[Resources]:
+             units: tuple[str, ...] = ESTIMATED_UNITS,
+             references: tuple[str, ...] = REFERENCES) -> list[Resources]:
     rtl_dir = Path(rtl_dir)
     specs = UnitSpecs.from_dict(json.loads((rtl_dir / UNITS_FILE).read_text())["specs"])
     rows = [synthesize(unit_sources(rtl_dir, unit), unit) for unit in units]
@@ -105,7 +108,7 @@ def estimate(rtl_dir: str | Path, out_json: str | Path | None = None,
         with tempfile.TemporaryDirectory(prefix="edgemoe-reference-") as tmp:
             folder = Path(tmp)
             for name, spec in (("gelu_full_table", specs.gelu), ("exp_full_table", specs.exp)):
-                if spec.input_fmt.width <= 16:
+                if name in references and spec.input_fmt.width <= 16:
                     rows.append(synthesize([_full_table(name, spec, folder)], name,
                                            "naive: a ROM entry per input", workdir=folder))
     if out_json:

@@ -14,7 +14,8 @@ from edgemoe.hls.rtl.estimate import estimate, table
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
 def test_gelu_unit_beside_its_full_table(rtl_dir: Path, tmp_path: Path) -> None:
     rows = {r.module: r for r in estimate(rtl_dir, tmp_path / "resources.json",
-                                          units=("gelu_unit",))}
+                                          units=("gelu_unit",),
+                                          references=("gelu_full_table",))}
     unit, naive = rows["gelu_unit"], rows["gelu_full_table"]
     assert 1 <= unit.dsp <= 2 and unit.bram36 <= 1
     assert naive.bram36 >= 16  # 2^16 x 16 bits
