@@ -59,7 +59,7 @@ class UnitPlan:
     depends: tuple[str, ...] = ("fixed_cast",)
 
 
-def _port(fmt: FixedFormat) -> dict[str, Any]:
+def port(fmt: FixedFormat) -> dict[str, Any]:
     return {"width": fmt.width, "frac": fmt.frac_bits, "signed": fmt.signed, "text": str(fmt)}
 
 
@@ -93,7 +93,7 @@ def gelu_plan(spec: GeluSpec) -> UnitPlan:
     index_expr = (f"full_index[{index_w - 1}:0]" if index_bits >= index_w
                   else f"{{{index_w - index_bits}'b0, full_index}}")
     return UnitPlan("gelu_unit", "gelu_unit.v.j2", latency=5, context=dict(
-        input=_port(fin), output=_port(spec.output_fmt), entries=entries,
+        input=port(fin), output=port(spec.output_fmt), entries=entries,
         step_bits=step, index_w=index_w, full_index_w=index_bits,
         full_index_expr=full_index_expr, offset_expr=offset_expr, in_table_expr=in_table_expr,
         index_expr=index_expr, offset_bits=offset_bits, offset_w=offset_w,
@@ -119,7 +119,7 @@ def exp_plan(spec: ExpSpec) -> UnitPlan:
     value_w = ft + segment + 1  # (table[i] << segment) - ... < 2**(ft + segment + 1)
     t_expr = f"(product2 + {product_w}'d{1 << (fx - 1)}) >> {fx}" if fx > 0 else "product2"
     return UnitPlan("exp_unit", "exp_unit.v.j2", latency=6, context=dict(
-        input=_port(fin), output=_port(spec.output_fmt), log2e=spec.log2e_raw,
+        input=port(fin), output=port(spec.output_fmt), log2e=spec.log2e_raw,
         product_w=product_w, ft=ft, t_w=t_w, t_expr=t_expr, whole_w=max(t_w - ft, 1),
         whole_expr=f"t_full[{t_w - 1}:{ft}]" if t_w > ft else "1'b0",
         table_bits=spec.table_bits, segment=segment,
@@ -175,7 +175,7 @@ def _normalizer_context(spec: ReciprocalSpec | RsqrtSpec) -> dict[str, Any]:
     length = " : ".join(f"positive[{b}] ? {length_w}'d{b + 1}" for b in reversed(range(width)))
     mantissa = (f"justified[{width - 1}:{width - w - 1}]" if width >= w + 1
                 else f"{{justified, {w + 1 - width}'b0}}")
-    return dict(input=_port(fin), output=_port(spec.output_fmt), w=w, length_w=length_w,
+    return dict(input=port(fin), output=port(spec.output_fmt), w=w, length_w=length_w,
                 seed_bits=spec.seed_bits, steps=spec.newton_steps,
                 table=[int(v) for v in spec.table()], clamp_expr=f"({zero}) ? {width}'d1 : x1",
                 length_expr=f"{length} : {length_w}'d0", mantissa_expr=mantissa)
@@ -228,15 +228,15 @@ def softmax_update_plan(spec: SoftmaxSpec, score_fmt: FixedFormat) -> UnitPlan:
     if sums.signed or sums.frac_bits < exp.output_fmt.frac_bits:
         raise RtlError(f"the softmax sum {sums} must be unsigned and hold every bit of the "
                        f"exp output {exp.output_fmt}")
-    exp_plan_ = exp_plan(exp)
-    one = FixedArray._trusted(np.array([0]), exp.input_fmt)
-    term_zero = int(quantize(exp(one).raw, exp.output_fmt, sums)[0])
+    exponential = exp_plan(exp)
+    zero = FixedArray._trusted(np.array([0]), exp.input_fmt)
+    term_zero = int(quantize(exp(zero).raw, exp.output_fmt, sums)[0])  # exp(0), summed
     product_w = sums.width + exp.output_fmt.width
     diff_w = score_fmt.width + 1
-    return UnitPlan("softmax_update", "softmax_update.v.j2", latency=3 + exp_plan_.latency,
+    return UnitPlan("softmax_update", "softmax_update.v.j2", latency=3 + exponential.latency,
                     depends=("fixed_cast", "exp_unit"), context=dict(
-                        score=_port(score_fmt), sum=_port(sums), exp=_port(exp.output_fmt),
-                        exp_input=_port(exp.input_fmt), exp_latency=exp_plan_.latency,
+                        score=port(score_fmt), sum=port(sums), exp=port(exp.output_fmt),
+                        exp_input=port(exp.input_fmt), exp_latency=exponential.latency,
                         term_zero=term_zero, product_w=product_w, diff_w=diff_w,
                         term_shift=sums.frac_bits - exp.output_fmt.frac_bits,
                         compare=("$signed(score1) > $signed(max1)" if score_fmt.signed
@@ -251,8 +251,8 @@ def softmax_finalize_plan(spec: SoftmaxSpec, score_fmt: FixedFormat) -> UnitPlan
     reciprocal = reciprocal_plan(spec.reciprocal)
     return UnitPlan("softmax_finalize", "softmax_finalize.v.j2", latency=reciprocal.latency,
                     depends=("recip_unit",), context=dict(
-                        score=_port(score_fmt), sum=_port(spec.sum_fmt),
-                        inv_sum=_port(spec.reciprocal.output_fmt)))
+                        score=port(score_fmt), sum=port(spec.sum_fmt),
+                        inv_sum=port(spec.reciprocal.output_fmt)))
 
 
 # --------------------------------------------------------------------------- MAC tile
@@ -267,6 +267,6 @@ def mac_tile_plan(spec: MacSpec) -> UnitPlan:
 
     return UnitPlan("mac_tile", "mac_tile.v.j2", latency=5, context=dict(
         x_ext=extend("x", x), w_ext=extend("w", w), max_reduction=spec.max_reduction,
-        x=_port(x), w=_port(w), out=_port(spec.out_fmt), tile_in=spec.tile_in,
+        x=port(x), w=port(w), out=port(spec.out_fmt), tile_in=spec.tile_in,
         tile_out=spec.tile_out, product_w=product_w, sum_w=sum_w, acc_w=acc_w,
         cast=cast_parameters(acc_w, spec.acc_frac, True, spec.out_fmt)))

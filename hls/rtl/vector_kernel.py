@@ -10,7 +10,7 @@ from typing import Any
 from edgemoe.sim.kernel_interface import Argument, register_map
 from edgemoe.sim.unit_specs import VectorKernelSpec
 
-from .units import RtlError, UnitPlan, _port, bits_unsigned, exp_plan, gelu_plan
+from .units import RtlError, UnitPlan, bits_unsigned, exp_plan, gelu_plan, port
 
 KERNEL_NAME = "vector_kernel"
 BUNDLE = "gmem"
@@ -54,10 +54,10 @@ def vector_kernel_plan(spec: VectorKernelSpec) -> UnitPlan:
                         fifo_aw=fifo_aw, beat_size=(spec.axi_bits // 8).bit_length() - 1,
                         control_addr_w=bits_unsigned(last),
                         credit_vs_burst=f"{credit} >= read_burst",
-                        gelu=dict(input=_port(spec.gelu.input_fmt),
-                                  output=_port(spec.gelu.output_fmt)),
-                        exp=dict(input=_port(spec.exp.input_fmt),
-                                 output=_port(spec.exp.output_fmt)),
+                        gelu=dict(input=port(spec.gelu.input_fmt),
+                                  output=port(spec.gelu.output_fmt)),
+                        exp=dict(input=port(spec.exp.input_fmt),
+                                 output=port(spec.exp.output_fmt)),
                         gelu_extend=_extend("gelu_out", spec.gelu.output_fmt.width,
                                             spec.gelu.output_fmt.signed, bits),
                         exp_extend=_extend("exp_out", spec.exp.output_fmt.width,
