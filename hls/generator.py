@@ -198,6 +198,10 @@ def check_parameters(manifest: Manifest) -> None:
                             f"{a.tile_in}x{a.tile_out}")
     if c.head_dim % a.tile_in:
         problems.append(f"head dim {c.head_dim} is not a multiple of tile_in {a.tile_in}")
+    patch_inputs = 3 * c.patch * c.patch  # a row of the embedding layer on the tile
+    if patch_inputs % a.tile_in:
+        problems.append(f"a patch's {patch_inputs} inputs are not a multiple of tile_in "
+                        f"{a.tile_in}")
     if c.experts > 256:
         problems.append(f"experts {c.experts} exceeds the 256 a queue entry can index")
     if c.tokens >= 1 << 16:

@@ -137,12 +137,17 @@ def load_weights(design: Design, count: int) -> Cost:
 
 
 def patch_embed(design: Design) -> Cost:
+    """The embedding as a linear layer (PATCH_INPUTS -> DIM) on the tile: load it and the
+    positions; per patch, gather its pixels, one row through the tile (the position as its
+    residual), store; the CLS token is its position alone."""
     c = design.config
     inputs = c.patch * c.patch * 3
-    weights = load_weights(design, c.dim * inputs + c.dim + c.tokens * c.dim)
-    per_patch = (pipelined(inputs) + c.dim * pipelined(inputs)
+    setup = (load_layer(design, inputs, c.dim) + load_weights(design, c.tokens * c.dim)
+             + Cost(pipelined(c.dim)) + store_features(design, c.dim))
+    per_patch = (pipelined(inputs) + pipelined(inputs)
+                 + linear_compute_row(design, inputs, c.dim)
                  + store_features(design, c.dim).cycles)
-    return weights + Cost(per_patch * c.patches + c.dim + store_features(design, c.dim).cycles)
+    return setup + Cost(per_patch * c.patches)
 
 
 def layer_norm(design: Design) -> Cost:
@@ -153,28 +158,28 @@ def layer_norm(design: Design) -> Cost:
     return load_weights(design, 2 * c.dim) + per_token * c.tokens
 
 
-def weight_read_ii(design: Design) -> int:
-    """The generated LayerWeights buffer is partitioned cyclically by TILE_IN on its flat
-    (out x in) index, so the TILE_OUT weights a MAC step needs for one input column share a
-    bank; with two ports a bank, the step can start every TILE_OUT / 2 cycles."""
-    return max(1, math.ceil(design.accelerator.tile_out / 2))
+def load_layer(design: Design, in_dim: int, out_dim: int) -> Cost:
+    """A layer's weights into a LayerWeights buffer, a word of them a cycle (each lane to
+    its own bank), then its bias one value a cycle."""
+    lanes = design.port.axi_bits // design.weight_bits
+    return (transfer(in_dim * out_dim, design.weight_bits, design.port, per_cycle=lanes)
+            + load_weights(design, out_dim))
 
 
 def linear_compute_row(design: Design, in_dim: int, out_dim: int) -> int:
-    """compute_row: per tile of TILE_OUT outputs, in_dim / TILE_IN MAC steps (at the
-    initiation interval the weight buffer's banks allow), then TILE_OUT finishing cycles
-    (bias, residual, rounding or GELU)."""
+    """compute_row: per tile of TILE_OUT outputs, in_dim / TILE_IN MAC steps at II 1 (the
+    buffer's TILE_IN x TILE_OUT banks serve a step's weights at once), then TILE_OUT
+    finishing cycles (bias, residual, rounding or GELU)."""
     a = design.accelerator
     tiles_out = math.ceil(out_dim / a.tile_out)
-    return tiles_out * (pipelined(math.ceil(in_dim / a.tile_in), ii=weight_read_ii(design))
-                        + pipelined(a.tile_out))
+    return tiles_out * (pipelined(math.ceil(in_dim / a.tile_in)) + pipelined(a.tile_out))
 
 
 def linear(design: Design, in_dim: int, out_dim: int, residual: bool = False) -> Cost:
     """A layer over DDR feature maps: load its weights, then read / compute / write rows
     in a dataflow region (the slowest stage sets the pace, the others fill and drain)."""
     c = design.config
-    weights = load_weights(design, in_dim * out_dim + out_dim)
+    weights = load_layer(design, in_dim, out_dim)
     read = load_features(design, in_dim) + (load_features(design, out_dim) if residual
                                             else Cost(0))
     compute = Cost(pipelined(in_dim) + linear_compute_row(design, in_dim, out_dim)
@@ -222,8 +227,7 @@ def gate(design: Design) -> Cost:
 
 def expert_load(design: Design) -> Cost:
     c = design.config
-    return (load_weights(design, c.dim * c.mlp_hidden + c.mlp_hidden)
-            + load_weights(design, c.mlp_hidden * c.dim + c.dim))
+    return load_layer(design, c.dim, c.mlp_hidden) + load_layer(design, c.mlp_hidden, c.dim)
 
 
 def expert_run(design: Design, tokens: int) -> Cost:

@@ -78,20 +78,20 @@ def arrays(design: Design) -> list[Array]:
     """The generated kernels' on-chip arrays (see hls/templates/project)."""
     c, a = design.config, design.accelerator
     wide = 64  # wide_t: exact sums and values between units
-    max_hidden = max(c.mlp_hidden, c.dim)
-    layer_weights = c.dim * max_hidden
+    max_inputs = max(c.mlp_hidden, c.dim, 3 * c.patch * c.patch)
+    max_hidden = max_inputs
+    layer_weights = c.dim * max_inputs
     mac_banks = a.tile_in * a.tile_out
     return [
         Array("linear weights", layer_weights, design.weight_bits, mac_banks),
         Array("expert weights fc1/fc2 ping/pong", layer_weights, design.weight_bits,
               mac_banks, copies=4 if c.moe_layers else 0),
-        Array("weight staging", layer_weights, wide),
         Array("attention keys, values", c.tokens * c.dim, design.feature_bits + 1, c.head_dim,
               copies=2),
         Array("attention queries", a.attention_parallel * c.dim, wide, c.head_dim),
         Array("attention scores", a.attention_parallel * c.heads * c.tokens, wide),
         Array("attention accumulators", a.attention_parallel * c.dim, wide, c.head_dim),
-        Array("patch embedding", c.dim * c.patch * c.patch * 3, wide),
+        Array("patch embedding weights", layer_weights, design.weight_bits, mac_banks),
         Array("positions", c.tokens * c.dim, wide),
         Array("moe rows and sums", 3 * c.tokens * c.dim, wide),
         Array("row streams", 3 * max_hidden, wide),
@@ -99,14 +99,15 @@ def arrays(design: Design) -> list[Array]:
 
 
 def multipliers(design: Design) -> dict[str, tuple[int, int]]:
-    """Per kernel: (multipliers the generated loops instantiate, DSP48E2s each)."""
+    """Per kernel: (multipliers the generated loops instantiate, DSP48E2s each). Every
+    linear layer, expert and the patch embedding run on one linear tile (the unified
+    unit); a synthesis report that shows more instances corrects this."""
     c, a = design.config, design.accelerator
     feature, weight = design.feature_bits, design.weight_bits
     return {
         "linear tile": (a.tile_in * a.tile_out, dsp_per_multiplier(feature, weight)),
         "attention q.k": (c.head_dim, dsp_per_multiplier(feature + 1, feature + 1)),
         "attention p.v": (c.head_dim, dsp_per_multiplier(feature + 1, feature + 1)),
-        "patch embedding": (1, dsp_per_multiplier(9, weight)),
         "layer norm": (2, dsp_per_multiplier(2 * feature, feature)),
         "gate": (1, dsp_per_multiplier(feature, weight)),
     }

@@ -6,8 +6,9 @@
 
 namespace edgemoe {
 
-// The widest row any unit holds on chip.
-constexpr int MAX_ROW = DIM > MAX_HIDDEN ? DIM : MAX_HIDDEN;
+// The widest row any unit holds on chip (a patch is a row of the embedding layer).
+constexpr int MAX_INPUTS = MAX_HIDDEN > PATCH_INPUTS ? MAX_HIDDEN : PATCH_INPUTS;
+constexpr int MAX_ROW = DIM > MAX_INPUTS ? DIM : MAX_INPUTS;
 
 // Tokens (TOKENS x DIM) from one image: patch embedding, bias, CLS and positions.
 void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
@@ -26,14 +27,24 @@ struct LinearLayer {
     int in_dim, out_dim;
 };
 
-// The largest layer any unit holds on chip: DIM x the widest hidden size.
-constexpr int MAX_LAYER_WEIGHTS = DIM * MAX_HIDDEN;
+// The largest layer any unit holds on chip: DIM x the widest hidden size or patch.
+constexpr int MAX_LAYER_WEIGHTS = DIM * MAX_INPUTS;
 
-// A layer's weights and bias on chip, in their lanes.
+// A layer's weights and bias on chip. The weights lie tile by tile (TILE_OUT x TILE_IN,
+// tiles row-major), so that with the array split cyclically into TILE_IN x TILE_OUT banks
+// the weights of one MAC step are all in different banks.
 struct LayerWeights {
     weight_t weights[MAX_LAYER_WEIGHTS];
     wide_t bias[MAX_ROW];
 };
+
+constexpr int TILE_WEIGHTS = TILE_IN * TILE_OUT;
+
+// Where weight (o, i) of a layer with `in_dim` inputs lies in LayerWeights::weights.
+inline int weight_index(int o, int i, int in_dim) {
+    return ((o / TILE_OUT) * (in_dim / TILE_IN) + i / TILE_IN) * TILE_WEIGHTS
+           + (o % TILE_OUT) * TILE_IN + i % TILE_IN;
+}
 
 // What the linear unit does to a row's exact sums before they leave it.
 struct LinearOutput {

@@ -1,6 +1,6 @@
 // The unified linear unit: every projection, MLP and expert layer runs here.
 //
-// A layer's weights are loaded on chip once (WEIGHT_LANES per AXI word) into a
+// A layer's weights are loaded on chip once (a word of WEIGHT_LANES a cycle) into a
 // LayerWeights buffer; then rows stream in (hls::stream), through a TILE_IN x TILE_OUT
 // array of multipliers, and out. Products and their sums are exact; bias and residual join
 // the sum at its own precision, and the result is rounded once (or cast to the GELU's
@@ -18,14 +18,28 @@ static_assert(MAX_ROW % TILE_IN == 0 && MAX_ROW % TILE_OUT == 0,
               "rows must be whole linear tiles");
 
 void load_layer(const word_t *weights, const LinearLayer &layer, LayerWeights &buffer) {
-    static wide_t values[MAX_LAYER_WEIGHTS];
+    const Tensor &tensor = *layer.weight;
+    const unsigned first = layer.offset_rows * layer.in_dim;  // the layer's first weight
     const int count = layer.out_dim * layer.in_dim;
-    load_weights(weights, *layer.weight, layer.offset_rows * layer.in_dim, count, values);
-load_layer_weights:
-    for (int i = 0; i < count; ++i) {
-#pragma HLS loop_tripcount min = 1 max = MAX_LAYER_WEIGHTS
+    const unsigned first_word = first / WEIGHT_LANES;
+    const int words = int((first % WEIGHT_LANES + count + WEIGHT_LANES - 1) / WEIGHT_LANES);
+load_layer_words:
+    for (int w = 0; w < words; ++w) {
+#pragma HLS loop_tripcount min = 1 max = MAX_LAYER_WEIGHTS / WEIGHT_LANES
 #pragma HLS pipeline II = 1
-        buffer.weights[i] = weight_t(values[i]);
+        std::uint64_t pieces[PIECES];
+        unpack(weights[tensor.word + first_word + w], pieces);
+    load_layer_lanes:
+        for (int lane = 0; lane < WEIGHT_LANES; ++lane) {
+#pragma HLS unroll
+            const int k = int((first_word + w) * WEIGHT_LANES + lane) - int(first);
+            if (k >= 0 && k < count) {
+                const wide_t raw = from_lane(lane_of(pieces, lane, WEIGHT_BITS), WEIGHT_BITS,
+                                             tensor.format);
+                buffer.weights[weight_index(k / layer.in_dim, k % layer.in_dim,
+                                            layer.in_dim)] = weight_t(raw);
+            }
+        }
     }
     load_weights(weights, *layer.bias, layer.offset_rows, layer.out_dim, buffer.bias);
 }
@@ -69,7 +83,7 @@ compute_row_out_tiles:
             compute_row_mac_in:
                 for (int i = 0; i < TILE_IN; ++i) {
 #pragma HLS unroll
-                    acc[o] += x[i0 + i] * buffer.weights[(o0 + o) * layer.in_dim + i0 + i];
+                    acc[o] += x[i0 + i] * buffer.weights[weight_index(o0 + o, i0 + i, layer.in_dim)];
                 }
             }
         }
@@ -199,7 +213,7 @@ void linear(const word_t *weights, const LinearLayer &layer, word_t *scratch,
             unsigned in_word, const Format &in, unsigned out_word, const LinearOutput &output,
             unsigned residual_word) {
     static LayerWeights buffer;
-#pragma HLS array_partition variable = buffer.weights cyclic factor = TILE_IN
+#pragma HLS array_partition variable = buffer.weights cyclic factor = TILE_WEIGHTS
     load_layer(weights, layer, buffer);
     stream_layer(buffer, layer, scratch, in_word, in, out_word, output, residual_word);
 }

@@ -183,6 +183,10 @@ moe_active:
         if (queue_length[e] > 0) active[active_count++] = e;  // unused experts never load
     }
     static ExpertBuffers ping, pong;
+#pragma HLS array_partition variable = ping.fc1.weights cyclic factor = TILE_WEIGHTS
+#pragma HLS array_partition variable = ping.fc2.weights cyclic factor = TILE_WEIGHTS
+#pragma HLS array_partition variable = pong.fc1.weights cyclic factor = TILE_WEIGHTS
+#pragma HLS array_partition variable = pong.fc2.weights cyclic factor = TILE_WEIGHTS
     if (active_count > 0) load_expert(weights, block, active[0], ping);
 moe_experts:
     for (int j = 0; j < active_count; ++j) {

@@ -9,48 +9,39 @@ namespace edgemoe {
 
 void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
                  word_t *scratch, unsigned out_word) {
-    static wide_t matrix[DIM * PATCH_INPUTS];  // the embedding, loaded once per image
-    static wide_t bias[DIM];
+    // The embedding is a linear layer (PATCH_INPUTS -> DIM) on the linear unit's tile, with
+    // the token's position joining its exact sum as a residual would.
+    static LayerWeights embedding;
+#pragma HLS array_partition variable = embedding.weights cyclic factor = TILE_WEIGHTS
     static wide_t position[TOKENS * DIM];
-    load_weights(weights, PATCH_WEIGHT, 0, DIM * PATCH_INPUTS, matrix);
-    load_weights(weights, PATCH_BIAS, 0, DIM, bias);
+    const LinearLayer layer = {&PATCH_WEIGHT, &PATCH_BIAS, 0, PATCH_INPUTS, DIM};
+    const LinearOutput to_embedding = {&EMBED_FORMAT, nullptr, &POSITION.format};
+    load_layer(weights, layer, embedding);
     load_weights(weights, POSITION, 0, TOKENS * DIM, position);
-    const Format &w = PATCH_WEIGHT.format;
-    const int product_frac = PIXEL_FORMAT.frac + w.frac;
-    int frac = product_frac;
-    if (PATCH_BIAS.format.frac > frac) frac = PATCH_BIAS.format.frac;
-    if (POSITION.format.frac > frac) frac = POSITION.format.frac;
+
+    // the CLS token: its position alone
+    wide_t out[DIM];
+patch_embed_class_token:
+    for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+        out[d] = requantize(position[d], POSITION.format.frac, EMBED_FORMAT);
+    }
+    store_features(scratch, out_word, 0, DIM, out);
 
 patch_embed_tokens:
-    for (int t = 0; t < TOKENS; ++t) {
-        wide_t out[DIM];
+    for (int t = 1; t < TOKENS; ++t) {
+        const int row = (t - 1) / GRID_COLS, col = (t - 1) % GRID_COLS;
         wide_t patch[PATCH_INPUTS];
-        if (t > 0) {
-            const int row = (t - 1) / GRID_COLS, col = (t - 1) % GRID_COLS;
-        patch_embed_gather:
-            for (int i = 0; i < PATCH_INPUTS; ++i) {
+    patch_embed_gather:
+        for (int i = 0; i < PATCH_INPUTS; ++i) {
 #pragma HLS pipeline II = 1
-                const int c = i / (PATCH * PATCH);
-                const int y = (i / PATCH) % PATCH, x = i % PATCH;
-                const int pixel = ((row * PATCH + y) * IMAGE_WIDTH + col * PATCH + x) * CHANNELS + c;
-                patch[i] = wide_t(read_pixel(images, image_word, pixel));
-            }
+            const int c = i / (PATCH * PATCH);
+            const int y = (i / PATCH) % PATCH, x = i % PATCH;
+            const int pixel = ((row * PATCH + y) * IMAGE_WIDTH + col * PATCH + x) * CHANNELS + c;
+            patch[i] = wide_t(read_pixel(images, image_word, pixel));
         }
-    patch_embed_features:
-        for (int d = 0; d < DIM; ++d) {
-            wide_t sum = position[t * DIM + d] << (frac - POSITION.format.frac);
-            if (t > 0) {
-                wide_t acc = 0;
-            patch_embed_mac:
-                for (int i = 0; i < PATCH_INPUTS; ++i) {
-#pragma HLS pipeline II = 1
-                    acc += operand_t(patch[i]) * weight_t(matrix[d * PATCH_INPUTS + i]);
-                }
-                sum += (acc << (frac - product_frac))
-                       + (bias[d] << (frac - PATCH_BIAS.format.frac));
-            }
-            out[d] = requantize(sum, frac, EMBED_FORMAT);
-        }
+        linear_rows(embedding, layer, patch, PIXEL_FORMAT, 1, &position[t * DIM], to_embedding,
+                    out);
         store_features(scratch, out_word, t * DIM, DIM, out);
     }
 }
