@@ -218,7 +218,8 @@ def attention(design: Design) -> Cost:
 
 def gate(design: Design) -> Cost:
     c = design.config
-    per_token = Cost(c.experts * pipelined(c.dim) + c.experts * EXP_LATENCY
+    # all experts' logits at once (one input a cycle), then max, exp, sum, 1/sum, top-k
+    per_token = Cost(pipelined(c.dim) + c.experts + c.experts * EXP_LATENCY
                      + RECIPROCAL_LATENCY + c.experts * (c.experts + 1))
     return (load_features(design, c.tokens * c.dim) * 2  # normed rows and the residual
             + Cost(pipelined(c.tokens * c.dim))

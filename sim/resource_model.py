@@ -109,7 +109,7 @@ def multipliers(design: Design) -> dict[str, tuple[int, int]]:
         "attention q.k": (c.head_dim, dsp_per_multiplier(feature + 1, feature + 1)),
         "attention p.v": (c.head_dim, dsp_per_multiplier(feature + 1, feature + 1)),
         "layer norm": (2, dsp_per_multiplier(2 * feature, feature)),
-        "gate": (1, dsp_per_multiplier(feature, weight)),
+        "gate": (c.experts, dsp_per_multiplier(feature + 1, weight)),
     }
 
 

@@ -16,17 +16,28 @@ void gate_probabilities(const BlockParams &block, const wide_t gate[EXPERTS * DI
                         const wide_t x[DIM], wide_t probs[EXPERTS]) {
     const SoftmaxParams &softmax = block.gate_softmax;
     const Format &g = block.gate.format;
+    wide_t dots[EXPERTS];
+#pragma HLS array_partition variable = dots complete
+gate_clear:
+    for (int e = 0; e < EXPERTS; ++e) {
+#pragma HLS unroll
+        dots[e] = 0;
+    }
+    // every expert's logit at once: one input a cycle into EXPERTS multipliers
+gate_dots:
+    for (int d = 0; d < DIM; ++d) {
+#pragma HLS pipeline II = 1
+    gate_dot_experts:
+        for (int e = 0; e < EXPERTS; ++e) {
+#pragma HLS unroll
+            dots[e] += operand_t(x[d]) * weight_t(gate[e * DIM + d]);
+        }
+    }
     wide_t logits[EXPERTS];
     wide_t peak = 0;
 gate_logits:
     for (int e = 0; e < EXPERTS; ++e) {
-        wide_t dot = 0;
-    gate_dot:
-        for (int d = 0; d < DIM; ++d) {
-#pragma HLS pipeline II = 1
-            dot += operand_t(x[d]) * weight_t(gate[e * DIM + d]);
-        }
-        logits[e] = requantize(dot, block.norm2.out.frac + g.frac, block.gate_logits);
+        logits[e] = requantize(dots[e], block.norm2.out.frac + g.frac, block.gate_logits);
         if (e == 0 || logits[e] > peak) peak = logits[e];
     }
     wide_t exps[EXPERTS];
@@ -154,6 +165,7 @@ moe_residual:
     }
 
     static wide_t gate[EXPERTS * DIM];  // this task's gate: all tasks' sit in DDR
+#pragma HLS array_partition variable = gate block factor = EXPERTS
     load_weights(weights, block.gate, task * EXPERTS * DIM, EXPERTS * DIM, gate);
 moe_clear_queues:
     for (int e = 0; e < EXPERTS; ++e) queue_length[e] = 0;
