@@ -67,6 +67,7 @@ class RunResult:
 
 class Workload(Protocol):
     kernel: dict[str, Any]
+    lane_bytes: int  # the outputs' lane, to name a differing value by its index
 
     def runs(self) -> list[Run]: ...
 
@@ -93,6 +94,7 @@ class VectorKernelWorkload:
         self.kernel = manifest["kernel"]
         self.info = manifest["vector_kernel"]
         self.specs = UnitSpecs.from_dict(manifest["specs"])
+        self.lane_bytes = self.info["feature_bits"] // 8
         self.counts, self.seed = counts, seed
 
     def encode(self, raw: np.ndarray, width: int) -> bytes:
@@ -139,6 +141,7 @@ class AcceleratorWorkload:
         self.layout = buffer_layout(self.manifest.config, self.manifest.spec,
                                     self.manifest.accelerator.axi_bits)
         self.images = self.artifact.vector_images()[:images]
+        self.lane_bytes = self.layout.feature_bits // 8
 
     def runs(self) -> list[Run]:
         from edgemoe.sim.accelerator import simulate
@@ -237,11 +240,6 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
     sources = find_top(rtl_dir, top)
     check_ports(sources, top, bundles)
     runs = workload.runs()
-    lane_bytes = 2
-    if isinstance(workload, VectorKernelWorkload):
-        lane_bytes = workload.info["feature_bits"] // 8
-    elif isinstance(workload, AcceleratorWorkload):
-        lane_bytes = workload.layout.feature_bits // 8
     with tempfile.TemporaryDirectory(prefix="edgemoe-cosim-") as tmp:
         work = Path(tmp)
         plan_runs = []
@@ -269,7 +267,7 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
         results = []
         for run, seen in zip(runs, found["runs"], strict=True):
             differences = [d for d in (_compare(Path(seen["outputs"][name]).read_bytes(),
-                                                expected, lane_bytes)
+                                                expected, workload.lane_bytes)
                                        for name, (_, expected) in run.outputs.items()) if d]
             protocol = {k: seen[k] for k in ("idle_before", "done", "idle_after",
                                              "done_cleared_on_read")}

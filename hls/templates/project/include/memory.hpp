@@ -50,6 +50,12 @@ inline wide_t lane_of(const std::uint64_t pieces[PIECES], int lane, int bits) {
     return wide_t(shifted >> (64 - bits));
 }
 
+// The value in lane `lane` (of `bits` bits) of an unpacked word, read in `format`.
+inline wide_t lane_value(const std::uint64_t pieces[PIECES], int lane, int bits,
+                         const Format &format) {
+    return from_lane(lane_of(pieces, lane, bits), bits, format);
+}
+
 // `count` values of a tensor from element `first` (WEIGHT_BITS lanes), one word at a time.
 inline void load_weights(const word_t *weights, const Tensor &tensor, unsigned first,
                          int count, wide_t values[]) {
@@ -64,8 +70,7 @@ load_weights_values:
             unpack(weights[word], pieces);
             loaded_word = word;
         }
-        values[i] = from_lane(lane_of(pieces, index % WEIGHT_LANES, WEIGHT_BITS), WEIGHT_BITS,
-                              tensor.format);
+        values[i] = lane_value(pieces, index % WEIGHT_LANES, WEIGHT_BITS, tensor.format);
     }
 }
 
@@ -89,8 +94,7 @@ load_features_values:
             unpack(scratch[at], pieces);
             loaded_word = at;
         }
-        values[i] = from_lane(lane_of(pieces, index % FEATURE_LANES, FEATURE_BITS),
-                              FEATURE_BITS, format);
+        values[i] = lane_value(pieces, index % FEATURE_LANES, FEATURE_BITS, format);
     }
 }
 

@@ -61,8 +61,7 @@ load_rows_words:
     load_rows_lanes:
         for (int lane = 0; lane < FEATURE_LANES; ++lane) {
 #pragma HLS unroll
-            rows[t][base + lane] = operand_t(from_lane(lane_of(pieces, lane, FEATURE_BITS),
-                                                       FEATURE_BITS, format));
+            rows[t][base + lane] = operand_t(lane_value(pieces, lane, FEATURE_BITS, format));
         }
     }
 }

@@ -34,8 +34,7 @@ load_layer_words:
 #pragma HLS unroll
             const int k = int((first_word + w) * WEIGHT_LANES + lane) - int(first);
             if (k >= 0 && k < count) {
-                const wide_t raw = from_lane(lane_of(pieces, lane, WEIGHT_BITS), WEIGHT_BITS,
-                                             tensor.format);
+                const wide_t raw = lane_value(pieces, lane, WEIGHT_BITS, tensor.format);
                 buffer.weights[weight_index(k / layer.in_dim, k % layer.in_dim,
                                             layer.in_dim)] = weight_t(raw);
             }
