@@ -22,7 +22,7 @@ $(INSTALLED): pyproject.toml | $(PY)
 # Icarus Verilog and yosys come from Debian: the RTL tests run on Icarus as a second
 # simulator and `edgemoe rtl estimate` synthesizes with yosys. Best effort: without root or
 # apt the tests that need them are skipped, and `edgemoe doctor` says so.
-SYSTEM_TOOLS := iverilog yosys
+SYSTEM_TOOLS := iverilog yosys chromium
 
 system-tools:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \

@@ -38,6 +38,8 @@ SUBCOMMANDS = {
                "Write an artifact: manifest, weights.bin, heads, golden vectors, ONNX."),
     "export-onnx": ("edgemoe.model.cli", "export_onnx",
                     "Export one ONNX graph per task, checked against PyTorch."),
+    "report": ("edgemoe.model.report.cli", "report",
+               "One self-contained HTML page of an artifact's results (plus PNGs and JSON)."),
     "run": ("edgemoe.host.commands", "run",
             "Run an artifact on the board or its emulator; validate and measure it."),
     "board-info": ("edgemoe.host.commands", "board_info",
