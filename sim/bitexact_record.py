@@ -6,6 +6,10 @@ RTL units under cocotb, the emulated or real board) records its outcome with
 ``edgemoe report`` reads them back with ``load_bitexact_results``. numpy-free and
 torch-free, so it runs on the board too.
 
+Stage names the report knows (any other is listed too): ``csim``, ``rtl units``,
+``rtl cosim``, ``emulated board (sim)``, ``emulated board (csim)``, ``board``. A stage
+``NAME (...)`` counts as ``NAME`` for the report's "not run" rows.
+
 Schema ``edgemoe.bitexact/1``, one file ``bitexact-<stage>.json`` per stage::
 
     {
