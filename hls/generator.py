@@ -18,6 +18,7 @@ import jinja2
 from edgemoe.sim.approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
 from edgemoe.sim.artifact import Artifact, Manifest
 from edgemoe.sim.atomic import atomic_directory
+from edgemoe.sim.cycle_model import MIN_MAC_ROWS
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.fixed_format import FixedFormat
 from edgemoe.sim.kernel_interface import buffer_layout
@@ -135,7 +136,7 @@ class _Context:
             "name": manifest.data.get("name", c.name),
             "config": c, "accelerator": self.accelerator, "approx": approx,
             "feature_bits": feature_bits, "weight_bits": weight_bits,
-            "wide_bits": 64 if feature_bits <= 16 else 128,
+            "wide_bits": 64 if feature_bits <= 16 else 128, "min_mac_rows": MIN_MAC_ROWS,
             "exp_log2e": exp.log2e_raw, "exp_table": exp.table().tolist(),
             "reciprocal_table": reciprocal.table().tolist(),
             "rsqrt_table": rsqrt.table().tolist(), "gelu_table": gelu.table().tolist(),
@@ -198,10 +199,18 @@ def check_parameters(manifest: Manifest) -> None:
                             f"{a.tile_in}x{a.tile_out}")
     if c.head_dim % a.tile_in:
         problems.append(f"head dim {c.head_dim} is not a multiple of tile_in {a.tile_in}")
+    weights = {manifest.tensors[n].nbytes // max(1, _elements(manifest, n)) for n in
+               manifest.tensors}
     patch_inputs = 3 * c.patch * c.patch  # a row of the embedding layer on the tile
     if patch_inputs % a.tile_in:
         problems.append(f"a patch's {patch_inputs} inputs are not a multiple of tile_in "
                         f"{a.tile_in}")
+    weight_lanes = a.axi_bits // (8 * max(weights))
+    for name, value in (("dim", c.dim), ("mlp_hidden", c.mlp_hidden),
+                        ("expert_hidden", c.expert_hidden), ("a patch's inputs", patch_inputs)):
+        if value % weight_lanes:
+            problems.append(f"{name} {value} is not a multiple of the {weight_lanes} weights "
+                            f"per {a.axi_bits}-bit word (weight rows stream as whole words)")
     if c.experts > 256:
         problems.append(f"experts {c.experts} exceeds the 256 a queue entry can index")
     if c.tokens >= 1 << 16:
@@ -212,8 +221,6 @@ def check_parameters(manifest: Manifest) -> None:
     if feature_bits > 32:
         problems.append(f"values {max(activations)} bits wide exceed the 32-bit feature "
                         "container")
-    weights = {manifest.tensors[n].nbytes // max(1, _elements(manifest, n)) for n in
-               manifest.tensors}
     if len(weights) != 1:
         problems.append("weights.bin mixes container sizes; the loader reads one")
     if (c.image_height * c.image_width * 3) % (a.axi_bits // 8):

@@ -2,10 +2,10 @@
 
 Each kernel of ``hls/templates/project`` is written down here as its loops: trip counts,
 initiation intervals, pipeline depths, and which loops are unrolled or overlap (the linear
-unit's read/compute/write dataflow, the MoE's expert loading beside the previous expert's
-rows). DDR traffic is counted per m_axi port: a 256-bit word per cycle at most, times a
-burst efficiency, plus a latency per transfer; a loop that moves values one per cycle
-(``load_features``, ``load_weights``) is bound by whichever of the two is slower.
+unit's next weight strip streaming in beside the MAC steps of the current one). DDR
+traffic is counted per m_axi port: a 256-bit word per cycle at most, times a burst
+efficiency, plus a latency per transfer; a loop moving values is bound by whichever of the
+loop and the port is slower.
 
 MoE layers cost what the routing does: the experts a task actually activates in a layer
 and the tokens each receives (``ExpertStats``, from the simulator's trace), so only the
@@ -23,12 +23,18 @@ from dataclasses import dataclass, field
 
 from .config import AcceleratorConfig, ModelConfig
 
+#: Rows the linear unit's MAC loop cycles through at least, so that a row's accumulators
+#: are back from the adder before the row comes round again (fewer rows are padded).
+MIN_MAC_ROWS = 8
 #: Stages of a pipelined loop body (a multiply-accumulate, a requantize): its fill time.
 PIPELINE_DEPTH = 8
 #: Cycles of the approximation units HLS builds from the same integer recipes as the RTL.
 EXP_LATENCY, RECIPROCAL_LATENCY, RSQRT_LATENCY = 6, 7, 8
 #: One softmax update: compare, exp, rescale (a product and its rounding), add.
 SOFTMAX_UPDATE_LATENCY = EXP_LATENCY + 4
+#: LayerNorm's statistics between its sweeps: mean, mean of squares, variance (products
+#: and roundings in sequence).
+STATISTICS_LATENCY = 6
 
 
 @dataclass(frozen=True)
@@ -123,132 +129,137 @@ class Step:
 
 
 # ------------------------------------------------------------------------------ kernels
+def lanes(design: Design, bits: int) -> int:
+    return design.port.axi_bits // bits
+
+
 def load_features(design: Design, count: int) -> Cost:
-    return transfer(count, design.feature_bits, design.port)
+    """``load_features``: a word of lanes a cycle, one burst."""
+    return transfer(count, design.feature_bits, design.port,
+                    per_cycle=lanes(design, design.feature_bits))
 
 
 def store_features(design: Design, count: int) -> Cost:
-    lanes = design.port.axi_bits // design.feature_bits
-    return transfer(math.ceil(count / lanes), design.port.axi_bits, design.port)
+    return transfer(math.ceil(count / lanes(design, design.feature_bits)),
+                    design.port.axi_bits, design.port)
 
 
 def load_weights(design: Design, count: int) -> Cost:
-    return transfer(count, design.weight_bits, design.port)
+    return transfer(count, design.weight_bits, design.port,
+                    per_cycle=lanes(design, design.weight_bits))
 
 
-def patch_embed(design: Design) -> Cost:
-    """The embedding as a linear layer (PATCH_INPUTS -> DIM) on the tile: load it and the
-    positions; per patch, gather its pixels, one row through the tile (the position as its
-    residual), store; the CLS token is its position alone."""
-    c = design.config
-    inputs = c.patch * c.patch * 3
-    setup = (load_layer(design, inputs, c.dim) + load_weights(design, c.tokens * c.dim)
-             + Cost(pipelined(c.dim)) + store_features(design, c.dim))
-    per_patch = (pipelined(inputs) + pipelined(inputs)
-                 + linear_compute_row(design, inputs, c.dim)
-                 + store_features(design, c.dim).cycles)
-    return setup + Cost(per_patch * c.patches)
+def port_words(design: Design, words: int) -> int:
+    """Cycles for ``words`` to arrive in a stream the port fills."""
+    return math.ceil(words / design.port.burst_efficiency)
 
 
-def layer_norm(design: Design) -> Cost:
-    c = design.config
-    per_token = (load_features(design, c.dim) + Cost(pipelined(c.dim) + RSQRT_LATENCY
-                                                     + pipelined(c.dim))
-                 + store_features(design, c.dim))
-    return load_weights(design, 2 * c.dim) + per_token * c.tokens
-
-
-def load_layer(design: Design, in_dim: int, out_dim: int) -> Cost:
-    """A layer's weights into a LayerWeights buffer, a word of them a cycle (each lane to
-    its own bank), then its bias one value a cycle."""
-    lanes = design.port.axi_bits // design.weight_bits
-    return (transfer(in_dim * out_dim, design.weight_bits, design.port, per_cycle=lanes)
-            + load_weights(design, out_dim))
-
-
-def linear_compute_row(design: Design, in_dim: int, out_dim: int) -> int:
-    """compute_row: per tile of TILE_OUT outputs, in_dim / TILE_IN MAC steps at II 1 (the
-    buffer's TILE_IN x TILE_OUT banks serve a step's weights at once), then TILE_OUT
-    finishing cycles (bias, residual, rounding or GELU)."""
+def linear_rows(design: Design, in_dim: int, out_dim: int, count: int) -> Cost:
+    """``linear_rows``: the bias in, then the first strip of TILE_OUT weight rows; per strip,
+    its MAC steps (in_dim / TILE_IN steps over the rows, at least ``MIN_MAC_ROWS`` of them)
+    beside the next strip's words (whichever is longer), then a row a cycle out of the
+    accumulators (TILE_OUT results each)."""
     a = design.accelerator
-    tiles_out = math.ceil(out_dim / a.tile_out)
-    return tiles_out * (pipelined(math.ceil(in_dim / a.tile_in)) + pipelined(a.tile_out))
+    strip_words = math.ceil(a.tile_out * in_dim / lanes(design, design.weight_bits))
+    strips = math.ceil(out_dim / a.tile_out)
+    macs = math.ceil(in_dim / a.tile_in) * max(count, MIN_MAC_ROWS)
+    first = design.port.latency + pipelined(port_words(design, strip_words))
+    per_strip = (pipelined(max(macs, port_words(design, strip_words)))
+                 + pipelined(count))
+    last = pipelined(macs) + pipelined(count)
+    traffic = port_words(design, strip_words * strips) + design.port.latency
+    return load_weights(design, out_dim) + Cost(first + (strips - 1) * per_strip + last,
+                                                traffic)
 
 
 def linear(design: Design, in_dim: int, out_dim: int, residual: bool = False) -> Cost:
-    """A layer over DDR feature maps: load its weights, then read / compute / write rows
-    in a dataflow region (the slowest stage sets the pace, the others fill and drain)."""
+    """``linear`` over DDR feature maps: every row on chip in one burst (and the residual's),
+    through ``linear_rows``, and out in one burst."""
+    tokens = design.config.tokens
+    read = load_features(design, tokens * in_dim)
+    if residual:
+        read = read + load_features(design, tokens * out_dim)
+    return (read + linear_rows(design, in_dim, out_dim, tokens)
+            + store_features(design, tokens * out_dim))
+
+
+def patch_embed(design: Design) -> Cost:
+    """The positions and the image in, every patch's pixels gathered a value a cycle, the
+    embedding as a linear layer over the patches (positions as the residual), the CLS
+    token, the tokens out."""
     c = design.config
-    weights = load_layer(design, in_dim, out_dim)
-    read = load_features(design, in_dim) + (load_features(design, out_dim) if residual
-                                            else Cost(0))
-    compute = Cost(pipelined(in_dim) + linear_compute_row(design, in_dim, out_dim)
-                   + pipelined(out_dim) + (pipelined(out_dim) if residual else 0))
-    write = Cost(pipelined(out_dim)) + store_features(design, out_dim)
-    stages = (read, compute, write)
-    slowest = max(stages, key=lambda s: s.cycles)
-    fill = sum(s.cycles for s in stages) - slowest.cycles
-    return weights + Cost(slowest.cycles * c.tokens + fill,
-                          sum(s.memory for s in stages) * c.tokens)
+    inputs = c.patch * c.patch * 3
+    image_words = math.ceil(c.image_height * c.image_width * 3 * 8 / design.port.axi_bits)
+    return (load_weights(design, c.tokens * c.dim)
+            + transfer(image_words, design.port.axi_bits, design.port)
+            + Cost(pipelined(c.patches * inputs))
+            + linear_rows(design, inputs, c.dim, c.patches)
+            + Cost(pipelined(c.dim)) + store_features(design, c.tokens * c.dim))
+
+
+def layer_norm(design: Design) -> Cost:
+    """gamma and beta, the feature map in one burst; per token the sums and the normalize
+    sweep a word a cycle, the statistics and the rsqrt between them; one burst out."""
+    c = design.config
+    words = math.ceil(c.dim / lanes(design, design.feature_bits))
+    per_token = pipelined(words) + RSQRT_LATENCY + STATISTICS_LATENCY + pipelined(words)
+    return (load_weights(design, c.dim) * 2 + load_features(design, c.tokens * c.dim)
+            + Cost(per_token * c.tokens) + store_features(design, c.tokens * c.dim))
 
 
 def attention(design: Design) -> Cost:
-    """K and V read once per layer, a word a cycle; then per block of P query rows, one
-    (row, head) pair a cycle with the head's products side by side, for the scores and again
-    for A x V. A row's softmax state comes round every P x HEADS cycles; when that is
-    shorter than its update, the loop waits (an initiation interval above 1)."""
+    """K and V read once per layer, a word a cycle; then per block of P query rows (one
+    burst in), a row a cycle with all its heads side by side, for the scores and again for
+    A x V. A row's softmax state comes round every P cycles; when that is shorter than its
+    update, the loop waits (an initiation interval above 1). The block leaves in one
+    burst."""
     c, p = design.config, design.accelerator.attention_parallel
-    lanes = design.port.axi_bits // design.feature_bits
-    rows_on_chip = transfer(math.ceil(c.tokens * c.dim / lanes), design.port.axi_bits,
-                            design.port)
-    pairs = p * c.heads
-    ii = max(1, math.ceil(SOFTMAX_UPDATE_LATENCY / pairs))
+    ii = max(1, math.ceil(SOFTMAX_UPDATE_LATENCY / p))
     depth = PIPELINE_DEPTH + EXP_LATENCY
-    total = rows_on_chip * 2
+    total = load_features(design, c.tokens * c.dim) * 2
     for first in range(0, c.tokens, p):
         rows = min(p, c.tokens - first)
-        queries = load_features(design, c.dim) * rows
-        scores = Cost(pipelined(c.tokens * pairs, ii=ii, depth=depth))
-        stats = Cost(rows * c.heads * RECIPROCAL_LATENCY + p * pipelined(c.dim))
-        values = Cost(pipelined(c.tokens * pairs, depth=depth))
-        store = (Cost(pipelined(c.dim)) + store_features(design, c.dim)) * rows
+        queries = load_features(design, rows * c.dim)
+        scores = Cost(pipelined(c.tokens * p, ii=ii, depth=depth))
+        stats = Cost(rows * c.heads * RECIPROCAL_LATENCY)
+        values = Cost(pipelined(c.tokens * p, depth=depth))
+        words = math.ceil(rows * c.dim / lanes(design, design.feature_bits))
+        store = Cost(pipelined(words)) + store_features(design, rows * c.dim)
         total = total + queries + scores + stats + values + store
     return total
 
 
 def gate(design: Design) -> Cost:
+    """The normed rows and the residual in; per token all experts' logits at once (one input
+    a cycle), then logits, exps, 1/sum, probabilities and ranks an expert a cycle."""
     c = design.config
-    # all experts' logits at once (one input a cycle), then max, exp, sum, 1/sum, top-k
-    per_token = Cost(pipelined(c.dim) + c.experts + c.experts * EXP_LATENCY
-                     + RECIPROCAL_LATENCY + c.experts * (c.experts + 1))
-    return (load_features(design, c.tokens * c.dim) * 2  # normed rows and the residual
-            + Cost(pipelined(c.tokens * c.dim))
-            + load_weights(design, c.experts * c.dim) + per_token * c.tokens)
-
-
-def expert_load(design: Design) -> Cost:
-    c = design.config
-    return load_layer(design, c.dim, c.mlp_hidden) + load_layer(design, c.mlp_hidden, c.dim)
+    per_token = (pipelined(c.dim) + 4 * pipelined(c.experts) + RECIPROCAL_LATENCY
+                 + c.top_k)
+    words = math.ceil(c.tokens * c.dim / lanes(design, design.feature_bits))
+    return (load_features(design, c.tokens * c.dim) * 2 + Cost(pipelined(words))
+            + load_weights(design, c.experts * c.dim) + Cost(per_token * c.tokens))
 
 
 def expert_run(design: Design, tokens: int) -> Cost:
-    c = design.config
-    per_token = (pipelined(c.dim) + linear_compute_row(design, c.dim, c.mlp_hidden)
-                 + pipelined(c.mlp_hidden) + linear_compute_row(design, c.mlp_hidden, c.dim))
-    return Cost(2 * tokens * pipelined(c.dim) + tokens * per_token)
+    """One expert over its queue: gather (TILE_IN values a cycle), fc1 + GELU and fc2 on the
+    linear unit (weights streamed), scatter (TILE_OUT values a cycle)."""
+    c, a = design.config, design.accelerator
+    gather = Cost(pipelined(tokens * math.ceil(c.dim / a.tile_in)))
+    scatter = Cost(pipelined(tokens * math.ceil(c.dim / a.tile_out)))
+    return (gather + linear_rows(design, c.dim, c.expert_hidden, tokens)
+            + linear_rows(design, c.expert_hidden, c.dim, tokens) + scatter)
 
 
 def moe(design: Design, queues: tuple[int, ...]) -> tuple[Cost, Cost]:
-    """(gate and routing, experts): the first active expert loads alone, then each expert's
-    rows run while the next expert's weights load (ping/pong), then the results go out."""
+    """(gate and routing, experts): every active expert in turn, then the rounding (a word
+    a cycle) and one burst out."""
     c = design.config
-    active = [n for n in queues if n > 0]
-    experts = expert_load(design) if active else Cost(0)
-    for j, tokens in enumerate(active):
-        run = expert_run(design, tokens)
-        nxt = expert_load(design) if j + 1 < len(active) else Cost(0)
-        experts = experts + (run if run.cycles >= nxt.cycles else nxt)
-    out = (Cost(pipelined(c.dim)) + store_features(design, c.dim)) * c.tokens
+    experts = Cost(0)
+    for tokens in queues:
+        if tokens > 0:
+            experts = experts + expert_run(design, tokens)
+    words = math.ceil(c.tokens * c.dim / lanes(design, design.feature_bits))
+    out = Cost(pipelined(words)) + store_features(design, c.tokens * c.dim)
     return gate(design), experts + out
 
 

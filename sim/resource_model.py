@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from .cycle_model import Design
 
 ZCU104 = {"dsp": 1728, "bram36": 312, "uram": 96, "lut": 230_400, "ff": 460_800}
-BRAM36_BITS = 36 * 1024
-URAM_BITS = 288 * 1024
-LUTRAM_LIMIT_BITS = 1024  # banks this small are built from LUTs
+#: Block RAM18 shapes (depth, width); a BRAM36 is two of them.
+BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+URAM_SHAPE = (4096, 72)
+LUTRAM_DEPTH = 64  # one LUT holds 64 x 1 bits
+AUTO_LUTRAM_BITS = 1024  # Vitis HLS builds banks this small from LUTs unless told otherwise
 #: Rough per-unit logic (yosys synth_xilinx of the RTL units, int16 formats).
 UNIT_LOGIC = {"gelu": (106, 110), "exp": (147, 142), "reciprocal": (393, 206),
               "rsqrt": (388, 228)}
@@ -35,27 +37,42 @@ def dsp_per_multiplier(a_bits: int, b_bits: int) -> int:
 
 @dataclass(frozen=True)
 class Array:
+    """An on-chip array as the pragmas shape it: ``banks`` memories (array_partition), each
+    ``depth`` entries of ``width`` bits (array_reshape packs several elements into one
+    entry), bound to ``impl`` (bind_storage; "auto" lets the tool choose by size)."""
+
     name: str
-    elements: int
-    bits: int
-    banks: int = 1  # partitions that must be read in the same cycle
-    copies: int = 1  # ping/pong or per-buffer instances
+    depth: int
+    width: int
+    banks: int = 1
+    impl: str = "auto"
 
+    @property
+    def memory(self) -> str:
+        if self.impl != "auto":
+            return self.impl
+        return "lutram" if self.depth * self.width <= AUTO_LUTRAM_BITS else "bram"
 
-def bram36_for(array: Array) -> float:
-    """BRAM36 equivalents: each bank in whole BRAM18s (18 Kb: 1K x 18, 2K x 9, 512 x 36 ...)
-    as wide and as deep as it needs; banks of at most ``LUTRAM_LIMIT_BITS`` are LUTs."""
-    depth = math.ceil(array.elements / array.banks)
-    if depth * array.bits <= LUTRAM_LIMIT_BITS:
-        return 0.0
-    halves = max(math.ceil(array.bits / 18) * math.ceil(depth / 1024),
-                 math.ceil(depth * array.bits / (BRAM36_BITS // 2)))
-    return halves / 2 * array.banks * array.copies
+    @property
+    def bram36(self) -> float:
+        if self.memory != "bram":
+            return 0.0
+        halves = min(math.ceil(self.width / w) * math.ceil(self.depth / d)
+                     for d, w in BRAM18_SHAPES)
+        return halves / 2 * self.banks
 
+    @property
+    def uram(self) -> int:
+        if self.memory != "uram":
+            return 0
+        depth, width = URAM_SHAPE
+        return math.ceil(self.width / width) * math.ceil(self.depth / depth) * self.banks
 
-def uram_for(array: Array) -> int:
-    depth = math.ceil(array.elements / array.banks)
-    return math.ceil(array.bits / 72) * math.ceil(depth / 4096) * array.banks * array.copies
+    @property
+    def lut(self) -> int:
+        if self.memory != "lutram":
+            return 0
+        return math.ceil(self.depth / LUTRAM_DEPTH) * self.width * self.banks
 
 
 @dataclass(frozen=True)
@@ -65,7 +82,7 @@ class Resources:
     uram: int
     lut: int
     ff: int
-    arrays: tuple[tuple[str, float, int], ...]  # name, BRAM36, URAM
+    arrays: tuple[Array, ...]
 
     def fits(self, budget: dict[str, float] = ZCU104) -> bool:
         return all(getattr(self, k) <= v for k, v in budget.items())
@@ -75,27 +92,56 @@ class Resources:
 
 
 def arrays(design: Design) -> list[Array]:
-    """The generated kernels' on-chip arrays (see hls/templates/project)."""
+    """The generated kernels' on-chip arrays, shaped by their pragmas
+    (hls/templates/project/src)."""
     c, a = design.config, design.accelerator
-    wide = 64  # wide_t: exact sums and values between units
-    max_inputs = max(c.mlp_hidden, c.dim, 3 * c.patch * c.patch)
-    max_hidden = max_inputs
-    layer_weights = c.dim * max_inputs
-    mac_banks = a.tile_in * a.tile_out
-    return [
-        Array("linear weights", layer_weights, design.weight_bits, mac_banks),
-        Array("expert weights fc1/fc2 ping/pong", layer_weights, design.weight_bits,
-              mac_banks, copies=4 if c.moe_layers else 0),
-        Array("attention keys, values", c.tokens * c.dim, design.feature_bits + 1, c.head_dim,
-              copies=2),
-        Array("attention queries", a.attention_parallel * c.dim, wide, c.head_dim),
-        Array("attention scores", a.attention_parallel * c.heads * c.tokens, wide),
-        Array("attention accumulators", a.attention_parallel * c.dim, wide, c.head_dim),
-        Array("patch embedding weights", layer_weights, design.weight_bits, mac_banks),
-        Array("positions", c.tokens * c.dim, wide),
-        Array("moe rows and sums", 3 * c.tokens * c.dim, wide),
-        Array("row streams", 3 * max_hidden, wide),
+    f, w, wide = design.feature_bits, design.weight_bits, 64 if design.feature_bits <= 16 else 128
+    operand = f + 1
+    feature_lanes = design.port.axi_bits // f
+    max_inputs = max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
+    max_outputs = max(c.dim, c.mlp_hidden, c.expert_hidden)
+    strip_words = a.tile_out * max_inputs * w // design.port.axi_bits
+    image_words = c.image_height * c.image_width * 3 * 8 // design.port.axi_bits
+    t = c.tokens
+    found = [
+        # linear.cpp
+        Array("linear weight strips (ping/pong)", max_inputs // a.tile_in, a.tile_in * w,
+              2 * a.tile_out, "lutram"),
+        Array("linear accumulators", t, wide, a.tile_out),
+        Array("linear bias", max_outputs // a.tile_out, wide, a.tile_out, "lutram"),
+        Array("linear weight stream", strip_words, design.port.axi_bits),
+        Array("linear rows in", t * max_inputs // a.tile_in, a.tile_in * f, impl="uram"),
+        Array("linear residual rows", t * c.dim // a.tile_out, a.tile_out * f, impl="uram"),
+        Array("linear rows out", t * max_outputs // a.tile_out, a.tile_out * f, impl="uram"),
+        # patch_embed.cpp
+        Array("image", image_words, design.port.axi_bits, impl="uram"),
+        Array("patches", c.patches * 3 * c.patch * c.patch // a.tile_in, a.tile_in * f,
+              impl="uram"),
+        Array("positions", t * c.dim // a.tile_out, a.tile_out * f, impl="uram"),
+        Array("embedded tokens", t * c.dim // a.tile_out, a.tile_out * f, impl="uram"),
+        # layer_norm.cpp
+        Array("layer norm rows in", t * c.dim // feature_lanes, feature_lanes * f, impl="uram"),
+        Array("layer norm rows out", t * c.dim // feature_lanes, feature_lanes * f, impl="uram"),
+        Array("layer norm gamma, beta", c.dim // feature_lanes, wide, 2 * feature_lanes),
+        # attention.cpp
+        Array("attention keys", t, c.dim * operand),
+        Array("attention values", t, c.dim * operand),
+        Array("attention queries", a.attention_parallel, c.dim * operand, impl="lutram"),
+        Array("attention scores", a.attention_parallel * t, wide, c.heads),
+        Array("attention accumulators", a.attention_parallel, c.dim * wide, impl="lutram"),
+        # moe.cpp
+        Array("moe rows", t * c.dim // a.tile_in, a.tile_in * f, impl="uram"),
+        Array("moe sums", t * c.dim // a.tile_out, a.tile_out * wide, impl="uram"),
+        Array("moe probabilities", t * c.experts, wide),
+        Array("moe queues", c.experts * t, 16),
+        Array("moe gate", c.dim, wide, c.experts),
+        Array("expert rows", t * c.dim // a.tile_in, a.tile_in * f, impl="uram"),
+        Array("expert hidden rows", t * c.expert_hidden // a.tile_in, a.tile_in * f, impl="uram"),
+        Array("expert rows out", t * c.dim // a.tile_out, a.tile_out * f, impl="uram"),
     ]
+    if not c.moe_layers:
+        found = [x for x in found if not x.name.startswith(("moe", "expert"))]
+    return found
 
 
 def multipliers(design: Design) -> dict[str, tuple[int, int]]:
@@ -104,19 +150,23 @@ def multipliers(design: Design) -> dict[str, tuple[int, int]]:
     unit); a synthesis report that shows more instances corrects this."""
     c, a = design.config, design.accelerator
     feature, weight = design.feature_bits, design.weight_bits
+    lanes = design.port.axi_bits // feature
     return {
         "linear tile": (a.tile_in * a.tile_out, dsp_per_multiplier(feature, weight)),
-        "attention q.k": (c.head_dim, dsp_per_multiplier(feature + 1, feature + 1)),
-        "attention p.v": (c.head_dim, dsp_per_multiplier(feature + 1, feature + 1)),
-        "layer norm": (2, dsp_per_multiplier(2 * feature, feature)),
+        "attention q.k": (c.dim, dsp_per_multiplier(feature + 1, feature + 1)),
+        "attention p.v": (c.dim, dsp_per_multiplier(feature + 1, feature + 1)),
+        "layer norm": (3 * lanes, dsp_per_multiplier(feature + 1, feature + 1)),
         "gate": (c.experts, dsp_per_multiplier(feature + 1, weight)),
+        "moe scatter": (a.tile_out, dsp_per_multiplier(feature + 1, feature + 1)),
     }
 
 
 def approximation_units(design: Design) -> dict[str, int]:
-    """Instances of each approximation: exp for the softmax updates, for A x V and for the
-    gate; the rest once."""
-    return {"exp": 3, "reciprocal": 2, "rsqrt": 1, "gelu": 1}
+    """Instances of each approximation: exp per head for the softmax updates and again for
+    A x V, one for the gate; a GELU per output of the linear tile; the rest once per
+    kernel that uses them."""
+    c, a = design.config, design.accelerator
+    return {"exp": 2 * c.heads + 1, "reciprocal": 2, "rsqrt": 1, "gelu": a.tile_out}
 
 
 UNIT_DSPS = {"exp": 2, "reciprocal": 4, "rsqrt": 6, "gelu": 1}  # yosys, int16 formats
@@ -134,17 +184,7 @@ def resources(design: Design) -> Resources:
     for name, instances in units.items():
         lut += instances * UNIT_LOGIC[name][0]
         ff += instances * UNIT_LOGIC[name][1]
-    placed, bram, uram = [], 0.0, 0
-    for array in arrays(design):
-        if array.copies == 0:
-            continue
-        blocks = bram36_for(array)
-        # the largest buffers go to UltraRAM when that takes fewer blocks of room: one
-        # 4K x 72 URAM holds eight BRAM36s' worth if its banks are deep enough to fill it
-        if blocks >= 16 and uram_for(array) * 8 <= blocks * 1.5:
-            placed.append((array.name, 0.0, uram_for(array)))
-            uram += uram_for(array)
-        else:
-            placed.append((array.name, blocks, 0))
-            bram += blocks
-    return Resources(dsp, bram, uram, lut, ff, tuple(placed))
+    placed = tuple(arrays(design))
+    lut += sum(array.lut for array in placed)
+    return Resources(dsp, sum(array.bram36 for array in placed),
+                     sum(array.uram for array in placed), lut, ff, placed)

@@ -11,9 +11,9 @@ from edgemoe.sim.cycle_model import (
     Design,
     ExpertStats,
     attention,
-    expert_load,
     latency,
     linear,
+    linear_rows,
     pipelined,
 )
 from edgemoe.sim.dse import EDGE_MOE_POINT, evaluate, pareto, sweep
@@ -55,9 +55,24 @@ def test_moe_costs_the_experts_it_loads(design: Design) -> None:
     def experts(stats: ExpertStats) -> int:
         return latency(design, stats).by_kernel()["moe experts"].cycles
     # an expert no token chose is never loaded; the same tokens spread over every expert
-    # load sixteen experts' weights instead of two: at least fourteen loads more
+    # stream sixteen experts' weights instead of two: fourteen more, a word a cycle at best
+    words = 2 * config.dim * config.expert_hidden * design.weight_bits // design.port.axi_bits
     assert experts(two_of_all) == experts(two)
-    assert experts(every) > experts(two) + (config.experts - 2) * expert_load(design).cycles
+    assert experts(every) > experts(two) + (config.experts - 2) * words
+
+
+def test_a_linear_layer_costs_the_larger_of_its_macs_and_its_weight_words(
+        design: Design) -> None:
+    config, tile = design.config, design.accelerator.tile_in * design.accelerator.tile_out
+    weights = config.dim * config.mlp_hidden
+    words = weights * design.weight_bits // design.port.axi_bits
+    many = linear_rows(design, config.dim, config.mlp_hidden, config.tokens).cycles
+    few = linear_rows(design, config.dim, config.mlp_hidden, 2).cycles
+    # every row meets every weight in TILE_IN x TILE_OUT MACs a cycle, while the next strip
+    # streams in beside them: within 15% of the MAC bound when the rows are many ...
+    assert weights * config.tokens / tile <= many < 1.15 * weights * config.tokens / tile
+    # ... and bound by the weight words when they are few
+    assert words / design.port.burst_efficiency <= few < 1.3 * words / design.port.burst_efficiency
 
 
 def test_a_larger_tile_makes_linear_layers_faster(design: Design) -> None:

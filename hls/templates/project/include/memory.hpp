@@ -1,4 +1,4 @@
-// Values in DDR: AXI words of AXI_BITS, each holding several lanes.
+// Values in DDR: AXI words of AXI_BITS, each holding several lanes, moved a word a cycle.
 //
 // Feature maps (scratch) hold one value per FEATURE_BITS lane, weights.bin one weight per
 // WEIGHT_BITS lane, images one byte per lane; a tensor starts on a word and runs in
@@ -56,52 +56,59 @@ inline wide_t lane_value(const std::uint64_t pieces[PIECES], int lane, int bits,
     return from_lane(lane_of(pieces, lane, bits), bits, format);
 }
 
-// `count` values of a tensor from element `first` (WEIGHT_BITS lanes), one word at a time.
-inline void load_weights(const word_t *weights, const Tensor &tensor, unsigned first,
-                         int count, wide_t values[]) {
-    std::uint64_t pieces[PIECES];
-    int loaded_word = -1;
-load_weights_values:
-    for (int i = 0; i < count; ++i) {
+// `count` values from element `first` of the values packed `BITS` to a lane from `word` on,
+// read in `format`: a whole word a cycle, each lane to its own element of `values`.
+template <int BITS, typename T>
+void load_lanes(const word_t *memory, unsigned word, unsigned first, int count,
+                const Format &format, T values[]) {
+    constexpr int LANES = AXI_BITS / BITS;
+    const unsigned first_word = first / LANES;
+    const int words = int((first % LANES + count + LANES - 1) / LANES);
+load_lanes_words:
+    for (int w = 0; w < words; ++w) {
 #pragma HLS pipeline II = 1
-        const unsigned index = first + i;
-        const int word = int(tensor.word + index / WEIGHT_LANES);
-        if (word != loaded_word) {
-            unpack(weights[word], pieces);
-            loaded_word = word;
+        std::uint64_t pieces[PIECES];
+        unpack(memory[word + first_word + w], pieces);
+    load_lanes_lanes:
+        for (int lane = 0; lane < LANES; ++lane) {
+#pragma HLS unroll
+            const int i = int((first_word + w) * LANES + lane) - int(first);
+            if (i >= 0 && i < count) values[i] = T(lane_value(pieces, lane, BITS, format));
         }
-        values[i] = lane_value(pieces, index % WEIGHT_LANES, WEIGHT_BITS, tensor.format);
     }
 }
 
-inline ap_uint<8> read_pixel(const word_t *images, unsigned image_word, unsigned index) {
-    const word_t word = images[image_word + index / PIXEL_LANES];
+// `count` values of a tensor in weights.bin from its element `first`.
+template <typename T>
+void load_weights(const word_t *weights, const Tensor &tensor, unsigned first, int count,
+                  T values[]) {
+    load_lanes<WEIGHT_BITS>(weights, tensor.word, first, count, tensor.format, values);
+}
+
+// `count` values starting at element `first` of the feature map at `word`.
+template <typename T>
+void load_features(const word_t *scratch, unsigned word, unsigned first, int count,
+                   const Format &format, T values[]) {
+    load_lanes<FEATURE_BITS>(scratch, word, first, count, format, values);
+}
+
+// A value held in a feature lane (feature_t) read back in its format.
+inline wide_t feature_value(const feature_t &raw, const Format &format) {
+    return from_lane(wide_t(raw), FEATURE_BITS, format);
+}
+
+// Byte `index` of an image held as words.
+inline ap_uint<8> read_pixel(const word_t image[], unsigned index) {
+    const word_t word = image[index / PIXEL_LANES];
     const int low = (index % PIXEL_LANES) * 8;
     return word.range(low + 7, low);
 }
 
-// `count` values starting at element `first` of the feature map at `word`.
-inline void load_features(const word_t *scratch, unsigned word, unsigned first, int count,
-                          const Format &format, wide_t values[]) {
-    std::uint64_t pieces[PIECES];
-    int loaded_word = -1;
-load_features_values:
-    for (int i = 0; i < count; ++i) {
-#pragma HLS pipeline II = 1
-        const unsigned index = first + i;
-        const int at = int(word + index / FEATURE_LANES);
-        if (at != loaded_word) {
-            unpack(scratch[at], pieces);
-            loaded_word = at;
-        }
-        values[i] = lane_value(pieces, index % FEATURE_LANES, FEATURE_BITS, format);
-    }
-}
-
 // Writes whole words: `first` and `count` must be multiples of FEATURE_LANES, except at
 // the end of a feature map (the rest of its last word is zero).
-inline void store_features(word_t *scratch, unsigned word, unsigned first, int count,
-                           const wide_t values[]) {
+template <typename T>
+void store_features(word_t *scratch, unsigned word, unsigned first, int count,
+                    const T values[]) {
     const int words = (count + FEATURE_LANES - 1) / FEATURE_LANES;
     constexpr int per_piece = 64 / FEATURE_BITS;
     constexpr std::uint64_t mask = FEATURE_BITS == 64 ? ~0ULL : (1ULL << FEATURE_BITS) - 1;

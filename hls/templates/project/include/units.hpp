@@ -6,9 +6,10 @@
 
 namespace edgemoe {
 
-// The widest row any unit holds on chip (a patch is a row of the embedding layer).
+// The widest rows the linear unit takes in and gives out (a patch is a row of the
+// embedding layer).
 constexpr int MAX_INPUTS = MAX_HIDDEN > PATCH_INPUTS ? MAX_HIDDEN : PATCH_INPUTS;
-constexpr int MAX_ROW = DIM > MAX_INPUTS ? DIM : MAX_INPUTS;
+constexpr int MAX_OUTPUTS = DIM > MAX_HIDDEN ? DIM : MAX_HIDDEN;
 
 // Tokens (TOKENS x DIM) from one image: patch embedding, bias, CLS and positions.
 void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
@@ -27,25 +28,6 @@ struct LinearLayer {
     int in_dim, out_dim;
 };
 
-// The largest layer any unit holds on chip: DIM x the widest hidden size or patch.
-constexpr int MAX_LAYER_WEIGHTS = DIM * MAX_INPUTS;
-
-// A layer's weights and bias on chip. The weights lie tile by tile (TILE_OUT x TILE_IN,
-// tiles row-major), so that with the array split cyclically into TILE_IN x TILE_OUT banks
-// the weights of one MAC step are all in different banks.
-struct LayerWeights {
-    weight_t weights[MAX_LAYER_WEIGHTS];
-    wide_t bias[MAX_ROW];
-};
-
-constexpr int TILE_WEIGHTS = TILE_IN * TILE_OUT;
-
-// Where weight (o, i) of a layer with `in_dim` inputs lies in LayerWeights::weights.
-inline int weight_index(int o, int i, int in_dim) {
-    return ((o / TILE_OUT) * (in_dim / TILE_IN) + i / TILE_IN) * TILE_WEIGHTS
-           + (o % TILE_OUT) * TILE_IN + i % TILE_IN;
-}
-
 // What the linear unit does to a row's exact sums before they leave it.
 struct LinearOutput {
     const Format *out;  // the result's format
@@ -53,18 +35,16 @@ struct LinearOutput {
     const Format *residual_format;  // nullptr: no residual; else the residual's format
 };
 
-// Loads a layer's weights (WEIGHT_LANES per AXI word) into `buffer`.
-void load_layer(const word_t *weights, const LinearLayer &layer, LayerWeights &buffer);
+// out = x W^T + b (+ residual), or its GELU, for `count` rows held on chip (row r of x at
+// r * in_dim, of residual and out at r * out_dim). The weights stream from DDR a strip of
+// TILE_OUT rows at a time while the strip before it meets every row in TILE_IN x TILE_OUT
+// MACs; products and sums are exact and each result is rounded once.
+void linear_rows(const word_t *weights, const LinearLayer &layer, const Format &in,
+                 const feature_t x[], int count, const feature_t residual[],
+                 const LinearOutput &output, feature_t out[]);
 
-// out_rows = x W^T + b (+ residual_rows), or its GELU, for `count` rows held on chip, with
-// the layer in `buffer`: rows go through TILE_IN x TILE_OUT MACs, products and sums are
-// exact and each result is rounded once.
-void linear_rows(const LayerWeights &buffer, const LinearLayer &layer, const wide_t in_rows[],
-                 const Format &in, int count, const wide_t residual_rows[],
-                 const LinearOutput &output, wide_t out_rows[]);
-
-// The same over feature maps in DDR, all TOKENS rows of `in_word` to `out_word`: load the
-// layer, then read, compute and write rows as a dataflow pipeline.
+// The same over feature maps in DDR: all TOKENS rows of `in_word` (and of `residual_word`
+// when the output has a residual) on chip, through the unit, and out to `out_word`.
 void linear(const word_t *weights, const LinearLayer &layer, word_t *scratch,
             unsigned in_word, const Format &in, unsigned out_word, const LinearOutput &output,
             unsigned residual_word);

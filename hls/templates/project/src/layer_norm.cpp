@@ -1,6 +1,8 @@
 // One-pass LayerNorm: a token's sum and sum of squares in one sweep, exactly; the mean
 // and variance from them (times 1/DIM), 1/sqrt(var + eps) by the rsqrt approximation,
 // then (x - mean) / std, rounded, and the affine map gamma x + beta, rounded once more.
+// The whole feature map comes on chip in one burst and leaves in one; a token's row goes
+// through both sweeps a word (FEATURE_LANES values) a cycle.
 #include "fixed_point.hpp"
 #include "memory.hpp"
 #include "units.hpp"
@@ -10,8 +12,17 @@ namespace edgemoe {
 void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
                 word_t *scratch, unsigned in_word, unsigned out_word) {
     wide_t gamma[DIM], beta[DIM];
+#pragma HLS array_partition variable = gamma cyclic factor = FEATURE_LANES
+#pragma HLS array_partition variable = beta cyclic factor = FEATURE_LANES
     load_weights(weights, params.gamma, 0, DIM, gamma);
     load_weights(weights, params.beta, 0, DIM, beta);
+    static feature_t x[TOKENS * DIM];
+#pragma HLS array_reshape variable = x cyclic factor = FEATURE_LANES
+#pragma HLS bind_storage variable = x type = ram_2p impl = uram
+    static feature_t out[TOKENS * DIM];
+#pragma HLS array_reshape variable = out cyclic factor = FEATURE_LANES
+#pragma HLS bind_storage variable = out type = ram_2p impl = uram
+    load_features(scratch, in_word, 0, TOKENS * DIM, in, x);
     const int fx = in.frac;
     // x - mean at the finer of the two precisions
     const int centered_frac = params.mean.frac > fx ? params.mean.frac : fx;
@@ -20,14 +31,17 @@ void layer_norm(const word_t *weights, const LayerNormParams &params, const Form
                                                                : params.beta.format.frac;
 layer_norm_tokens:
     for (int t = 0; t < TOKENS; ++t) {
-        wide_t x[DIM];
-        load_features(scratch, in_word, t * DIM, DIM, in, x);
         wide_t total = 0, squares = 0;
     layer_norm_sums:
-        for (int d = 0; d < DIM; ++d) {
+        for (int w = 0; w < DIM / FEATURE_LANES; ++w) {
 #pragma HLS pipeline II = 1
-            total += x[d];
-            squares += operand_t(x[d]) * operand_t(x[d]);
+        layer_norm_sums_lanes:
+            for (int lane = 0; lane < FEATURE_LANES; ++lane) {
+#pragma HLS unroll
+                const wide_t value = feature_value(x[t * DIM + w * FEATURE_LANES + lane], in);
+                total += value;
+                squares += operand_t(value) * operand_t(value);
+            }
         }
         const int b = LAYER_NORM_INV_DIM_BITS;
         const wide_t mean = requantize(total * wide_t(LAYER_NORM_INV_DIM), fx + b, params.mean);
@@ -38,21 +52,21 @@ layer_norm_tokens:
         if (variance < 0) variance = 0;
         variance = requantize(variance + wide_t(params.eps), params.var.frac, params.var);
         const wide_t inv_std = approx_rsqrt(variance, params.var, params.inv_std);
-        wide_t out[DIM];
     layer_norm_normalize:
         for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
-            const wide_t centered = (x[d] << (centered_frac - fx))
+#pragma HLS unroll factor = FEATURE_LANES
+            const wide_t centered = (feature_value(x[t * DIM + d], in) << (centered_frac - fx))
                                     - (mean << (centered_frac - params.mean.frac));
             const wide_t normalized = requantize(centered * inv_std,
                                                  centered_frac + params.inv_std.frac,
                                                  params.normalized);
             const wide_t affine = ((normalized * gamma[d]) << (out_frac - affine_frac))
                                   + (beta[d] << (out_frac - params.beta.format.frac));
-            out[d] = requantize(affine, out_frac, params.out);
+            out[t * DIM + d] = feature_t(requantize(affine, out_frac, params.out));
         }
-        store_features(scratch, out_word, t * DIM, DIM, out);
     }
+    store_features(scratch, out_word, 0, TOKENS * DIM, out);
 }
 
 }  // namespace edgemoe

@@ -1,9 +1,9 @@
 // The mixture-of-experts layer: the task's gate scores every expert for every token
 // (softmax over all of them), each token keeps its TOP_K best (ties to the lower expert
 // index), tokens are sorted into one queue per expert (the patch reordering), and every
-// expert with a non-empty queue runs once over it, its weights loaded once. Each output
-// row, times the token's gate probability, accumulates exactly into the token's row on
-// top of the residual; the sum is rounded once.
+// expert with a non-empty queue runs once over it on the linear unit, its weights
+// streamed once. Each output row, times the token's gate probability, accumulates exactly
+// into the token's row on top of the residual; the sum is rounded once.
 #include "fixed_point.hpp"
 #include "memory.hpp"
 #include "units.hpp"
@@ -13,7 +13,7 @@ namespace edgemoe {
 namespace {
 
 void gate_probabilities(const BlockParams &block, const wide_t gate[EXPERTS * DIM],
-                        const wide_t x[DIM], wide_t probs[EXPERTS]) {
+                        const feature_t x[DIM], wide_t probs[EXPERTS]) {
     const SoftmaxParams &softmax = block.gate_softmax;
     const Format &g = block.gate.format;
     wide_t dots[EXPERTS];
@@ -30,13 +30,15 @@ gate_dots:
     gate_dot_experts:
         for (int e = 0; e < EXPERTS; ++e) {
 #pragma HLS unroll
-            dots[e] += operand_t(x[d]) * weight_t(gate[e * DIM + d]);
+            dots[e] += operand_t(feature_value(x[d], block.norm2.out))
+                       * weight_t(gate[e * DIM + d]);
         }
     }
     wide_t logits[EXPERTS];
     wide_t peak = 0;
 gate_logits:
     for (int e = 0; e < EXPERTS; ++e) {
+#pragma HLS pipeline II = 1
         logits[e] = requantize(dots[e], block.norm2.out.frac + g.frac, block.gate_logits);
         if (e == 0 || logits[e] > peak) peak = logits[e];
     }
@@ -44,6 +46,7 @@ gate_logits:
     wide_t total = 0;
 gate_exp:
     for (int e = 0; e < EXPERTS; ++e) {
+#pragma HLS pipeline II = 1
         const wide_t diff = requantize(logits[e] - peak, block.gate_logits.frac, softmax.diff);
         exps[e] = approx_exp(diff, softmax.diff, softmax.exp);
         total += exps[e];
@@ -52,6 +55,7 @@ gate_exp:
     const wide_t inv = approx_reciprocal(sum, softmax.sum, softmax.inv_sum);
 gate_normalize:
     for (int e = 0; e < EXPERTS; ++e) {
+#pragma HLS pipeline II = 1
         probs[e] = requantize(exps[e] * inv, softmax.exp.frac + softmax.inv_sum.frac,
                               softmax.prob);
     }
@@ -61,6 +65,7 @@ gate_normalize:
 void top_k(const wide_t probs[EXPERTS], unsigned char chosen[TOP_K]) {
 top_k_experts:
     for (int e = 0; e < EXPERTS; ++e) {
+#pragma HLS pipeline II = 1
         int rank = 0;
     top_k_compare:
         for (int other = 0; other < EXPERTS; ++other) {
@@ -70,11 +75,6 @@ top_k_experts:
         if (rank < TOP_K) chosen[rank] = e;
     }
 }
-
-// One expert's two layers on chip, in its ping or its pong buffer.
-struct ExpertBuffers {
-    LayerWeights fc1, fc2;
-};
 
 struct ExpertQueue {
     const unsigned short *tokens;
@@ -89,58 +89,53 @@ LinearLayer expert_fc2(const BlockParams &block, int e) {
     return {&block.fc2_weight, &block.fc2_bias, unsigned(e * DIM), EXPERT_HIDDEN, DIM};
 }
 
-void load_expert(const word_t *weights, const BlockParams &block, int e,
-                 ExpertBuffers &buffers) {
-    load_layer(weights, expert_fc1(block, e), buffers.fc1);
-    load_layer(weights, expert_fc2(block, e), buffers.fc2);
-}
-
-// The expert over its queue: gather the rows, fc1 + GELU, fc2, then each output row times
-// the token's gate probability into the token's accumulator row (the scatter).
-void run_expert(const ExpertBuffers &buffers, const BlockParams &block, int e,
-                const ExpertQueue &queue, const wide_t x[TOKENS * DIM],
+// The expert over its queue on the linear unit: gather the rows, fc1 + GELU, fc2, then
+// each output row times the token's gate probability into the token's accumulator row
+// (the scatter).
+void run_expert(const word_t *weights, const BlockParams &block, int e,
+                const ExpertQueue &queue, const feature_t x[TOKENS * DIM],
                 const wide_t probs[TOKENS][EXPERTS], int frac, wide_t acc[TOKENS * DIM]) {
-    static wide_t rows[TOKENS * DIM];
-    static wide_t hidden[TOKENS * EXPERT_HIDDEN];
-    static wide_t out[TOKENS * DIM];
+    static feature_t rows[TOKENS * DIM];
+#pragma HLS array_reshape variable = rows cyclic factor = TILE_IN
+#pragma HLS bind_storage variable = rows type = ram_2p impl = uram
+    static feature_t hidden[TOKENS * EXPERT_HIDDEN];
+#pragma HLS array_reshape variable = hidden cyclic factor = TILE_IN
+#pragma HLS bind_storage variable = hidden type = ram_2p impl = uram
+    static feature_t out[TOKENS * DIM];
+#pragma HLS array_reshape variable = out cyclic factor = TILE_OUT
+#pragma HLS bind_storage variable = out type = ram_2p impl = uram
 run_expert_gather:
-    for (int r = 0; r < queue.length; ++r) {
-#pragma HLS loop_tripcount min = 1 max = TOKENS
-    run_expert_gather_dims:
-        for (int d = 0; d < DIM; ++d) {
+    for (int k = 0; k < queue.length * (DIM / TILE_IN); ++k) {
+#pragma HLS loop_tripcount min = 1 max = TOKENS * DIM / TILE_IN
 #pragma HLS pipeline II = 1
-            rows[r * DIM + d] = x[queue.tokens[r] * DIM + d];
+        const int r = k / (DIM / TILE_IN), base = (k % (DIM / TILE_IN)) * TILE_IN;
+    run_expert_gather_lanes:
+        for (int i = 0; i < TILE_IN; ++i) {
+#pragma HLS unroll
+            rows[r * DIM + base + i] = x[queue.tokens[r] * DIM + base + i];
         }
     }
     const LinearOutput to_hidden = {&block.hidden, &block.fc1, nullptr};
-    linear_rows(buffers.fc1, expert_fc1(block, e), rows, block.norm2.out, queue.length,
-                nullptr, to_hidden, hidden);
+    linear_rows(weights, expert_fc1(block, e), block.norm2.out, rows, queue.length, nullptr,
+                to_hidden, hidden);
     const LinearOutput to_out = {&block.expert_out, nullptr, nullptr};
-    linear_rows(buffers.fc2, expert_fc2(block, e), hidden, block.hidden, queue.length,
-                nullptr, to_out, out);
+    linear_rows(weights, expert_fc2(block, e), block.hidden, hidden, queue.length, nullptr,
+                to_out, out);
     const int product_frac = block.gate_softmax.prob.frac + block.expert_out.frac;
 run_expert_scatter:
-    for (int r = 0; r < queue.length; ++r) {
-#pragma HLS loop_tripcount min = 1 max = TOKENS
-        const int t = queue.tokens[r];
-    run_expert_scatter_dims:
-        for (int d = 0; d < DIM; ++d) {
+    for (int k = 0; k < queue.length * (DIM / TILE_OUT); ++k) {
+#pragma HLS loop_tripcount min = 1 max = TOKENS * DIM / TILE_OUT
 #pragma HLS pipeline II = 1
-            acc[t * DIM + d] += wide_t(operand_t(probs[t][e]) * operand_t(out[r * DIM + d]))
-                                << (frac - product_frac);
+        const int r = k / (DIM / TILE_OUT), base = (k % (DIM / TILE_OUT)) * TILE_OUT;
+        const int t = queue.tokens[r];
+    run_expert_scatter_lanes:
+        for (int o = 0; o < TILE_OUT; ++o) {
+#pragma HLS unroll
+            const wide_t value = feature_value(out[r * DIM + base + o], block.expert_out);
+            acc[t * DIM + base + o] += wide_t(operand_t(probs[t][e]) * operand_t(value))
+                                       << (frac - product_frac);
         }
     }
-}
-
-// Double buffering: the current expert computes from one buffer while the next active
-// expert's weights load into the other.
-void expert_step(const word_t *weights, const BlockParams &block, int current, int next,
-                 const ExpertQueue &queue, const wide_t x[TOKENS * DIM],
-                 const wide_t probs[TOKENS][EXPERTS], int frac, wide_t acc[TOKENS * DIM],
-                 const ExpertBuffers &computing, ExpertBuffers &loading) {
-#pragma HLS dataflow
-    if (next >= 0) load_expert(weights, block, next, loading);
-    run_expert(computing, block, current, queue, x, probs, frac, acc);
 }
 
 }  // namespace
@@ -148,8 +143,12 @@ void expert_step(const word_t *weights, const BlockParams &block, int current, i
 void moe_layer(const word_t *weights, const BlockParams &block, int task, word_t *scratch,
                unsigned in_word, unsigned residual_word, unsigned out_word,
                unsigned probs_word, bool debug) {
-    static wide_t x[TOKENS * DIM];
+    static feature_t x[TOKENS * DIM];
+#pragma HLS array_reshape variable = x cyclic factor = TILE_IN
+#pragma HLS bind_storage variable = x type = ram_2p impl = uram
     static wide_t acc[TOKENS * DIM];  // residual + sum of gate-weighted expert outputs
+#pragma HLS array_reshape variable = acc cyclic factor = TILE_OUT
+#pragma HLS bind_storage variable = acc type = ram_2p impl = uram
     static wide_t probs[TOKENS][EXPERTS];
     static unsigned short queue[EXPERTS][TOKENS];
     static unsigned short queue_length[EXPERTS];
@@ -161,6 +160,7 @@ void moe_layer(const word_t *weights, const BlockParams &block, int task, word_t
 moe_residual:
     for (int i = 0; i < TOKENS * DIM; ++i) {
 #pragma HLS pipeline II = 1
+#pragma HLS unroll factor = TILE_OUT
         acc[i] = acc[i] << (frac - block.residual1.frac);
     }
 
@@ -187,42 +187,20 @@ moe_route:
         }
     }
 
-    // The active experts, in order; each one's weights load while the one before computes.
-    int active[EXPERTS];
-    int active_count = 0;
-moe_active:
-    for (int e = 0; e < EXPERTS; ++e) {
-        if (queue_length[e] > 0) active[active_count++] = e;  // unused experts never load
-    }
-    static ExpertBuffers ping, pong;
-#pragma HLS array_partition variable = ping.fc1.weights cyclic factor = TILE_WEIGHTS
-#pragma HLS array_partition variable = ping.fc2.weights cyclic factor = TILE_WEIGHTS
-#pragma HLS array_partition variable = pong.fc1.weights cyclic factor = TILE_WEIGHTS
-#pragma HLS array_partition variable = pong.fc2.weights cyclic factor = TILE_WEIGHTS
-    if (active_count > 0) load_expert(weights, block, active[0], ping);
+    // Every active expert once, in order; unused experts never load.
 moe_experts:
-    for (int j = 0; j < active_count; ++j) {
-#pragma HLS loop_tripcount min = 1 max = EXPERTS
-        const int next = j + 1 < active_count ? active[j + 1] : -1;
-        const ExpertQueue queue_of = {queue[active[j]], queue_length[active[j]]};
-        if (j % 2 == 0) {
-            expert_step(weights, block, active[j], next, queue_of, x, probs, frac, acc, ping,
-                        pong);
-        } else {
-            expert_step(weights, block, active[j], next, queue_of, x, probs, frac, acc, pong,
-                        ping);
-        }
+    for (int e = 0; e < EXPERTS; ++e) {
+        if (queue_length[e] == 0) continue;
+        const ExpertQueue queue_of = {queue[e], queue_length[e]};
+        run_expert(weights, block, e, queue_of, x, probs, frac, acc);
     }
-moe_round:
-    for (int t = 0; t < TOKENS; ++t) {
-        wide_t out[DIM];
-    moe_round_dims:
-        for (int d = 0; d < DIM; ++d) {
+moe_round:  // x is spent: the rounded outputs take its place, then leave in one burst
+    for (int i = 0; i < TOKENS * DIM; ++i) {
 #pragma HLS pipeline II = 1
-            out[d] = requantize(acc[t * DIM + d], frac, block.out);
-        }
-        store_features(scratch, out_word, t * DIM, DIM, out);
+#pragma HLS unroll factor = FEATURE_LANES
+        x[i] = feature_t(requantize(acc[i], frac, block.out));
     }
+    store_features(scratch, out_word, 0, TOKENS * DIM, x);
 }
 
 }  // namespace edgemoe
