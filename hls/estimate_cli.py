@@ -3,12 +3,14 @@ accelerator on a ZCU104 from the cycle and resource models, before any synthesis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import click
 
 from edgemoe.sim.atomic import atomic_path
+from edgemoe.sim.dse import PRECISIONS
 
 
 def _stats_per_task(artifact: Path, images: int):
@@ -38,6 +40,30 @@ def _design(artifact: Path):
                             weight_bits)
 
 
+def _parse_tile(tile: str | None) -> tuple[int, int] | None:
+    if tile is None:
+        return None
+    try:
+        tile_in, tile_out = (int(side) for side in tile.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{tile!r} is not INxOUT (e.g. 32x16)",
+                                 param_hint="--tile") from None
+    return tile_in, tile_out
+
+
+def _with_point(design, parallel: int | None, tile: tuple[int, int] | None,
+                precision: str | None, clock_mhz: float | None):
+    """The design with the options' parameters in place of the artifact's."""
+    a = design.accelerator
+    changes = {"attention_parallel": parallel, "clock_mhz": clock_mhz,
+               "tile_in": tile and tile[0], "tile_out": tile and tile[1]}
+    accelerator = dataclasses.replace(a, **{k: v for k, v in changes.items() if v})
+    features, weights = PRECISIONS[precision] if precision else (design.feature_bits,
+                                                                 design.weight_bits)
+    return dataclasses.replace(design, accelerator=accelerator, feature_bits=features,
+                               weight_bits=weights)
+
+
 @click.command()
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--images", type=int, default=4, show_default=True,
@@ -46,8 +72,18 @@ def _design(artifact: Path):
               help="a Vitis HLS solution folder: put its per-function latency and resources "
                    "beside the model's, and save the corrections")
 @click.option("--json", "out_json", type=click.Path(path_type=Path))
-def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | None) -> None:
-    """Latency, FPS, per-kernel breakdown and resources of ARTIFACT's accelerator."""
+@click.option("--parallel", type=click.IntRange(min=1),
+              help="model another attention parallelism P than the artifact's")
+@click.option("--tile", type=str, metavar="INxOUT", help="model another linear tile, e.g. 32x16")
+@click.option("--precision", type=click.Choice(sorted(PRECISIONS)),
+              help="model another precision preset's feature and weight widths")
+@click.option("--clock", "clock_mhz", type=click.FloatRange(min=1), help="kernel clock, MHz")
+@click.option("--layers", "per_layer", is_flag=True, help="also print every layer's kernels")
+def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | None,
+             parallel: int | None, tile: str | None, precision: str | None,
+             clock_mhz: float | None, per_layer: bool) -> None:
+    """Latency, FPS, per-kernel breakdown and resources of ARTIFACT's accelerator (or, with
+    the options, of another design point running ARTIFACT's model and routing)."""
     from edgemoe.sim.artifact import ArtifactError
     from edgemoe.sim.cycle_model import latency, per_call
     from edgemoe.sim.resource_model import ZCU104, resources
@@ -57,6 +93,7 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
         stats = _stats_per_task(artifact, images)
     except ArtifactError as err:
         raise click.ClickException(str(err)) from None
+    design = _with_point(design, parallel, _parse_tile(tile), precision, clock_mhz)
     a = design.accelerator
     click.echo(f"{manifest.config.name}: P={a.attention_parallel}, tile {a.tile_in}x"
                f"{a.tile_out}, {design.feature_bits}-bit features, {design.weight_bits}-bit "
@@ -72,6 +109,11 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
                                                      for layer in manifest.config.moe_layers}}
         click.echo(f"  {task:13} {seconds * 1e3:9.2f} ms  {1 / seconds:8.1f} FPS")
     first = latency(design, next(iter(stats.values()))[0])
+    if per_layer:
+        click.echo("  per layer (first task, first image):")
+        for step in first.steps:
+            click.echo(f"    {step.layer:9} {step.kernel:17} {step.cost.cycles:>10,} cycles  "
+                       f"{step.cost.bound}-bound")
     click.echo("  breakdown (first task, first image):")
     summary["breakdown"] = {}
     for kernel, cost in sorted(first.by_kernel().items(), key=lambda kv: -kv[1].cycles):
