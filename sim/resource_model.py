@@ -2,9 +2,10 @@
 
 DSPs come from the multipliers the generated loops instantiate (unrolled MACs, one per
 pipelined MAC loop) and their operand widths: a DSP48E2 multiplies 27 x 18 bits signed, so a
-16 x 16 product takes one and wider operands take more. Block RAM and UltraRAM come from
-every on-chip array's size and partitioning (an array partitioned into n banks needs n
-memories at least; small banks go to LUTs). LUT and FF are rough: a per-MAC and per-unit
+16 x 16 product takes one and wider operands take more. Block RAM, UltraRAM and LUTRAM come
+from every on-chip array as its pragmas shape it: array_partition makes banks (each its own
+memory), array_reshape packs elements into wider entries, bind_storage names the memory
+(else small banks go to LUTs, the rest to block RAM). LUT and FF are rough: a per-MAC and per-unit
 cost plus the AXI interfaces, with the yosys figures of the RTL units where they exist.
 """
 

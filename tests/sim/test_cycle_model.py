@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -106,3 +107,16 @@ def test_the_sweep_has_the_edge_moe_point_and_a_consistent_front() -> None:
     faster = evaluate(config, 4, (16, 16), "int16", 300.0)
     slower = evaluate(config, 4, (16, 16), "int16", 200.0)
     assert faster.seconds == pytest.approx(slower.seconds * 200 / 300)
+
+
+def test_the_resource_model_binds_memories_as_the_generated_pragmas_do(
+        design: Design) -> None:
+    from edgemoe.hls.generator import PROJECT_TEMPLATES
+    from edgemoe.sim.resource_model import arrays
+
+    sources = "".join(p.read_text() for p in (PROJECT_TEMPLATES / "src").glob("*.cpp"))
+    pragmas = re.findall(r"#pragma HLS bind_storage variable = \w+ type = \w+ impl = (\w+)",
+                         sources)
+    modelled = [array.impl for array in arrays(design) if array.impl != "auto"]
+    assert sorted(pragmas) == sorted(modelled)
+    assert {"uram", "lutram"} <= set(pragmas)
