@@ -22,6 +22,8 @@ SUBCOMMANDS = {
             "Generate the Vitis HLS project of an artifact; run it in C simulation."),
     "estimate": ("edgemoe.hls.estimate_cli", "estimate",
                  "Latency, FPS and resources of an artifact's accelerator on a ZCU104."),
+    "demo": ("edgemoe.host.demo.cli", "demo",
+             "The whole flow on the tiny config, skipping stages whose inputs are unchanged."),
     "dse": ("edgemoe.hls.estimate_cli", "dse",
             "Sweep the accelerator's parameters; plot FPS against DSPs (Pareto front)."),
     "rtl": ("edgemoe.hls.rtl.cli", "rtl",
