@@ -24,17 +24,24 @@ def _fail(err: Exception) -> click.ClickException:
               help="Run folder for checkpoint.pt and config.yaml [default: runs/CONFIG].")
 @click.option("--epochs", type=int, help="Override the config's epoch count.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out.")
-def train(config_name: str, out_dir: Path | None, epochs: int | None, resume: bool) -> None:
-    """Train M3ViT on the synthetic multi-task scenes, then evaluate it."""
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Your own data instead of the synthetic scenes: a folder with train/ and "
+                   "val/, each holding images/, labels/ and depths/ (NYUD-v2 style).")
+def train(config_name: str, out_dir: Path | None, epochs: int | None, resume: bool,
+          data_dir: Path | None) -> None:
+    """Train M3ViT on the synthetic multi-task scenes (or your data), then evaluate it."""
     from .checkpoint import CheckpointError
     from .train import train as run_training
 
     try:
         document = load_config_file(config_name)
+        if data_dir is not None:
+            training = {**document.get("training", {}), "data": str(data_dir.resolve())}
+            document = {**document, "training": training}
         out_dir = out_dir or Path("runs") / document["model"]["name"]
         started = time.perf_counter()
         path = run_training(document, out_dir, resume=resume, epochs=epochs)
-    except (ConfigError, CheckpointError) as err:
+    except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as err:
         raise _fail(err) from None
     click.echo(f"checkpoint: {path} ({time.perf_counter() - started:.0f} s)")
     _report(path, images=None, json_path=out_dir / "metrics.json")
@@ -160,15 +167,12 @@ def export_onnx(checkpoint: Path, out_dir: Path) -> None:
                    f"{MAX_DIFFERENCE:g})")
 
 
-def _calibration_images(checkpoint, count: int) -> np.ndarray:
-    from .data.datasets import SceneDataset
-    from .train import TrainConfig
+def _splits(checkpoint):
+    """The checkpoint's training and validation data (scenes, or its --data folders)."""
+    from .train import TrainConfig, build_datasets
 
-    config = checkpoint.config
-    training = TrainConfig.from_dict(checkpoint.document["training"])
-    data = SceneDataset("train", training.train_images, config.image_height,
-                        config.image_width, seed=training.seed)
-    return data.images[:count].numpy()
+    return build_datasets(checkpoint.config,
+                          TrainConfig.from_dict(checkpoint.document["training"]))
 
 
 def _load(checkpoint_path: Path):
@@ -200,21 +204,21 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
     from edgemoe.sim.quant_eval import compare_float_fixed
     from edgemoe.sim.quant_report import write_quantization_report
 
-    from .data.datasets import SceneDataset
     from .export import head_layers
 
     loaded, model, weights = _load(checkpoint)
     config = model.config
     accelerator = AcceleratorConfig.from_dict(loaded.document.get("accelerator", {}))
-    val = SceneDataset("val", images, config.image_height, config.image_width)
-    calibration = _calibration_images(loaded, calibration_images)
+    train_set, val = _splits(loaded)
+    calibration = train_set.images[:calibration_images].numpy()
     heads = head_layers(model)
     reports = []
     for preset in presets or ("int16", "edge-moe"):
         spec = calibrate(config, weights, calibration, preset)
         reports.append(compare_float_fixed(config, accelerator, weights, spec, heads,
-                                           val.images.numpy(), val.labels.numpy(),
-                                           val.depths.numpy()))
+                                           val.images[:images].numpy(),
+                                           val.labels[:images].numpy(),
+                                           val.depths[:images].numpy()))
         for note in spec.notes:
             click.echo(f"note ({preset}): {note}")
     out_dir = out_dir or Path("reports") / config.name
@@ -238,14 +242,13 @@ def export(checkpoint: Path, preset: str, out_dir: Path | None, vectors: int,
     from edgemoe.sim.config import AcceleratorConfig
     from edgemoe.sim.quant import calibrate
 
-    from .data.datasets import SceneDataset
     from .export import export_artifact
 
     loaded, model, weights = _load(checkpoint)
     config = model.config
     accelerator = AcceleratorConfig.from_dict(loaded.document.get("accelerator", {}))
-    spec = calibrate(config, weights, _calibration_images(loaded, calibration_images), preset)
-    val = SceneDataset("val", max(vectors, 8), config.image_height, config.image_width)
+    train_set, val = _splits(loaded)
+    spec = calibrate(config, weights, train_set.images[:calibration_images].numpy(), preset)
     onnx_images = (val.images[:8].permute(0, 3, 1, 2).float() / 255.0) if onnx else None
     out_dir = out_dir or Path("artifacts") / config.name
     export_artifact(model, weights, spec, accelerator, out_dir, val.images[:vectors].numpy(),

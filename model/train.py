@@ -26,7 +26,7 @@ from edgemoe.sim.config import ConfigError, ModelConfig
 from edgemoe.sim.metrics import IGNORE_LABEL
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data.datasets import SceneDataset
+from .data.datasets import ArrayDataset, FolderDataset, SceneDataset
 from .m3vit import M3ViT, Routing
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -45,6 +45,9 @@ class TrainConfig:
     balance_loss_weight: float
     depth_loss_weight: float = 1.0
     seed: int = 0
+    #: your own data instead of the synthetic scenes: a folder with train/ and val/, each in
+    #: FolderDataset's layout (images/, labels/, depths/)
+    data: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -100,8 +103,14 @@ def _schedule(total_steps: int) -> Any:
 
 
 def build_datasets(config: ModelConfig, training: TrainConfig,
-                   ) -> tuple[SceneDataset, SceneDataset]:
+                   ) -> tuple[ArrayDataset, ArrayDataset]:
+    """The training and validation splits: synthetic scenes, or ``training.data``'s
+    folders."""
     size = (config.image_height, config.image_width)
+    if training.data is not None:
+        root = Path(training.data)
+        return (FolderDataset(root / "train", *size, config.classes),
+                FolderDataset(root / "val", *size, config.classes))
     return (SceneDataset("train", training.train_images, *size, seed=training.seed),
             SceneDataset("val", training.val_images, *size, seed=training.seed))
 
@@ -129,8 +138,10 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
     model = M3ViT(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate,
                                   weight_decay=training.weight_decay)
-    train_set = SceneDataset("train", training.train_images, config.image_height,
-                             config.image_width, seed=training.seed)
+    train_set, _ = build_datasets(config, training)
+    if len(train_set) < training.batch_size:
+        raise ConfigError(f"{len(train_set)} training images are fewer than one batch of "
+                          f"{training.batch_size} (training.batch_size)")
     weights = class_weights(train_set.labels, config.classes)
     steps_per_epoch = math.ceil(len(train_set) / training.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(

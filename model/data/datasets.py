@@ -49,7 +49,24 @@ def _generate(seeds: list[int], height: int, width: int, desc: str) -> dict[str,
             "depths": np.stack([s.depth for s in rendered])}
 
 
-class SceneDataset(Dataset):
+class ArrayDataset(Dataset):
+    """A whole split in memory: ``images`` uint8 (N, H, W, 3), ``labels`` (N, H, W) class ids,
+    ``depths`` float32 (N, H, W) metres."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    depths: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"image": self.images[index].permute(2, 0, 1).float() / 255.0,
+                "label": self.labels[index].long(),
+                "depth": self.depths[index].float()}
+
+
+class SceneDataset(ArrayDataset):
     """``count`` synthetic scenes of one split; the same seed and split give the same data.
 
     Train and validation scenes come from disjoint seed ranges. Generated arrays are
@@ -76,19 +93,11 @@ class SceneDataset(Dataset):
         self.labels = torch.from_numpy(arrays["labels"])
         self.depths = torch.from_numpy(arrays["depths"])
 
-    def __len__(self) -> int:
-        return len(self.images)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"image": self.images[index].permute(2, 0, 1).float() / 255.0,
-                "label": self.labels[index].long(),
-                "depth": self.depths[index].float()}
-
-
-class FolderDataset(Dataset):
+class FolderDataset(ArrayDataset):
     """NYUD-v2-style folders: ``images/NAME.png|jpg``, ``labels/NAME.png`` (class ids,
     255 = unlabelled) and ``depths/NAME.png`` (uint16 millimetres, 0 = unknown) or
-    ``depths/NAME.npy`` (float metres). Resized to the model's input size."""
+    ``depths/NAME.npy`` (float metres), read whole and resized to the model's input size."""
 
     IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -107,6 +116,10 @@ class FolderDataset(Dataset):
         if missing:
             raise FileNotFoundError(f"{len(missing)} images have no label or depth file, "
                                     f"for example {missing[0]!r} (looked in labels/, depths/)")
+        items = [self._read(name) for name in tqdm(self.names, desc=f"reading {self.root}",
+                                                    disable=len(self.names) < 100)]
+        self.images, self.labels, self.depths = (torch.from_numpy(np.stack(column))
+                                                 for column in zip(*items, strict=True))
 
     def _image_path(self, name: str) -> Path:
         return next(self.root / "images" / f"{name}{s}" for s in self.IMAGE_SUFFIXES
@@ -123,13 +136,9 @@ class FolderDataset(Dataset):
                 return path
         return None
 
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def _read(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from PIL import Image
 
-        name = self.names[index]
         image = Image.open(self._image_path(name)).convert("RGB").resize(self.size,
                                                                            Image.BILINEAR)
         label = np.asarray(Image.open(self._label_path(name)).resize(self.size, Image.NEAREST))
@@ -145,6 +154,4 @@ class FolderDataset(Dataset):
         if bad.any():
             raise ValueError(f"{self._label_path(name)}: class id {int(label[bad][0])} is not "
                              f"below the model's {self.classes} classes (255 = unlabelled)")
-        return {"image": torch.from_numpy(np.asarray(image, np.float32) / 255.0).permute(2, 0, 1),
-                "label": torch.from_numpy(label),
-                "depth": torch.from_numpy(depth.astype(np.float32))}
+        return np.asarray(image, np.uint8), label, depth.astype(np.float32)

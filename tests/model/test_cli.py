@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import torch
 import yaml
 from click.testing import CliRunner
 
@@ -40,3 +42,66 @@ def test_unknown_config_and_missing_checkpoint_are_clear_errors(tmp_path: Path) 
     assert result.exit_code == 1 and "no config named 'huge'" in result.output
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "nothing.pt")])
     assert result.exit_code == 1 and "no checkpoint at" in result.output
+
+
+def _write_folder_split(root: Path, count: int, rng) -> None:
+    from PIL import Image
+
+    for folder in ("images", "labels", "depths"):
+        (root / folder).mkdir(parents=True)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (48, 96, 3), dtype=np.uint8)).save(
+            root / "images" / f"{i:03}.png")
+        Image.fromarray(rng.integers(0, 7, (48, 96), dtype=np.uint8)).save(
+            root / "labels" / f"{i:03}.png")
+        Image.fromarray(rng.integers(500, 9000, (48, 96), dtype=np.uint16)).save(
+            root / "depths" / f"{i:03}.png")
+
+
+def test_train_quantize_and_export_on_your_own_folders(tmp_path: Path,
+                                                       small_document: dict) -> None:
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    _write_folder_split(data / "train", 6, rng)
+    _write_folder_split(data / "val", 4, rng)
+    config = tmp_path / "small.yaml"
+    small_document["training"]["batch_size"] = 8
+    config.write_text(yaml.safe_dump(small_document))
+    too_few = CliRunner().invoke(main, ["train", "--config", str(config), "--out",
+                                        str(tmp_path / "none"), "--data", str(data)])
+    assert too_few.exit_code == 1 and "6 training images are fewer than one batch of 8" \
+        in too_few.output
+    small_document["training"]["batch_size"] = 3
+    config.write_text(yaml.safe_dump(small_document))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--config", str(config), "--out", str(run),
+                                       "--data", str(data)])
+    assert result.exit_code == 0, result.output
+
+    from edgemoe.model.checkpoint import load_checkpoint
+    from edgemoe.model.cli import _splits
+
+    checkpoint = load_checkpoint(run / "checkpoint.pt")
+    assert checkpoint.document["training"]["data"] == str(data.resolve())
+    train_set, val = _splits(checkpoint)
+    assert (len(train_set), len(val)) == (6, 4)  # the folders, resized to the model's input
+    assert val.images.shape == (4, 64, 128, 3) and val.images.dtype == torch.uint8
+    artifact = tmp_path / "artifact"
+    result = CliRunner().invoke(main, ["export", str(run / "checkpoint.pt"), "-o",
+                                       str(artifact), "--vectors", "2", "--no-onnx",
+                                       "--calibration-images", "4"])
+    assert result.exit_code == 0, result.output
+    from edgemoe.sim.artifact import Artifact
+
+    assert np.array_equal(Artifact(artifact).vector_images(), val.images[:2].numpy())
+
+
+def test_train_refuses_a_data_folder_without_its_splits(tmp_path: Path,
+                                                        small_document: dict) -> None:
+    config = tmp_path / "small.yaml"
+    config.write_text(yaml.safe_dump(small_document))
+    (tmp_path / "data").mkdir()
+    result = CliRunner().invoke(main, ["train", "--config", str(config), "--out",
+                                       str(tmp_path / "run"), "--data", str(tmp_path / "data")])
+    assert result.exit_code == 1 and "has no images/ folder" in result.output
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
