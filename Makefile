@@ -34,9 +34,11 @@ system-tools:
 
 install: $(INSTALLED) system-tools
 
+# The whole flow on the tiny config (train ... emulated board, report); a second run skips
+# every stage whose inputs have not changed (stamps in build/demo/).
 demo: install
 	$(VENV)/bin/edgemoe doctor
-	$(VENV)/bin/edgemoe fixed
+	$(VENV)/bin/edgemoe demo
 
 lint: install
 	$(VENV)/bin/ruff check .
