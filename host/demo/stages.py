@@ -1,5 +1,6 @@
 """The flow of ``edgemoe demo`` as stages: train, evaluate, quantize, export, generate the
-HLS project, C simulation, the RTL units, the emulated board, the report.
+HLS project, C simulation, the RTL units and their yosys resources, the emulated board, the
+report.
 
 Paths are the ones the standalone commands use (``runs/NAME``, ``artifacts/NAME``,
 ``build/NAME``, ``reports/NAME``), relative to the working folder, so each stage's rerun
@@ -63,6 +64,10 @@ class Paths:
     @property
     def rtl_dir(self) -> Path:
         return Path("build") / self.name / "rtl"
+
+    @property
+    def rtl_resources(self) -> Path:
+        return Path("build") / self.name / "rtl-estimate"
 
     @property
     def emulated(self) -> Path:
@@ -249,13 +254,26 @@ def board_stage(paths: Paths, command: str) -> str:
     return f"bit-exact: {len(checks)}/{len(checks)} runs (images x tasks), no weight reloads"
 
 
+def rtl_estimate_stage(paths: Paths) -> str:
+    """yosys synth_xilinx of each unit (the report's resource table); without yosys the
+    table shows as not run, the flow goes on."""
+    from edgemoe.hls.rtl.estimate import estimate
+
+    if shutil.which("yosys") is None:
+        return "not run: yosys is not installed (apt-get install yosys)"
+    rows = estimate(paths.rtl_dir, paths.rtl_resources / "resources.json", references=())
+    mac = next(row for row in rows if row.module == "mac_tile")
+    return (f"{len(rows)} units; mac_tile {mac.lut} LUT, {mac.ff} FF, {mac.dsp} DSP")
+
+
 def report_stage(paths: Paths) -> str:
     from edgemoe.host.cli import SUBCOMMANDS
 
     module, attribute, _ = SUBCOMMANDS[REPORT_COMMAND]
     command = getattr(importlib.import_module(module), attribute)
     command.main([str(paths.artifact), "--checkpoint", str(paths.checkpoint), "-o",
-                  str(paths.reports)], standalone_mode=False)
+                  str(paths.reports), "--rtl", str(paths.rtl_resources)],
+                 standalone_mode=False)
     return f"{paths.reports / 'index.html'}"
 
 
@@ -315,12 +333,16 @@ def flow(config: str = "tiny") -> tuple[Paths, list[Stage]]:
               inputs=(artifact,), params={"images": VALIDATE_IMAGES},
               modules=("edgemoe.host.driver", "edgemoe.host.emulator", "edgemoe.host.validate"),
               outputs=(results / RECORDS["emulated board (sim)"],)),
+        Stage("rtl-estimate", "yosys synth_xilinx: each unit's LUT, FF, DSP, BRAM",
+              lambda: rtl_estimate_stage(paths),
+              f"edgemoe rtl estimate {paths.rtl_dir} --json {paths.rtl_resources}/resources.json",
+              inputs=(paths.rtl_dir,), modules=("edgemoe.hls.rtl.estimate",),
+              outputs=(paths.rtl_resources,)),
+        Stage("report", "the HTML report of every stage", lambda: report_stage(paths),
+              f"edgemoe report {artifact} --checkpoint {checkpoint} -o {paths.reports} "
+              f"--rtl {paths.rtl_resources}",
+              inputs=(artifact, checkpoint, results, paths.rtl_resources),
+              modules=(SUBCOMMANDS[REPORT_COMMAND][0],), data=("model/report/templates",),
+              outputs=(paths.reports / "index.html",)),
     ]
-    if REPORT_COMMAND in SUBCOMMANDS:
-        stages.append(Stage(
-            "report", "the HTML report of every stage", lambda: report_stage(paths),
-            f"edgemoe report {artifact} --checkpoint {checkpoint} -o {paths.reports}",
-            inputs=(artifact, checkpoint, results), modules=(SUBCOMMANDS[REPORT_COMMAND][0],),
-            data=("model/report/templates",),
-            outputs=(paths.reports / "index.html",)))
     return paths, stages
