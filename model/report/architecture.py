@@ -59,7 +59,7 @@ def architecture_figure(config: ModelConfig, accelerator: AcceleratorConfig):
     scalars = ", ".join(a.name for a in ARGUMENTS if a.bundle is None)
 
     _box(axis, 0.2, 0.4, 2.9, 6.9, "DDR4", role="memory", size=11)
-    regions = [("weights.bin", "every layer, all\ntasks' gates, tile order"),
+    regions = [("weights.bin", "every layer, all\ntasks' gates, row-major"),
                ("images", "uint8 H x W x 3"), ("scratch", "feature maps\nbetween layers"),
                ("tokens", "output, raw words")]
     for row, (title, body) in enumerate(regions):
@@ -77,23 +77,23 @@ def architecture_figure(config: ModelConfig, accelerator: AcceleratorConfig):
 
     _box(axis, 4.95, 4.3, 3.3, 2.5, "Linear tile",
          f"{accelerator.tile_in} x {accelerator.tile_out} MACs, II = 1\n"
-         "Q, K, V, projection, MLP, experts\nbias, residual, fused GELU\n"
-         "gather (expert queue in)\nscatter-accumulate (x gate)")
+         "rows on chip, weights streamed\nQ, K, V, projection, MLP, experts\n"
+         f"bias, residual, fused GELU:\n{accelerator.tile_out} results a cycle")
     _box(axis, 8.5, 4.3, 3.4, 2.5, "Reordered attention",
-         f"P = {accelerator.attention_parallel} query rows on chip\n"
-         "K, V on chip per layer\nrow bP+o starts at key o\nsingle-pass softmax\n"
-         "normalized inside A x V")
+         f"P = {accelerator.attention_parallel} query rows, one a cycle,\n"
+         "every head side by side\nK, V on chip per layer\nrow bP+o starts at key o\n"
+         "single-pass softmax")
     _box(axis, 12.15, 4.3, 3.4, 2.5, "MoE",
          f"gate per task: softmax over {config.experts}\n"
          f"top-{config.top_k}, no renormalization\nper-expert token queues\n"
-         "expert weights loaded once\nper layer, ping / pong")
+         "each active expert once\non the linear tile")
     _box(axis, 4.95, 1.9, 3.3, 2.1, "Patch embedding",
          f"{config.patch} x {config.patch} patches\non the linear tile\n+ positions, CLS")
     _box(axis, 8.5, 1.9, 3.4, 2.1, "LayerNorm",
-         "one pass: sum and\nsum of squares\n1/sqrt(var + eps)")
-    _box(axis, 12.15, 1.9, 3.4, 2.1, "Weight buffers",
-         f"{accelerator.tile_in} x {accelerator.tile_out} banks\nloaded a word a cycle\n"
-         "double-buffered")
+         "one pass: sum and\nsum of squares\n1/sqrt(var + eps)\na word a cycle")
+    _box(axis, 12.15, 1.9, 3.4, 2.1, "Weight strips",
+         f"{accelerator.tile_out} rows of W, ping / pong\nthe next streams in a word\n"
+         "a cycle while the current\nmeets every row")
     _box(axis, 4.95, 0.6, 10.6, 1.05, "Shared approximation units (integer tables, "
          "interpolation, Newton steps)", "exp(x <= 0)      1/x      1/sqrt(x)      "
          "GELU = ReLU - d(|x|)", role="unit", size=8.5)
