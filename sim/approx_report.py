@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .approx import Domain, default_domains, measure
+from .approx import ApproxError, Domain, default_domains, measure
 from .atomic import atomic_path
 
 # what each approximation is judged by, and its target (the error it must stay within)
@@ -16,14 +16,27 @@ TARGETS = {"exp": ("abs", 2.0**-12), "reciprocal": ("rel", 2.0**-12),
            "rsqrt": ("rel", 2.0**-12), "gelu": ("abs", None)}
 
 
-def _target(domain: Domain) -> tuple[str, float]:
+def target(domain: Domain) -> tuple[str, float]:
+    """("abs" or "rel", the bound) an approximation's error must stay within."""
     kind, bound = TARGETS[domain.name]
     if bound is None:  # GELU: 1e-4 beyond the output format's own rounding
         bound = 1e-4 + domain.spec.output_fmt.lsb / 2
     return kind, bound
 
 
-def _plot(domains: list[Domain], errors: list, path: Path) -> None:
+def error_row(domain: Domain, error: ApproxError) -> dict:
+    """An approximation's measured errors against its target, as the JSON reports hold it."""
+    kind, bound = target(domain)
+    worst = float((error.rel_error if kind == "rel" else error.abs_error).max())
+    return {"name": domain.name, "input": str(domain.spec.input_fmt),
+            "output": str(domain.spec.output_fmt), "points": len(error.inputs),
+            "max_abs": float(error.abs_error.max()), "mean_abs": float(error.abs_error.mean()),
+            "max_rel": float(error.rel_error.max()), "target_kind": kind, "target": bound,
+            "ok": worst <= bound}
+
+
+def plot_errors(domains: list[Domain], errors: list[ApproxError], path: Path) -> None:
+    """Each approximation's error curve over its inputs, its target dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,7 +44,7 @@ def _plot(domains: list[Domain], errors: list, path: Path) -> None:
 
     figure, axes = plt.subplots(len(domains), 1, figsize=(8, 2.6 * len(domains)))
     for axis, domain, error in zip(axes, domains, errors, strict=True):
-        kind, bound = _target(domain)
+        kind, bound = target(domain)
         values = error.rel_error if kind == "rel" else error.abs_error
         axis.plot(error.inputs, values, linewidth=0.6)
         axis.axhline(bound, color="red", linestyle="--", linewidth=0.8, label="target")
@@ -89,16 +102,9 @@ def approx_report(out_dir: Path, artifact: Path | None) -> None:
     click.echo(f"{'name':<11} {'input -> output':<34} {'points':>8} {'max abs':>10} "
                f"{'mean abs':>10} {'max rel':>10}  target")
     for domain, error in zip(domains, errors, strict=True):
-        kind, bound = _target(domain)
-        worst = float((error.rel_error if kind == "rel" else error.abs_error).max())
-        ok = worst <= bound
+        rows.append(error_row(domain, error))
+        kind, bound, ok = rows[-1]["target_kind"], rows[-1]["target"], rows[-1]["ok"]
         failed += [] if ok else [domain.name]
-        rows.append({"name": domain.name, "input": str(domain.spec.input_fmt),
-                     "output": str(domain.spec.output_fmt), "points": len(error.inputs),
-                     "max_abs": float(error.abs_error.max()),
-                     "mean_abs": float(error.abs_error.mean()),
-                     "max_rel": float(error.rel_error.max()), "target_kind": kind,
-                     "target": bound, "ok": ok})
         formats = f"{domain.spec.input_fmt} -> {domain.spec.output_fmt}"
         click.echo(f"{domain.name:<11} {formats:<34} {len(error.inputs):>8} "
                    f"{rows[-1]['max_abs']:>10.3g} {rows[-1]['mean_abs']:>10.3g} "
@@ -113,7 +119,7 @@ def approx_report(out_dir: Path, artifact: Path | None) -> None:
         where = f"{count} attention rows of {artifact}"
         click.echo(f"{'softmax':<11} {where:<44} max abs {worst:.3g}  abs <= "
                    f"{SOFTMAX_TARGET:.3g} {'OK' if ok else 'MISSED'}")
-    _plot(domains, errors, out_dir / "approx_errors.png")
+    plot_errors(domains, errors, out_dir / "approx_errors.png")
     with atomic_path(out_dir / "approx_errors.json") as scratch:
         scratch.write_text(json.dumps(rows, indent=2))
     click.echo(f"curves: {out_dir / 'approx_errors.png'}")

@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from edgemoe.sim.approx import ApproxError, default_domains, measure
-from edgemoe.sim.approx_report import SOFTMAX_TARGET, _plot, _target, softmax_error
+from edgemoe.sim.approx_report import (
+    SOFTMAX_TARGET,
+    error_row,
+    plot_errors,
+    softmax_error,
+    target,
+)
 
 from .page import Figure, Section, Table
 
@@ -32,17 +38,10 @@ def approximations_section(artifact: Path, folder: Path) -> Section:
     errors = [measure(domain) for domain in domains]
     rows, data, plotted = [], [], []
     for domain, error in zip(domains, errors, strict=True):
-        kind, bound = _target(domain)
-        judged = error.rel_error if kind == "rel" else error.abs_error
-        plotted.append(_envelope(error, judged))
-        worst = float(judged.max())
-        data.append({"name": domain.name, "input": str(domain.spec.input_fmt),
-                     "output": str(domain.spec.output_fmt), "points": len(error.inputs),
-                     "max_abs": float(error.abs_error.max()),
-                     "mean_abs": float(error.abs_error.mean()),
-                     "max_rel": float(error.rel_error.max()), "target_kind": kind,
-                     "target": bound, "ok": worst <= bound})
-    _plot(domains, plotted, folder / FIGURE)
+        kind, _ = target(domain)
+        plotted.append(_envelope(error, error.rel_error if kind == "rel" else error.abs_error))
+        data.append(error_row(domain, error))
+    plot_errors(domains, plotted, folder / FIGURE)
     worst, count = softmax_error(artifact)
     data.append({"name": "softmax", "attention_rows": count, "max_abs": worst,
                  "target_kind": "abs", "target": SOFTMAX_TARGET, "ok": worst <= SOFTMAX_TARGET})
