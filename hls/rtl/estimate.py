@@ -101,7 +101,7 @@ REFERENCES = ("gelu_full_table", "exp_full_table")
 def estimate(rtl_dir: str | Path, out_json: str | Path | None = None,
              units: tuple[str, ...] = ESTIMATED_UNITS,
              references: tuple[str, ...] = REFERENCES) -> list[Resources]:
-    rtl_dir = Path(rtl_dir)
+    rtl_dir = Path(rtl_dir).resolve()  # yosys runs in its own working folder
     specs = UnitSpecs.from_dict(json.loads((rtl_dir / UNITS_FILE).read_text())["specs"])
     rows = [synthesize(unit_sources(rtl_dir, unit), unit) for unit in units]
     if references:

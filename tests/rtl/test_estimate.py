@@ -12,8 +12,12 @@ from edgemoe.hls.rtl.estimate import estimate, table
 
 
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
-def test_gelu_unit_beside_its_full_table(rtl_dir: Path, tmp_path: Path) -> None:
-    rows = {r.module: r for r in estimate(rtl_dir, tmp_path / "resources.json",
+def test_gelu_unit_beside_its_full_table(rtl_dir: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a folder given relative to where the user stands (yosys runs in its own folder)
+    monkeypatch.chdir(rtl_dir.parent)
+    relative = Path(rtl_dir.name)
+    rows = {r.module: r for r in estimate(relative, tmp_path / "resources.json",
                                           units=("gelu_unit",),
                                           references=("gelu_full_table",))}
     unit, naive = rows["gelu_unit"], rows["gelu_full_table"]
