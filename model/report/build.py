@@ -47,12 +47,13 @@ class ReportOptions:
 
 @dataclass(frozen=True)
 class FloatModel:
-    """What the checkpoint gives the report: float weights, heads, and its data seed."""
+    """What the checkpoint gives the report: float weights, heads, and the training section
+    (which data, which seed)."""
 
     path: Path
     weights: dict[str, np.ndarray]
     heads: tuple[dict, dict]
-    seed: int
+    training: dict
 
 
 def load_float_model(checkpoint: Path, artifact: Artifact) -> FloatModel:
@@ -77,7 +78,24 @@ def load_float_model(checkpoint: Path, artifact: Artifact) -> FloatModel:
             raise ReportError(f"{checkpoint} is not the checkpoint {artifact.root} was exported "
                               f"from: weight {name} differs; give that run's checkpoint.pt")
     return FloatModel(checkpoint, weights, head_layers(model),
-                      int(loaded.document.get("training", {}).get("seed", 0)))
+                      dict(loaded.document.get("training", {})))
+
+
+def _data(config, float_model: FloatModel | None, options: ReportOptions):
+    """(validation split, calibration images): the checkpoint's own data folders when it was
+    trained on them (``edgemoe train --data``), else the synthetic scenes of its seed."""
+    training = float_model.training if float_model else {}
+    if training.get("data"):
+        from ..train import TrainConfig, build_datasets
+
+        train_set, val = build_datasets(config, TrainConfig.from_dict(training))
+        return val, train_set.images[:options.calibration_images].numpy()
+    from ..data.datasets import SceneDataset
+
+    size, seed = (config.image_height, config.image_width), int(training.get("seed", 0))
+    val = SceneDataset("val", options.images, *size, seed=seed)
+    calibration = SceneDataset("train", options.calibration_images, *size, seed=seed)
+    return val, calibration.images.numpy()
 
 
 def _class_names(classes: int) -> tuple[str, ...]:
@@ -100,7 +118,6 @@ def _architecture(artifact: Artifact, folder: Path) -> Section:
 
 def _sections(artifact: Artifact, float_model: FloatModel | None, folder: Path,
               options: ReportOptions, bar: tqdm) -> list[Section]:
-    from ..data.datasets import SceneDataset
 
     manifest = artifact.manifest
     config = manifest.config
@@ -118,12 +135,10 @@ def _sections(artifact: Artifact, float_model: FloatModel | None, folder: Path,
     step("bit-exactness")
     sections.append(_architecture(artifact, folder))
     step("architecture")
-    seed = float_model.seed if float_model else 0
-    val = SceneDataset("val", options.images, config.image_height, config.image_width, seed=seed)
-    images, labels, depths = val.images.numpy(), val.labels.numpy(), val.depths.numpy()
+    val, calibration = _data(config, float_model, options)
+    images, labels, depths = (split[:options.images].numpy()
+                              for split in (val.images, val.labels, val.depths))
     if float_model is not None:
-        calibration = SceneDataset("train", options.calibration_images, config.image_height,
-                                   config.image_width, seed=seed).images.numpy()
         reports = compare_presets(artifact, float_model.weights, float_model.heads, calibration,
                                   images, labels, depths)
     else:

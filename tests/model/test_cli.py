@@ -94,6 +94,14 @@ def test_train_quantize_and_export_on_your_own_folders(tmp_path: Path,
     from edgemoe.sim.artifact import Artifact
 
     assert np.array_equal(Artifact(artifact).vector_images(), val.images[:2].numpy())
+    # the report's validation images and calibration come from the same folders
+    from edgemoe.model.report.build import FloatModel, ReportOptions, _data
+
+    shown, calibration = _data(checkpoint.config,
+                               FloatModel(run, {}, ({}, {}), checkpoint.document["training"]),
+                               ReportOptions(images=2, calibration_images=4))
+    assert np.array_equal(shown.images.numpy(), val.images.numpy())
+    assert np.array_equal(calibration, train_set.images[:4].numpy())
 
 
 def test_train_refuses_a_data_folder_without_its_splits(tmp_path: Path,
