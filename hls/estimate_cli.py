@@ -30,14 +30,12 @@ def _stats_per_task(artifact: Path, images: int):
 def _design(artifact: Path):
     from edgemoe.sim.artifact import Artifact
     from edgemoe.sim.cycle_model import Design
-    from edgemoe.sim.kernel_interface import buffer_layout
+    from edgemoe.sim.kernel_interface import buffer_layout, weight_bits
 
     manifest = Artifact(artifact).manifest
     layout = buffer_layout(manifest.config, manifest.spec, manifest.accelerator.axi_bits)
-    weight_bits = max(entry.fmt.width for name, entry in manifest.tensors.items()
-                      if name.endswith("weight"))
     return manifest, Design(manifest.config, manifest.accelerator, layout.feature_bits,
-                            weight_bits)
+                            weight_bits(manifest.spec, manifest.tensors))
 
 
 def _parse_tile(tile: str | None) -> tuple[int, int] | None:

@@ -21,7 +21,7 @@ from edgemoe.sim.atomic import atomic_directory
 from edgemoe.sim.cycle_model import MIN_MAC_ROWS
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.fixed_format import FixedFormat
-from edgemoe.sim.kernel_interface import buffer_layout
+from edgemoe.sim.kernel_interface import buffer_layout, weight_bits, wide_bits
 from edgemoe.sim.kernels import LayerNormSpec
 from edgemoe.sim.network import block_prefix
 from edgemoe.sim.weight_pack import ALIGNMENT, container_bytes
@@ -43,14 +43,6 @@ def _format(fmt: FixedFormat) -> dict[str, Any]:
 
 
 UNUSED = {"width": 1, "frac": 0, "signed": False, "rounding": "TRN", "overflow": "WRAP"}
-
-
-def _container_bits(widths: list[int]) -> int:
-    widest = max(widths)
-    for bits in (8, 16, 32, 64):
-        if widest <= bits:
-            return bits
-    raise GenerateError(f"values {widest} bits wide do not fit a 64-bit container")
 
 
 class _Context:
@@ -117,7 +109,7 @@ class _Context:
         manifest, spec, c = self.manifest, self.spec, self.config
         approx = manifest.data["approximations"]
         taps, scratch_words, feature_bits = self.taps()
-        weight_bits = _container_bits([spec.fmt(n).width for n in manifest.tensors])
+        weights = weight_bits(spec, manifest.tensors)
         by_name = {t["name"]: t["word"] for t in taps}
         block_taps = [{name: by_name.get(block_prefix(layer) + name, 0)
                        for name in ("norm1", "q", "k", "v", "scores", "attn", "residual1",
@@ -135,8 +127,8 @@ class _Context:
             "artifact": str(self.artifact),
             "name": manifest.data.get("name", c.name),
             "config": c, "accelerator": self.accelerator, "approx": approx,
-            "feature_bits": feature_bits, "weight_bits": weight_bits,
-            "wide_bits": 64 if feature_bits <= 16 else 128, "min_mac_rows": MIN_MAC_ROWS,
+            "feature_bits": feature_bits, "weight_bits": weights,
+            "wide_bits": wide_bits(feature_bits), "min_mac_rows": MIN_MAC_ROWS,
             "exp_log2e": exp.log2e_raw, "exp_table": exp.table().tolist(),
             "reciprocal_table": reciprocal.table().tolist(),
             "rsqrt_table": rsqrt.table().tolist(), "gelu_table": gelu.table().tolist(),

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from .config import AcceleratorConfig, ModelConfig
+from .kernel_interface import wide_bits
 
 #: Rows the linear unit's MAC loop cycles through at least, so that a row's accumulators
 #: are back from the adder before the row comes round again (fewer rows are padded).
@@ -117,6 +118,10 @@ class Design:
     @property
     def clock_hz(self) -> float:
         return self.accelerator.clock_mhz * 1e6
+
+    @property
+    def wide_bits(self) -> int:
+        return wide_bits(self.feature_bits)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ in this order, and the driver programs these offsets.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from .config import ModelConfig
@@ -97,6 +98,17 @@ def container_bits(width: int) -> int:
         if width <= bits:
             return bits
     raise ValueError(f"values {width} bits wide do not fit a 64-bit lane")
+
+
+def weight_bits(spec: QuantSpec, tensors: Iterable[str]) -> int:
+    """The lane of every weight in weights.bin, and the multipliers' weight operand: the
+    container of the widest tensor."""
+    return container_bits(max(spec.fmt(name).width for name in tensors))
+
+
+def wide_bits(feature_bits: int) -> int:
+    """The exact intermediates (products, sums) of values in ``feature_bits`` lanes."""
+    return 64 if feature_bits <= 16 else 128
 
 
 def buffer_layout(config: ModelConfig, spec: QuantSpec, axi_bits: int) -> BufferLayout:

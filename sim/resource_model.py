@@ -96,7 +96,7 @@ def arrays(design: Design) -> list[Array]:
     """The generated kernels' on-chip arrays, shaped by their pragmas
     (hls/templates/project/src)."""
     c, a = design.config, design.accelerator
-    f, w, wide = design.feature_bits, design.weight_bits, 64 if design.feature_bits <= 16 else 128
+    f, w, wide = design.feature_bits, design.weight_bits, design.wide_bits
     operand = f + 1
     feature_lanes = design.port.axi_bits // f
     max_inputs = max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
