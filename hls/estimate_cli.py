@@ -3,14 +3,13 @@ accelerator on a ZCU104 from the cycle and resource models, before any synthesis
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import click
 
 from edgemoe.sim.atomic import atomic_path
-from edgemoe.sim.dse import PRECISIONS
+from edgemoe.sim.dse import PRECISIONS, with_point
 
 
 def _stats_per_task(artifact: Path, images: int):
@@ -49,19 +48,6 @@ def _parse_tile(tile: str | None) -> tuple[int, int] | None:
     return tile_in, tile_out
 
 
-def _with_point(design, parallel: int | None, tile: tuple[int, int] | None,
-                precision: str | None, clock_mhz: float | None):
-    """The design with the options' parameters in place of the artifact's."""
-    a = design.accelerator
-    changes = {"attention_parallel": parallel, "clock_mhz": clock_mhz,
-               "tile_in": tile and tile[0], "tile_out": tile and tile[1]}
-    accelerator = dataclasses.replace(a, **{k: v for k, v in changes.items() if v})
-    features, weights = PRECISIONS[precision] if precision else (design.feature_bits,
-                                                                 design.weight_bits)
-    return dataclasses.replace(design, accelerator=accelerator, feature_bits=features,
-                               weight_bits=weights)
-
-
 @click.command()
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--images", type=int, default=4, show_default=True,
@@ -91,7 +77,7 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
         stats = _stats_per_task(artifact, images)
     except ArtifactError as err:
         raise click.ClickException(str(err)) from None
-    design = _with_point(design, parallel, _parse_tile(tile), precision, clock_mhz)
+    design = with_point(design, parallel, _parse_tile(tile), precision, clock_mhz)
     a = design.accelerator
     click.echo(f"{manifest.config.name}: P={a.attention_parallel}, tile {a.tile_in}x"
                f"{a.tile_out}, {design.feature_bits}-bit features, {design.weight_bits}-bit "

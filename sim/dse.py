@@ -42,13 +42,24 @@ class Point:
             where["parallel"], tuple(where["tile"]), where["precision"], where["clock_mhz"])
 
 
+def with_point(design: Design, parallel: int | None = None,
+               tile: tuple[int, int] | None = None, precision: str | None = None,
+               clock_mhz: float | None = None) -> Design:
+    """``design`` with the given parameters in place of its own (None keeps one)."""
+    changes = {"attention_parallel": parallel, "clock_mhz": clock_mhz,
+               "tile_in": tile and tile[0], "tile_out": tile and tile[1]}
+    accelerator = dataclasses.replace(design.accelerator,
+                                      **{k: v for k, v in changes.items() if v is not None})
+    features, weights = PRECISIONS[precision] if precision else (design.feature_bits,
+                                                                 design.weight_bits)
+    return dataclasses.replace(design, accelerator=accelerator, feature_bits=features,
+                               weight_bits=weights)
+
+
 def design_for(config: ModelConfig, parallel: int, tile: tuple[int, int], precision: str,
                clock_mhz: float, base: AcceleratorConfig | None = None) -> Design:
-    base = base or AcceleratorConfig()
-    accelerator = dataclasses.replace(base, attention_parallel=parallel, tile_in=tile[0],
-                                      tile_out=tile[1], clock_mhz=clock_mhz)
-    features, weights = PRECISIONS[precision]
-    return Design(config, accelerator, features, weights)
+    return with_point(Design(config, base or AcceleratorConfig()), parallel, tile, precision,
+                      clock_mhz)
 
 
 def evaluate(config: ModelConfig, parallel: int, tile: tuple[int, int], precision: str,
