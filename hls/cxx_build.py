@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from edgemoe.sim.cache import cache_dir
+from edgemoe.sim.cache import cache_dir, content_digest
 
 from .headers import include_dirs
 
@@ -72,13 +72,6 @@ def find_compiler() -> CompilerInfo:
     return CompilerInfo(path, first)
 
 
-def _hash_tree(digest: hashlib._Hash, folder: Path) -> None:
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(folder)).encode())
-            digest.update(path.read_bytes())
-
-
 def compile_cxx(source: str | Path | Sequence[Path], *,
                 kind: Literal["executable", "shared"] = "executable", name: str = "build",
                 extra_include_dirs: Sequence[Path] = (), extra_flags: Sequence[str] = ()) -> Path:
@@ -106,7 +99,7 @@ def compile_cxx(source: str | Path | Sequence[Path], *,
         digest.update(part.encode())
         digest.update(b"\0")
     for folder in (*user_dirs, *system_dirs):
-        _hash_tree(digest, folder)
+        digest.update((content_digest(folder) or "").encode())
     suffix = ".so" if kind == "shared" else ""
     target = cache_dir() / "cxx" / f"{name}-{digest.hexdigest()[:24]}{suffix}"
     if target.exists():

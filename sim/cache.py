@@ -1,9 +1,13 @@
-"""Where derived files are cached: compiled csim programs, generated data sets."""
+"""Where derived files are cached (compiled csim programs, generated data sets), and the
+content hashes that say whether a derived file is still current."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+
+IGNORED = ("__pycache__",)
 
 
 def cache_dir() -> Path:
@@ -12,3 +16,20 @@ def cache_dir() -> Path:
         return Path(os.environ["EDGEMOE_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "edgemoe"
+
+
+def content_digest(path: Path) -> str | None:
+    """SHA-256 of a file's bytes, or of a folder's files (each one's relative path and
+    content, in order; ``__pycache__`` left out); None when nothing is there."""
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    if not path.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        relative = file.relative_to(path)
+        if any(part in IGNORED for part in relative.parts):
+            continue
+        digest.update(relative.as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(file.read_bytes()).hexdigest().encode())
+    return digest.hexdigest()

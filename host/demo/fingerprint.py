@@ -15,37 +15,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from edgemoe.sim.artifact import sha256_of
+from edgemoe.sim.cache import content_digest
+
 PACKAGE = "edgemoe"
 # The folder holding model/, sim/, hls/ and host/: the repository in an editable
 # install, site-packages/edgemoe in a wheel's.
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
-IGNORED = ("__pycache__",)
-
-
-def hash_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def hash_value(value: Any) -> str:
     """A JSON-able value (parameters), independent of dict order."""
-    return hash_bytes(json.dumps(value, sort_keys=True, default=str).encode())
-
-
-def hash_path(path: Path) -> str | None:
-    """A file's content, or a folder's (every file's relative path and content); None
-    when nothing is there."""
-    if path.is_file():
-        return hash_bytes(path.read_bytes())
-    if not path.is_dir():
-        return None
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        relative = file.relative_to(path)
-        if any(part in IGNORED for part in relative.parts):
-            continue
-        digest.update(relative.as_posix().encode() + b"\0")
-        digest.update(hash_bytes(file.read_bytes()).encode())
-    return digest.hexdigest()
+    return sha256_of(json.dumps(value, sort_keys=True, default=str).encode())
 
 
 def module_file(name: str) -> Path | None:
@@ -100,9 +81,9 @@ def code_version(modules: Iterable[str], data: Iterable[str] = ()) -> str:
     digest = hashlib.sha256()
     for file in code_files(modules):
         digest.update(file.relative_to(SOURCE_ROOT).as_posix().encode() + b"\0")
-        digest.update(hash_bytes(file.read_bytes()).encode())
+        digest.update(sha256_of(file.read_bytes()).encode())
     for name in data:
-        found = hash_path(SOURCE_ROOT / name)
+        found = content_digest(SOURCE_ROOT / name)
         if found is None:
             raise ValueError(f"no data file or folder {name!r} under {SOURCE_ROOT}")
         digest.update(name.encode() + b"\0" + found.encode())
@@ -114,5 +95,5 @@ def fingerprint(files: Iterable[Path], params: Mapping[str, Any], modules: Itera
     """What a stage's result depends on, one hash per part (so a change can be named)."""
     parts = {"code": code_version(modules, data), "parameters": hash_value(dict(params))}
     for path in files:
-        parts[str(path)] = hash_path(path) or "missing"
+        parts[str(path)] = content_digest(path) or "missing"
     return parts

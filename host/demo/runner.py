@@ -22,8 +22,9 @@ from typing import Any
 import click
 
 from edgemoe.sim.atomic import atomic_path
+from edgemoe.sim.cache import content_digest
 
-from .fingerprint import fingerprint, hash_path
+from .fingerprint import fingerprint
 
 STAMP_KEYS = {"inputs", "outputs", "result"}
 
@@ -88,7 +89,7 @@ class Runner:
 
     @staticmethod
     def _outputs(stage: Stage) -> dict[str, str | None]:
-        return {str(path): hash_path(path) for path in stage.outputs}
+        return {str(path): content_digest(path) for path in stage.outputs}
 
     def why_run(self, stage: Stage, inputs: dict[str, str]) -> str | None:
         """Why ``stage`` must run, or None when its stamp still holds."""
