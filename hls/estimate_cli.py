@@ -20,7 +20,7 @@ def _stats_per_task(artifact: Path, images: int):
 
     loaded = Artifact(artifact)
     manifest = loaded.manifest
-    engine = Accelerator(manifest.config, manifest.accelerator, manifest.spec, loaded.weights())
+    engine = Accelerator.from_manifest(manifest, loaded.weights())
     pictures = loaded.vector_images()[:images]
     return {task: [ExpertStats.from_queues(engine.run(image, task).queues) for image in pictures]
             for task in manifest.config.tasks}

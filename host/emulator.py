@@ -256,8 +256,7 @@ class SimBackend:
         if self._engine is None or self._engine[:2] != (address, region.flushes):
             blob = device.memory(address, self.manifest.data["weights"]["bytes"]).tobytes()
             weights = unpack(blob, self.manifest.tensors)
-            engine = SimAccelerator(self.manifest.config, self.manifest.accelerator,
-                                    self.manifest.spec, weights)
+            engine = SimAccelerator.from_manifest(self.manifest, weights)
             self._engine = (address, region.flushes, engine)
             self.weight_unpacks += 1
         return self._engine[2]

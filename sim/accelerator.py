@@ -42,6 +42,11 @@ class SimResult:
 class Accelerator:
     """One configured accelerator with its weights loaded."""
 
+    @classmethod
+    def from_manifest(cls, manifest: Manifest, weights: dict[str, FixedArray]) -> Accelerator:
+        """The accelerator an artifact's manifest describes, with ``weights`` loaded."""
+        return cls(manifest.config, manifest.accelerator, manifest.spec, weights)
+
     def __init__(self, config: ModelConfig, accelerator: AcceleratorConfig, spec: QuantSpec,
                  weights: dict[str, FixedArray]) -> None:
         self.config, self.accelerator, self.spec = config, accelerator, spec
@@ -116,5 +121,4 @@ class Accelerator:
 def simulate(manifest: Manifest, weights: dict[str, FixedArray], image: np.ndarray, task: str,
              trace: bool = False) -> SimResult:
     """One image through the accelerator an artifact's manifest describes."""
-    return Accelerator(manifest.config, manifest.accelerator, manifest.spec, weights).run(
-        image, task, trace)
+    return Accelerator.from_manifest(manifest, weights).run(image, task, trace)

@@ -22,8 +22,7 @@ RUN_JSON = "run.json"
 def simulator_check(artifact: Artifact, progress: bool = True) -> BitExactResult:
     """Every layer of every golden vector image, recomputed by the simulator now."""
     manifest = artifact.manifest
-    engine = Accelerator(manifest.config, manifest.accelerator, manifest.spec,
-                         artifact.weights())
+    engine = Accelerator.from_manifest(manifest, artifact.weights())
     images = artifact.vector_images()
     found, values = None, 0
     for task in tqdm(manifest.tasks, desc="golden vectors", unit="task", disable=not progress,

@@ -29,7 +29,7 @@ def run_images(artifact: Artifact, images: np.ndarray,
     through the float model (given its weights)."""
     manifest = artifact.manifest
     config = manifest.config
-    engine = Accelerator(config, manifest.accelerator, manifest.spec, artifact.weights())
+    engine = Accelerator.from_manifest(manifest, artifact.weights())
     layers, arrays = artifact.heads()
     out = {task: TaskPredictions() for task in manifest.tasks}
     runs = [(index, task) for index in range(len(images)) for task in manifest.tasks]
