@@ -123,6 +123,14 @@ class Design:
     def wide_bits(self) -> int:
         return wide_bits(self.feature_bits)
 
+    @property
+    def feature_lanes(self) -> int:
+        return self.port.axi_bits // self.feature_bits
+
+    @property
+    def weight_lanes(self) -> int:
+        return self.port.axi_bits // self.weight_bits
+
 
 @dataclass(frozen=True)
 class Step:
@@ -134,24 +142,20 @@ class Step:
 
 
 # ------------------------------------------------------------------------------ kernels
-def lanes(design: Design, bits: int) -> int:
-    return design.port.axi_bits // bits
-
-
 def load_features(design: Design, count: int) -> Cost:
     """``load_features``: a word of lanes a cycle, one burst."""
     return transfer(count, design.feature_bits, design.port,
-                    per_cycle=lanes(design, design.feature_bits))
+                    per_cycle=design.feature_lanes)
 
 
 def store_features(design: Design, count: int) -> Cost:
-    return transfer(math.ceil(count / lanes(design, design.feature_bits)),
+    return transfer(math.ceil(count / design.feature_lanes),
                     design.port.axi_bits, design.port)
 
 
 def load_weights(design: Design, count: int) -> Cost:
     return transfer(count, design.weight_bits, design.port,
-                    per_cycle=lanes(design, design.weight_bits))
+                    per_cycle=design.weight_lanes)
 
 
 def port_words(design: Design, words: int) -> int:
@@ -165,7 +169,7 @@ def linear_rows(design: Design, in_dim: int, out_dim: int, count: int) -> Cost:
     beside the next strip's words (whichever is longer), then a row a cycle out of the
     accumulators (TILE_OUT results each)."""
     a = design.accelerator
-    strip_words = math.ceil(a.tile_out * in_dim / lanes(design, design.weight_bits))
+    strip_words = math.ceil(a.tile_out * in_dim / design.weight_lanes)
     strips = math.ceil(out_dim / a.tile_out)
     macs = math.ceil(in_dim / a.tile_in) * max(count, MIN_MAC_ROWS)
     first = design.port.latency + pipelined(port_words(design, strip_words))
@@ -206,7 +210,7 @@ def layer_norm(design: Design) -> Cost:
     """gamma and beta, the feature map in one burst; per token the sums and the normalize
     sweep a word a cycle, the statistics and the rsqrt between them; one burst out."""
     c = design.config
-    words = math.ceil(c.dim / lanes(design, design.feature_bits))
+    words = math.ceil(c.dim / design.feature_lanes)
     per_token = pipelined(words) + RSQRT_LATENCY + STATISTICS_LATENCY + pipelined(words)
     return (load_weights(design, c.dim) * 2 + load_features(design, c.tokens * c.dim)
             + Cost(per_token * c.tokens) + store_features(design, c.tokens * c.dim))
@@ -228,7 +232,7 @@ def attention(design: Design) -> Cost:
         scores = Cost(pipelined(c.tokens * p, ii=ii, depth=depth))
         stats = Cost(rows * c.heads * RECIPROCAL_LATENCY)
         values = Cost(pipelined(c.tokens * p, depth=depth))
-        words = math.ceil(rows * c.dim / lanes(design, design.feature_bits))
+        words = math.ceil(rows * c.dim / design.feature_lanes)
         store = Cost(pipelined(words)) + store_features(design, rows * c.dim)
         total = total + queries + scores + stats + values + store
     return total
@@ -240,7 +244,7 @@ def gate(design: Design) -> Cost:
     c = design.config
     per_token = (pipelined(c.dim) + 4 * pipelined(c.experts) + RECIPROCAL_LATENCY
                  + c.top_k)
-    words = math.ceil(c.tokens * c.dim / lanes(design, design.feature_bits))
+    words = math.ceil(c.tokens * c.dim / design.feature_lanes)
     return (load_features(design, c.tokens * c.dim) * 2 + Cost(pipelined(words))
             + load_weights(design, c.experts * c.dim) + Cost(per_token * c.tokens))
 
@@ -263,7 +267,7 @@ def moe(design: Design, queues: tuple[int, ...]) -> tuple[Cost, Cost]:
     for tokens in queues:
         if tokens > 0:
             experts = experts + expert_run(design, tokens)
-    words = math.ceil(c.tokens * c.dim / lanes(design, design.feature_bits))
+    words = math.ceil(c.tokens * c.dim / design.feature_lanes)
     out = Cost(pipelined(words)) + store_features(design, c.tokens * c.dim)
     return gate(design), experts + out
 

@@ -98,7 +98,7 @@ def arrays(design: Design) -> list[Array]:
     c, a = design.config, design.accelerator
     f, w, wide = design.feature_bits, design.weight_bits, design.wide_bits
     operand = f + 1
-    feature_lanes = design.port.axi_bits // f
+    feature_lanes = design.feature_lanes
     max_inputs = max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
     max_outputs = max(c.dim, c.mlp_hidden, c.expert_hidden)
     strip_words = a.tile_out * max_inputs * w // design.port.axi_bits
@@ -151,12 +151,11 @@ def multipliers(design: Design) -> dict[str, tuple[int, int]]:
     unit); a synthesis report that shows more instances corrects this."""
     c, a = design.config, design.accelerator
     feature, weight = design.feature_bits, design.weight_bits
-    lanes = design.port.axi_bits // feature
     return {
         "linear tile": (a.tile_in * a.tile_out, dsp_per_multiplier(feature, weight)),
         "attention q.k": (c.dim, dsp_per_multiplier(feature + 1, feature + 1)),
         "attention p.v": (c.dim, dsp_per_multiplier(feature + 1, feature + 1)),
-        "layer norm": (3 * lanes, dsp_per_multiplier(feature + 1, feature + 1)),
+        "layer norm": (3 * design.feature_lanes, dsp_per_multiplier(feature + 1, feature + 1)),
         "gate": (c.experts, dsp_per_multiplier(feature + 1, weight)),
         "moe scatter": (a.tile_out, dsp_per_multiplier(feature + 1, feature + 1)),
     }
