@@ -10,7 +10,6 @@ command is exactly what a user would type. Torch (``model``) and the code genera
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -29,7 +28,6 @@ from .runner import Stage
 PRESET = "int16"
 VALIDATE_IMAGES = 4  # the artifact's golden vector images (export's default)
 RTL_QUICK_SAMPLES = 3000  # as `edgemoe rtl test --quick`
-REPORT_COMMAND = "report"
 # The bit-exactness records (sim.bitexact_record) under the stage names the report knows
 RECORDS = {"csim": "bitexact-csim.json", "rtl units": "bitexact-rtl-units.json",
            "emulated board (sim)": "bitexact-emulated-board-sim.json"}
@@ -267,11 +265,9 @@ def rtl_estimate_stage(paths: Paths) -> str:
 
 
 def report_stage(paths: Paths) -> str:
-    from edgemoe.host.cli import SUBCOMMANDS
+    from edgemoe.model.report.cli import report
 
-    module, attribute, _ = SUBCOMMANDS[REPORT_COMMAND]
-    command = getattr(importlib.import_module(module), attribute)
-    command.main([str(paths.artifact), "--checkpoint", str(paths.checkpoint), "-o",
+    report.main([str(paths.artifact), "--checkpoint", str(paths.checkpoint), "-o",
                   str(paths.reports), "--rtl", str(paths.rtl_resources)],
                  standalone_mode=False)
     return f"{paths.reports / 'index.html'}"
@@ -279,7 +275,6 @@ def report_stage(paths: Paths) -> str:
 
 def flow(config: str = "tiny") -> tuple[Paths, list[Stage]]:
     """The demo's stages for ``config`` (a config name or a .yaml/.json file)."""
-    from edgemoe.host.cli import SUBCOMMANDS
     from edgemoe.sim.config import load_config_file
 
     document = load_config_file(config)
@@ -342,7 +337,7 @@ def flow(config: str = "tiny") -> tuple[Paths, list[Stage]]:
               f"edgemoe report {artifact} --checkpoint {checkpoint} -o {paths.reports} "
               f"--rtl {paths.rtl_resources}",
               inputs=(artifact, checkpoint, results, paths.rtl_resources),
-              modules=(SUBCOMMANDS[REPORT_COMMAND][0],), data=("model/report/templates",),
+              modules=("edgemoe.model.report.cli",), data=("model/report/templates",),
               outputs=(paths.reports / "index.html",)),
     ]
     return paths, stages
