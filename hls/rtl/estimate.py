@@ -60,7 +60,8 @@ def synthesize(sources: list[Path], top: str, note: str = "", workdir: Path | No
         raise EstimateError("yosys is not installed (Debian: apt-get install yosys)")
     with tempfile.TemporaryDirectory(prefix="edgemoe-yosys-") as tmp:
         stat = Path(tmp) / "stat.json"
-        script = (f"read_verilog {' '.join(str(s) for s in sources)}; "
+        # yosys runs in its own working folder: sources by absolute path
+        script = (f"read_verilog {' '.join(str(s.resolve()) for s in sources)}; "
                   f"synth_xilinx -family xcup -flatten -noiopad -top {top}; "
                   f"tee -q -o {stat} stat -json")
         done = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True,
@@ -101,7 +102,7 @@ REFERENCES = ("gelu_full_table", "exp_full_table")
 def estimate(rtl_dir: str | Path, out_json: str | Path | None = None,
              units: tuple[str, ...] = ESTIMATED_UNITS,
              references: tuple[str, ...] = REFERENCES) -> list[Resources]:
-    rtl_dir = Path(rtl_dir).resolve()  # yosys runs in its own working folder
+    rtl_dir = Path(rtl_dir)
     specs = UnitSpecs.from_dict(json.loads((rtl_dir / UNITS_FILE).read_text())["specs"])
     rows = [synthesize(unit_sources(rtl_dir, unit), unit) for unit in units]
     if references:
