@@ -25,7 +25,7 @@ from edgemoe.model.hardware_weights import hardware_weights
 from edgemoe.model.m3vit import M3ViT
 from edgemoe.sim.accelerator import simulate
 from edgemoe.sim.artifact import Artifact
-from edgemoe.sim.config import load_accelerator_config, load_model_config
+from edgemoe.sim.config_file import load_accelerator_config, load_model_config
 from edgemoe.sim.quant import calibrate
 
 

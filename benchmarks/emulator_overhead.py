@@ -35,7 +35,7 @@ def random_artifact(config_name: str, out_dir: Path) -> Path:
     from edgemoe.model.export import export_artifact
     from edgemoe.model.hardware_weights import hardware_weights
     from edgemoe.model.m3vit import M3ViT
-    from edgemoe.sim.config import load_accelerator_config, load_model_config
+    from edgemoe.sim.config_file import load_accelerator_config, load_model_config
     from edgemoe.sim.quant import calibrate
 
     config = load_model_config(config_name)
@@ -68,7 +68,7 @@ def main() -> None:
         image = artifact.vector_images()[0]
         task = manifest.config.tasks[0]
 
-        _, bitstream = emulate(artifact_dir, "sim", workdir=Path(tmp) / "emulated")
+        _, bitstream = emulate(artifact_dir, workdir=Path(tmp) / "emulated")
         board = Accelerator.load(artifact_dir, bitstream, max_images=1)
         engine = SimAccelerator(manifest.config, manifest.accelerator, manifest.spec, weights)
         batch = image[None]

@@ -18,7 +18,7 @@ from edgemoe.model.data.scenes import render_scene
 from edgemoe.model.hardware_weights import hardware_weights
 from edgemoe.model.m3vit import M3ViT
 from edgemoe.sim.accelerator import Accelerator
-from edgemoe.sim.config import load_accelerator_config, load_model_config
+from edgemoe.sim.config_file import load_accelerator_config, load_model_config
 from edgemoe.sim.quant import calibrate, quantize_weights
 
 TARGET = 5.0

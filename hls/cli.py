@@ -7,13 +7,32 @@ from pathlib import Path
 
 import click
 
-from edgemoe.sim.artifact import Artifact, ArtifactError
+from edgemoe.sim.artifact import ArtifactError
 
-from .generator import GenerateError, generate
+from .cxx_build import CompileError, CompilerNotFoundError
+from .generator import generate
+from .headers import HeadersNotFoundError
+
+#: What a user can cause and fix: each becomes one line naming the problem.
+USER_ERRORS = (ArtifactError, ValueError, HeadersNotFoundError, CompilerNotFoundError,
+               CompileError)
+
+_OUT = click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
+                    help="Project folder [default: build/NAME/hls].")
+_FORCE = click.option("--force", is_flag=True,
+                      help="Write into a non-empty folder edgemoe did not make (emptied "
+                           "first).")
 
 
 def _default_project(artifact: Path) -> Path:
     return Path("build") / artifact.resolve().name / "hls"
+
+
+def _generate(artifact: Path, out_dir: Path | None, force: bool) -> Path:
+    try:
+        return generate(artifact, out_dir or _default_project(artifact), force)
+    except USER_ERRORS as err:
+        raise click.ClickException(str(err).splitlines()[0]) from None
 
 
 @click.group()
@@ -23,36 +42,32 @@ def hls() -> None:
 
 @hls.command("generate")
 @click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
-              help="Project folder [default: build/NAME/hls].")
-def generate_command(artifact: Path, out_dir: Path | None) -> None:
-    """Write the HLS sources, testbench, tcl scripts and Makefile for ARTIFACT."""
-    try:
-        project = generate(artifact, out_dir or _default_project(artifact))
-    except (ArtifactError, GenerateError) as err:
-        raise click.ClickException(str(err)) from None
-    files = sorted(p.relative_to(project) for p in project.rglob("*") if p.is_file())
-    click.echo(f"{project}: {', '.join(str(f) for f in files)}")
+@_OUT
+@_FORCE
+def generate_command(artifact: Path, out_dir: Path | None, force: bool) -> None:
+    """Write the HLS sources, testbench, tcl scripts and Makefile for ARTIFACT (what else
+    is in the folder, such as hls_project/ or bitstream/, stays)."""
+    project = _generate(artifact, out_dir, force)
+    click.echo(f"{project}: the Vitis HLS project of {artifact}")
 
 
 @hls.command("csim")
 @click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
-              help="Project folder [default: build/NAME/hls], generated first.")
-def csim_command(artifact: Path, out_dir: Path | None) -> None:
+@_OUT
+@_FORCE
+def csim_command(artifact: Path, out_dir: Path | None, force: bool) -> None:
     """Build the generated project with g++ and compare every layer to the simulator."""
-    from .csim import build_csim, run_csim
+    from .csim import CsimError, build_csim, run_csim
 
+    project = _generate(artifact, out_dir, force)  # checks every file the testbench reads
     try:
-        Artifact(artifact)
-        project = generate(artifact, out_dir or _default_project(artifact))
-    except (ArtifactError, GenerateError) as err:
-        raise click.ClickException(str(err)) from None
-    started = time.perf_counter()
-    build_csim(project)
-    built = time.perf_counter()
-    report = run_csim(project, artifact)
-    ran = time.perf_counter()
+        started = time.perf_counter()
+        build_csim(project)
+        built = time.perf_counter()
+        report = run_csim(project, artifact)
+        ran = time.perf_counter()
+    except (*USER_ERRORS, CsimError) as err:
+        raise click.ClickException(str(err).splitlines()[0]) from None
     for tap in report.taps:
         if not tap.equal:
             click.echo(str(tap))

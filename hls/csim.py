@@ -19,6 +19,10 @@ from .cxx_build import compile_cxx
 CSIM_FLAGS = ("-O2",)
 
 
+class CsimError(RuntimeError):
+    """The testbench did not run to a verdict (a missing or wrong-sized file, a crash)."""
+
+
 @dataclass(frozen=True)
 class TapResult:
     task: str
@@ -75,14 +79,19 @@ def parse_output(output: str) -> CsimReport:
     return CsimReport(taps, tokens_equal, output)
 
 
-def run_csim(project: Path, artifact: Path, timeout: float = 3600) -> CsimReport:
-    binary = build_csim(project)
-    done = subprocess.run([str(binary), str(artifact)], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+def run_csim(project: Path, artifact: Path, timeout: float = 3600,
+             binary: Path | None = None) -> CsimReport:
+    """Run the testbench (``binary``, or the project's, built) on ``artifact``'s files."""
+    binary = binary or build_csim(project)
+    try:
+        done = subprocess.run([str(binary), str(artifact)], capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise CsimError(f"the csim testbench did not finish within {timeout:g} s") from None
     report = parse_output(done.stdout)
     if done.returncode not in (0, 1) or not report.taps:
-        raise RuntimeError(f"the csim testbench failed to run (status {done.returncode}): "
-                           f"{done.stderr.strip()[-500:]}")
+        reason = done.stderr.strip().splitlines()[0] if done.stderr.strip() else "no output"
+        raise CsimError(f"the csim testbench stopped (status {done.returncode}): {reason}")
     return report
 
 

@@ -1,10 +1,11 @@
 """``edgemoe hls generate``: an artifact's manifest to a Vitis HLS + Vivado project.
 
-Python builds one context (a dict) from ``manifest.json``; Jinja2 templates under
-``templates/project`` show the whole shape of every output file. The approximation tables
-are ``sim``'s integer tables, the formats and offsets the manifest's: nothing is derived
-twice. A configuration the templates cannot implement is refused, naming the parameter,
-before any file is written; the project is written to a scratch folder and renamed.
+Python builds one context (a dict) from the manifest's resolved fields; Jinja2 templates
+under ``templates/project`` show the whole shape of every output file. The approximation
+tables are ``sim``'s integer tables, the formats, offsets, layout and kernel interface the
+manifest's: nothing is derived twice. Loading the artifact has already refused a design the
+templates cannot implement (``sim.hardware_rules``) and any string that is not a validated
+identifier; the project is written to a scratch folder and moved into place.
 """
 
 from __future__ import annotations
@@ -15,26 +16,24 @@ from typing import Any
 
 import jinja2
 
-from edgemoe.sim.approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
-from edgemoe.sim.artifact import Artifact, Manifest
-from edgemoe.sim.atomic import atomic_directory
-from edgemoe.sim.cycle_model import MIN_MAC_ROWS
+from edgemoe.sim.artifact import Artifact
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.fixed_format import FixedFormat
-from edgemoe.sim.kernel_interface import buffer_layout, weight_bits, wide_bits
+from edgemoe.sim.identifiers import safe_path
+from edgemoe.sim.kernel_interface import Argument
 from edgemoe.sim.kernels import LayerNormSpec
+from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.network import block_prefix
-from edgemoe.sim.weight_pack import ALIGNMENT, container_bytes
+from edgemoe.sim.output_folder import output_folder
 
 from .headers import ap_types_dir
 
 PROJECT_TEMPLATES = Path(__file__).parent / "templates" / "project"
 ZCU104_PART = "xczu7ev-ffvc1156-2-e"
 ZCU104_BOARD = "xilinx.com:zcu104:part0:1.1"
-
-
-class GenerateError(ValueError):
-    """A configuration the HLS templates cannot implement."""
+#: Rows the linear unit's MAC loop cycles through at least, so that a row's accumulators
+#: are back from the adder before the row comes round again (fewer rows are padded).
+MIN_MAC_ROWS = 8
 
 
 def _format(fmt: FixedFormat) -> dict[str, Any]:
@@ -46,16 +45,16 @@ UNUSED = {"width": 1, "frac": 0, "signed": False, "rounding": "TRN", "overflow":
 
 
 class _Context:
-    """The template context, built from one manifest."""
+    """The template context, built from one manifest's resolved fields."""
 
     def __init__(self, manifest: Manifest, artifact: Path) -> None:
         self.manifest, self.spec = manifest, manifest.spec
         self.config, self.accelerator = manifest.config, manifest.accelerator
-        self.words = {name: entry.offset // ALIGNMENT for name, entry in manifest.tensors.items()}
         self.artifact = artifact
 
     def tensor(self, name: str) -> dict[str, Any]:
-        return {"word": self.words[name], "format": _format(self.spec.fmt(name))}
+        entry = self.manifest.tensors[name]
+        return {"word": entry.word, "format": _format(entry.format)}
 
     def layer_norm(self, prefix: str, weights: str) -> dict[str, Any]:
         spec: LayerNormSpec = self.spec.layer_norm(prefix)
@@ -97,41 +96,34 @@ class _Context:
             block[name] = _format(fmt(p + name))
         return block
 
-    def taps(self) -> tuple[list[dict[str, Any]], int, int]:
-        """Scratch layout (``sim.kernel_interface``): taps, words, feature lane bits."""
-        layout = buffer_layout(self.config, self.spec, self.accelerator.axi_bits)
-        taps = [{"name": t.name, "word": t.word, "elements": t.elements,
-                 "bytes": container_bytes(t.format), "format": _format(t.format)}
-                for t in layout.taps]
-        return taps, layout.scratch_words, layout.feature_bits
-
     def build(self) -> dict[str, Any]:
         manifest, spec, c = self.manifest, self.spec, self.config
-        approx = manifest.data["approximations"]
-        taps, scratch_words, feature_bits = self.taps()
-        weights = weight_bits(spec, manifest.tensors)
-        by_name = {t["name"]: t["word"] for t in taps}
+        buffers, tables = manifest.buffers, manifest.approximations
+        images = manifest.vectors.images.shape[0]
+        taps = [{"name": t.name, "word": t.word, "elements": t.elements,
+                 "bytes": t.container_bytes, "format": _format(t.format),
+                 "golden_bytes": images * t.elements * t.container_bytes}
+                for t in buffers.taps]
+        by_name = {t.name: t.word for t in buffers.taps}
         block_taps = [{name: by_name.get(block_prefix(layer) + name, 0)
                        for name in ("norm1", "q", "k", "v", "scores", "attn", "residual1",
                                     "norm2", "hidden", "gate_probs", "out")}
                       for layer in range(c.layers)]
-        exp = ExpSpec(spec.fmt("blocks.0.softmax.diff"), spec.fmt("blocks.0.softmax.exp"),
-                      **approx["exp"])
-        reciprocal = ReciprocalSpec(spec.fmt("blocks.0.softmax.sum"),
-                                    spec.fmt("blocks.0.softmax.inv_sum"), **approx["reciprocal"])
-        rsqrt = RsqrtSpec(spec.fmt("norm.var"), spec.fmt("norm.inv_std"), **approx["rsqrt"])
-        gelu = GeluSpec(spec.fmt("blocks.0.fc1"), spec.fmt("blocks.0.hidden"), **approx["gelu"])
-        norm = LayerNormSpec(spec.fmt("norm.mean"), rsqrt, spec.fmt("norm.normalized"),
-                             spec.fmt("norm"))
+        # One table per function: every site shares the tables' parameters.
+        exp = spec.softmax("blocks.0.softmax").exp
+        reciprocal = spec.softmax("blocks.0.softmax").reciprocal
+        norm = spec.layer_norm("norm")
+        gelu = spec.gelu(block_prefix(0))
+        kernel = manifest.kernel
         return {
-            "artifact": str(self.artifact),
-            "name": manifest.data.get("name", c.name),
-            "config": c, "accelerator": self.accelerator, "approx": approx,
-            "feature_bits": feature_bits, "weight_bits": weights,
-            "wide_bits": wide_bits(feature_bits), "min_mac_rows": MIN_MAC_ROWS,
+            "artifact": safe_path(str(self.artifact), "the artifact's path"),
+            "name": manifest.name,
+            "config": c, "accelerator": self.accelerator, "approx": tables,
+            "feature_bits": buffers.feature_bits, "weight_bits": manifest.weights.lane_bits,
+            "wide_bits": buffers.wide_bits, "min_mac_rows": MIN_MAC_ROWS,
             "exp_log2e": exp.log2e_raw, "exp_table": exp.table().tolist(),
             "reciprocal_table": reciprocal.table().tolist(),
-            "rsqrt_table": rsqrt.table().tolist(), "gelu_table": gelu.table().tolist(),
+            "rsqrt_table": norm.rsqrt.table().tolist(), "gelu_table": gelu.table().tolist(),
             "inv_dim_bits": norm.inv_dim_bits, "inv_dim": round(2**norm.inv_dim_bits / c.dim),
             "embed": {"weight": self.tensor("patch_embed.weight"),
                       "bias": self.tensor("patch_embed.bias"),
@@ -139,94 +131,33 @@ class _Context:
                       "pixels": _format(spec.fmt("pixels")), "out": _format(spec.fmt("embed"))},
             "final_norm": self.layer_norm("norm", "norm"),
             "blocks": [self.block(layer) for layer in range(c.layers)],
-            "taps": taps, "scratch_words": scratch_words, "block_taps": block_taps,
+            "taps": taps, "scratch_words": buffers.scratch_words, "block_taps": block_taps,
             "embed_tap": by_name["embed"], "norm_tap": by_name["norm"],
-            "kernel_name": manifest.data["kernel"]["name"],
-            "kernel_arguments": [_argument(a) for a in manifest.data["kernel"]["arguments"]],
+            "vector_images": images, "weights_bytes": manifest.weights.bytes,
+            "kernel_name": kernel.name,
+            "kernel_arguments": [_argument(a) for a in kernel.arguments],
             "part": ZCU104_PART, "board": ZCU104_BOARD,
             "clock_mhz": self.accelerator.clock_mhz,
             "sources": sorted(f"src/{p.stem}" if p.suffix == ".j2" else f"src/{p.name}"
                               for p in (PROJECT_TEMPLATES / "src").iterdir()),
             "hls_project": "hls_project", "vivado_project": "edgemoe_bd",
             "bitstream_name": "edgemoe",
-            "hp_ports": self.hp_ports(), "ap_types": str(ap_types_dir()),
+            "hp_ports": [(bundle, f"S_AXI_HP{index}_FPD")
+                         for index, bundle in enumerate(kernel.bundles)],
+            "ap_types": safe_path(str(ap_types_dir()), "the ap_types headers' folder"),
         }
-
-    def hp_ports(self) -> list[tuple[str, str]]:
-        """Each m_axi bundle on its own high-performance port (HP0, HP1, ...)."""
-        bundles = sorted({a["bundle"] for a in self.manifest.data["kernel"]["arguments"]
-                          if a["kind"] == "pointer"})
-        return [(bundle, f"S_AXI_HP{index}_FPD") for index, bundle in enumerate(bundles)]
 
 
 READ_ONLY = ("weights", "images")
 
 
-def _argument(argument: dict[str, Any]) -> dict[str, Any]:
+def _argument(argument: Argument) -> dict[str, Any]:
     """A kernel argument with its C++ type: pointers to AXI words, or 32-bit scalars."""
-    if argument["kind"] == "pointer":
-        cpp = "const edgemoe::word_t *" if argument["name"] in READ_ONLY else "edgemoe::word_t *"
+    if argument.kind == "pointer":
+        cpp = "const edgemoe::word_t *" if argument.name in READ_ONLY else "edgemoe::word_t *"
     else:
         cpp = "unsigned "
-    return {**argument, "cpp": cpp}
-
-
-def check_parameters(manifest: Manifest) -> None:
-    """Refuse, naming the parameter, what the templates cannot implement."""
-    c, a = manifest.config, manifest.accelerator
-    problems = []
-    taps, _, feature_bits = _Context(manifest, Path(".")).taps()
-    activations = [t["format"]["width"] for t in taps]
-    lanes = a.axi_bits // feature_bits
-    if a.axi_bits % feature_bits:
-        problems.append(f"axi_bits {a.axi_bits} is not a multiple of the {feature_bits}-bit "
-                        "feature container")
-    for name, value in (("dim", c.dim), ("mlp_hidden", c.mlp_hidden),
-                        ("expert_hidden", c.expert_hidden)):
-        if value % lanes:
-            problems.append(f"{name} {value} is not a multiple of the {lanes} features per "
-                            f"{a.axi_bits}-bit word")
-        if value % a.tile_in or value % a.tile_out:
-            problems.append(f"{name} {value} is not a multiple of the linear tile "
-                            f"{a.tile_in}x{a.tile_out}")
-    if c.head_dim % a.tile_in:
-        problems.append(f"head dim {c.head_dim} is not a multiple of tile_in {a.tile_in}")
-    weights = {manifest.tensors[n].nbytes // max(1, _elements(manifest, n)) for n in
-               manifest.tensors}
-    patch_inputs = 3 * c.patch * c.patch  # a row of the embedding layer on the tile
-    if patch_inputs % a.tile_in:
-        problems.append(f"a patch's {patch_inputs} inputs are not a multiple of tile_in "
-                        f"{a.tile_in}")
-    weight_lanes = a.axi_bits // (8 * max(weights))
-    for name, value in (("dim", c.dim), ("mlp_hidden", c.mlp_hidden),
-                        ("expert_hidden", c.expert_hidden), ("a patch's inputs", patch_inputs)):
-        if value % weight_lanes:
-            problems.append(f"{name} {value} is not a multiple of the {weight_lanes} weights "
-                            f"per {a.axi_bits}-bit word (weight rows stream as whole words)")
-    if c.experts > 256:
-        problems.append(f"experts {c.experts} exceeds the 256 a queue entry can index")
-    if c.tokens >= 1 << 16:
-        problems.append(f"tokens {c.tokens} exceeds the 16-bit token index of the queues")
-    if a.attention_parallel > c.tokens:
-        problems.append(f"attention_parallel {a.attention_parallel} exceeds the "
-                        f"{c.tokens} tokens")
-    if feature_bits > 32:
-        problems.append(f"values {max(activations)} bits wide exceed the 32-bit feature "
-                        "container")
-    if len(weights) != 1:
-        problems.append("weights.bin mixes container sizes; the loader reads one")
-    if (c.image_height * c.image_width * 3) % (a.axi_bits // 8):
-        problems.append(f"an image of {c.image_height}x{c.image_width}x3 bytes is not a whole "
-                        f"number of {a.axi_bits}-bit words")
-    if problems:
-        raise GenerateError("cannot generate HLS for this artifact: " + "; ".join(problems))
-
-
-def _elements(manifest: Manifest, name: str) -> int:
-    count = 1
-    for size in manifest.tensors[name].shape:
-        count *= size
-    return count
+    return {**argument.model_dump(), "cpp": cpp}
 
 
 def _environment() -> jinja2.Environment:
@@ -235,14 +166,15 @@ def _environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
-def generate(artifact: str | Path, out_dir: str | Path) -> Path:
-    """Write the HLS project for ``artifact`` to ``out_dir`` (replacing an old one whole)."""
+def generate(artifact: str | Path, out_dir: str | Path, force: bool = False) -> Path:
+    """Write the HLS project for ``artifact`` to ``out_dir``: the generated files replace
+    the ones generated before, and nothing else there is touched (``hls_project/``,
+    ``bitstream/``, a user's notes); a foreign non-empty folder needs ``force``."""
     artifact, out_dir = Path(artifact), Path(out_dir)
     manifest = Artifact(artifact).manifest
-    check_parameters(manifest)
     context = _Context(manifest, artifact.resolve()).build()
     env = _environment()
-    with atomic_directory(out_dir) as scratch:
+    with output_folder(out_dir, "hls generate", force) as scratch:
         for template in sorted(PROJECT_TEMPLATES.rglob("*")):
             if template.is_dir():
                 continue

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -10,30 +14,50 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from edgemoe.sim.artifact import Artifact, ArtifactError
-from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.config import ConfigError
+from edgemoe.sim.output_folder import check_output_folder, output_folder
 
 from .driver import DEFAULT_TIMEOUT, Accelerator, DriverError
+from .emulator import BackendFactory, emulate, sim_backend
+from .validate import Bounds, validate
 
 USER_ERRORS = (ArtifactError, ConfigError, DriverError, ValueError, FileNotFoundError,
                TimeoutError, MemoryError)
 
 
-def _device(bitstream: Path | None, emulate: str | None, artifact: Path) -> Path:
+def _device(bitstream: Path | None, backend: BackendFactory | None, artifact: Path) -> Path:
     """The bitstream to program: the user's, or an emulated design made the active device."""
-    if (bitstream is None) == (emulate is None):
+    if (bitstream is None) == (backend is None):
         raise click.UsageError("give exactly one of --bitstream and --emulate")
     if bitstream is not None:
         return bitstream
-    from .emulator import emulate as make_emulated
-
-    return make_emulated(artifact, emulate)[1]
+    return emulate(artifact, backend=backend)[1]
 
 
 def _tasks(artifact: Artifact, chosen: tuple[str, ...]) -> list[str]:
+    repeated = sorted({task for task in chosen if chosen.count(task) > 1})
+    if repeated:
+        raise click.BadParameter(f"{', '.join(repeated)} given more than once",
+                                 param_hint="--task")
     for task in chosen:
         artifact.manifest.config.task_index(task)  # ConfigError names the known tasks
     return list(chosen) or list(artifact.manifest.tasks)
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds above 0 (no nan, no inf)."""
+
+    name = "seconds"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not (math.isfinite(seconds) and seconds > 0):
+            self.fail(f"{value!r} must be a finite number of seconds above 0", param, ctx)
+        return seconds
 
 
 def _predict(accelerator: Accelerator, images: np.ndarray, tasks: list[str],
@@ -55,74 +79,119 @@ def _describe(task: str, prediction: np.ndarray, classes: int) -> str:
     return f"depth {prediction.min():.2f} to {prediction.max():.2f} m"
 
 
-@click.command("run")
-@click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("--bitstream", type=click.Path(path_type=Path),
-              help="The design's .bit (its .hwh beside it), on a board.")
-@click.option("--emulate", type=click.Choice(["sim", "csim"]),
-              help="No board: an emulated ZCU104 running the Python simulator or the "
-                   "generated C++.")
-@click.option("--task", "tasks", multiple=True, help="Task to run (repeatable) [default: all].")
-@click.option("--images", "images_path", type=click.Path(path_type=Path),
-              help="Folder of images, or a .npy (n, H, W, 3) uint8 [default: the artifact's "
-                   "vector images].")
-@click.option("--validate", "validate_count", type=click.IntRange(min=1),
-              help="Compare N images with the simulator bit for bit, every task.")
-@click.option("--measure", is_flag=True, help="Latency, throughput and power.")
-@click.option("--runs", type=click.IntRange(min=2), default=20, show_default=True,
-              help="Single-image runs for --measure.")
-@click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Images per kernel call (buffer size).")
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds to wait for ap_done.")
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
-              help="Report folder [default: reports/ARTIFACT-NAME].")
-def run(artifact: Path, bitstream: Path | None, emulate: str | None, tasks: tuple[str, ...],
-        images_path: Path | None, validate_count: int | None, measure: bool, runs: int,
-        batch: int, timeout: float, out_dir: Path | None) -> None:
-    """Run ARTIFACT's kernel on the board (or the emulator): predictions, or with
-    --validate and --measure, bit-exactness and speed."""
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``edgemoe run`` was asked to do."""
+
+    artifact: Path
+    bitstream: Path | None
+    emulate: str | None
+    tasks: tuple[str, ...]
+    images: Path | None
+    validate: int | None
+    measure: bool
+    runs: int
+    batch: int
+    timeout: float
+    out: Path | None
+    bounds: Bounds
+
+
+def run_command(backends: Mapping[str, BackendFactory]) -> click.Command:
+    """``edgemoe run``, its ``--emulate`` choosing among ``backends`` (the flow adds the
+    generated C++ to the Python simulator; the board needs neither)."""
+
+    @click.command("run")
+    @click.argument("artifact", type=click.Path(path_type=Path))
+    @click.option("--bitstream", type=click.Path(path_type=Path),
+                  help="The design's .bit (its .hwh beside it), on a board.")
+    @click.option("--emulate", type=click.Choice(sorted(backends)),
+                  help="No board: an emulated ZCU104 running the Python simulator or the "
+                       "generated C++.")
+    @click.option("--task", "tasks", multiple=True,
+                  help="Task to run (repeatable, each once) [default: all].")
+    @click.option("--images", type=click.Path(path_type=Path),
+                  help="Folder of images, or a .npy (n, H, W, 3) uint8 [default: the "
+                       "artifact's vector images].")
+    @click.option("--validate", type=click.IntRange(min=1),
+                  help="Compare N images with the simulator bit for bit (and with the "
+                       "golden vectors and the float model), every task.")
+    @click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.90,
+                  show_default=True,
+                  help="--validate fails below this share of pixels labelled as the float "
+                       "model does.")
+    @click.option("--max-depth-error", type=click.FloatRange(min=0), default=0.05,
+                  show_default=True,
+                  help="--validate fails above this mean relative depth difference to the "
+                       "float model.")
+    @click.option("--measure", is_flag=True, help="Latency, throughput and power.")
+    @click.option("--runs", type=click.IntRange(min=2), default=20, show_default=True,
+                  help="Single-image runs for --measure.")
+    @click.option("--batch", type=click.IntRange(min=1, max=1024), default=8,
+                  show_default=True, help="Images per kernel call (buffer size).")
+    @click.option("--timeout", type=Seconds(), default=DEFAULT_TIMEOUT, show_default=True,
+                  help="Seconds to wait for ap_done.")
+    @click.option("-o", "--out", type=click.Path(path_type=Path),
+                  help="Report folder [default: reports/ARTIFACT-NAME].")
+    def run(artifact: Path, bitstream: Path | None, emulate: str | None,
+            tasks: tuple[str, ...], images: Path | None, validate: int | None,
+            min_agreement: float, max_depth_error: float, measure: bool, runs: int,
+            batch: int, timeout: float, out: Path | None) -> None:
+        """Run ARTIFACT's kernel on the board (or the emulator): predictions, or with
+        --validate and --measure, bit-exactness and speed."""
+        request = RunRequest(artifact, bitstream, emulate, tasks, images, validate, measure,
+                             runs, batch, timeout, out, Bounds(min_agreement, max_depth_error))
+        _run(request, backends[emulate] if emulate else None)
+
+    return run
+
+
+def _run(request: RunRequest, backend: BackendFactory | None) -> None:
     try:
-        loaded = Artifact(artifact)
-        chosen = _tasks(loaded, tasks)
-        if images_path is not None:
+        loaded = Artifact(request.artifact)
+        chosen = _tasks(loaded, request.tasks)
+        if request.images is not None:
             from .images import load_images
 
-            images, names = load_images(images_path, loaded.manifest.config)
+            images, names = load_images(request.images, loaded.manifest.config)
         else:
             images = loaded.vector_images()
             names = [f"vector {i}" for i in range(len(images))]
-        if validate_count is not None and validate_count > len(images):
-            raise ValueError(f"--validate {validate_count} but only {len(images)} images; "
+        if request.validate is not None and request.validate > len(images):
+            raise ValueError(f"--validate {request.validate} but only {len(images)} images; "
                              "give more with --images")
-        design = _device(bitstream, emulate, artifact)
-        accelerator = Accelerator.load(artifact, design, max_images=batch, timeout=timeout)
-        out_dir = out_dir or Path("reports") / artifact.resolve().name
-        record: dict = {"artifact": str(artifact), "device": emulate or str(bitstream)}
+        out_dir = request.out or Path("reports") / request.artifact.resolve().name
+        check_output_folder(out_dir)
+        design = _device(request.bitstream, backend, request.artifact)
+        accelerator = Accelerator.load(request.artifact, design, max_images=request.batch,
+                                       timeout=request.timeout)
+        record: dict = {"artifact": str(request.artifact),
+                        "device": request.emulate or str(request.bitstream)}
         failed = False
-        if validate_count is None and not measure:
-            record["predictions"] = _run_predictions(accelerator, images, names, chosen,
-                                                     out_dir)
-        if validate_count is not None:
-            record["validation"], failed = _run_validation(accelerator,
-                                                           images[:validate_count], chosen)
-        if measure:
-            from .measure import measure as measure_kernel
+        with output_folder(out_dir, "run") as folder:
+            if request.validate is None and not request.measure:
+                record["predictions"] = _run_predictions(accelerator, images, names, chosen,
+                                                         folder)
+            if request.validate is not None:
+                record["validation"], failed = _run_validation(
+                    accelerator, images[:request.validate], chosen, request.bounds)
+            if request.measure:
+                from .measure import measure as measure_kernel
 
-            measurement = measure_kernel(accelerator, images, chosen, runs=runs, progress=True)
-            click.echo(measurement.table())
-            record["measurement"] = measurement.to_dict()
+                measurement = measure_kernel(accelerator, images, chosen, runs=request.runs,
+                                             progress=True)
+                click.echo(measurement.table())
+                record["measurement"] = measurement.to_dict()
+            (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     except USER_ERRORS as err:
         raise click.ClickException(str(err)) from None
-    with atomic_path(out_dir / "run.json") as partial:
-        partial.write_text(json.dumps(record, indent=2) + "\n")
     click.echo(f"report: {out_dir / 'run.json'}")
     if failed:
-        raise click.ClickException("validation failed: see the differences above")
+        raise click.ClickException("validation failed: see the checks above")
 
 
 def _run_predictions(accelerator: Accelerator, images: np.ndarray, names: list[str],
-                     tasks: list[str], out_dir: Path) -> dict[str, str]:
+                     tasks: list[str], folder: Path) -> dict[str, str]:
     from .report import plot_predictions
 
     classes = accelerator.manifest.config.classes
@@ -130,30 +199,37 @@ def _run_predictions(accelerator: Accelerator, images: np.ndarray, names: list[s
     for index, name in enumerate(names):
         click.echo(f"{name}: " + "; ".join(_describe(task, maps[task][index], classes)
                                            for task in tasks))
-    with atomic_path(out_dir / "predictions.npz") as partial, partial.open("wb") as file:
+    with (folder / "predictions.npz").open("wb") as file:
         np.savez_compressed(file, images=images, **maps)
-    figure = plot_predictions(out_dir / "predictions.png", images, names, maps, classes)
-    click.echo(f"predictions: {out_dir / 'predictions.npz'}, {figure}")
-    return {"arrays": str(out_dir / "predictions.npz"), "figure": str(figure)}
+    plot_predictions(folder / "predictions.png", images, names, maps, classes)
+    click.echo("predictions: predictions.npz, predictions.png")
+    return {"arrays": "predictions.npz", "figure": "predictions.png"}
 
 
 def _run_validation(accelerator: Accelerator, images: np.ndarray, tasks: list[str],
-                    ) -> tuple[dict, bool]:
-    from .validate import validate
-
+                    bounds: Bounds) -> tuple[dict, bool]:
     loads_before = accelerator.weight_loads
-    checks = validate(accelerator, images, tasks, progress=True)
+    checks = validate(accelerator, images, tasks, progress=True, bounds=bounds)
     for check in checks:
         click.echo(str(check))
     exact = sum(check.equal for check in checks)
+    golden = [c for c in checks if c.golden is not None]
+    outside = [c for c in checks if not c.within_bounds]
     reloads = accelerator.weight_loads - loads_before
     click.echo(f"validation: {exact} of {len(checks)} runs bit-exact over {len(images)} images "
-               f"x {len(tasks)} tasks; weight reloads on task switches: {reloads}")
+               f"x {len(tasks)} tasks; {sum(c.golden for c in golden)} of {len(golden)} equal "
+               f"their golden vectors; {len(outside)} outside the bounds ({bounds.describe()}"
+               f"); weight reloads on task switches: {reloads}")
+    if not any(c.agreement is not None or c.depth_error is not None for c in checks):
+        click.echo("the artifact holds no float model (exported with --no-onnx): accuracy "
+                   "against float not checked")
     summary = {"runs": len(checks), "bit_exact": exact, "weight_reloads": reloads,
+               "bounds": dataclasses.asdict(bounds),
                "checks": [{"task": c.task, "image": c.image, "equal": c.equal,
-                           "first_difference": c.first_difference, "agreement": c.agreement,
-                           "depth_error": c.depth_error} for c in checks]}
-    return summary, exact != len(checks) or reloads != 0
+                           "first_difference": c.first_difference, "golden": c.golden,
+                           "agreement": c.agreement, "depth_error": c.depth_error,
+                           "passed": c.passed} for c in checks]}
+    return summary, not all(c.passed for c in checks) or reloads != 0
 
 
 @click.command("board-info")
@@ -175,7 +251,7 @@ def board_info(bitstream: Path | None, emulated_artifact: Path | None,
         if (bitstream is None) == (emulated_artifact is None):
             raise click.UsageError("give exactly one of --bitstream and --emulate")
         if emulated_artifact is not None:
-            bitstream = _device(None, "sim", emulated_artifact)
+            bitstream = _device(None, sim_backend, emulated_artifact)
             artifact = artifact or emulated_artifact
         if not bitstream.with_suffix(".hwh").is_file():
             raise DriverError(f"no hardware handoff {bitstream.with_suffix('.hwh')}")

@@ -12,6 +12,7 @@ The same code runs on a board and on ``host.emulator.EmulatedDevice``.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +21,15 @@ import numpy as np
 import pynq
 from pynq import DefaultIP
 
-from edgemoe.sim.artifact import Artifact, Manifest
+from edgemoe.sim.artifact import Artifact
 from edgemoe.sim.config import ConfigError
 from edgemoe.sim.fixed_array import FixedArray
-from edgemoe.sim.fixed_format import FixedFormat
-from edgemoe.sim.kernel_interface import CONTROL, buffer_layout
+from edgemoe.sim.kernel_interface import KERNEL_VLNV, VENDOR
+from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.quant_eval import predict
 
-from .hwh import KERNEL_VLNV, VENDOR, kernel_registers, kernel_vlnv
+from .hwh import kernel_registers
 
-AP_START, AP_DONE = 0x1, 0x2
 DEFAULT_TIMEOUT = 30.0  # seconds
 POLL_INTERVAL = 1e-4
 
@@ -59,20 +59,21 @@ class EdgeMoEKernel(DefaultIP):
                               "artifact's HLS project")
 
     def write_arguments(self, manifest: Manifest, values: dict[str, int]) -> None:
-        for argument in manifest.data["kernel"]["arguments"]:
-            value = values[argument["name"]]
-            self.write(argument["offset"], value & 0xFFFF_FFFF)
-            if argument["kind"] == "pointer":
-                self.write(argument["offset"] + 4, value >> 32)
+        for argument in manifest.kernel.arguments:
+            value = values[argument.name]
+            for index, register in enumerate(argument.registers):  # low word first
+                self.write(register.offset, (value >> (32 * index)) & 0xFFFF_FFFF)
 
-    def start(self) -> None:
-        self.write(CONTROL["ap_ctrl"], AP_START)
+    def start(self, manifest: Manifest) -> None:
+        control = manifest.kernel.control
+        self.write(control.ctrl.offset, control.bits.ap_start)
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, manifest: Manifest, timeout: float) -> None:
         """Poll ap_done (cleared by the read that sees it) for up to ``timeout`` seconds."""
+        control = manifest.kernel.control
         started = time.perf_counter()
         while True:
-            if self.read(CONTROL["ap_ctrl"]) & AP_DONE:
+            if self.read(control.ctrl.offset) & control.bits.ap_done:
                 return
             elapsed = time.perf_counter() - started
             if elapsed > timeout:
@@ -94,13 +95,14 @@ class Accelerator:
 
     def __init__(self, artifact: Artifact, overlay: pynq.Overlay, kernel: EdgeMoEKernel,
                  max_images: int = 8, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"timeout must be a finite number of seconds above 0, got {timeout}")
         self.artifact, self.manifest = artifact, artifact.manifest
         self.overlay, self.kernel, self.timeout = overlay, kernel, timeout
-        config = self.manifest.config
-        self.layout = buffer_layout(config, self.manifest.spec, self.manifest.accelerator.axi_bits)
-        self.output_format = FixedFormat.from_dict(self.manifest.data["kernel"]["output_format"])
+        self.layout = self.manifest.buffers
+        self.output_format = self.manifest.kernel.output_format
         self.max_images = max_images
-        self.weights = pynq.allocate((self.manifest.data["weights"]["bytes"],), np.uint8)
+        self.weights = pynq.allocate((self.manifest.weights.bytes,), np.uint8)
         self.images = pynq.allocate((max_images * self.layout.image_bytes,), np.uint8)
         self.tokens = pynq.allocate((max_images * self.layout.token_bytes,), np.uint8)
         self.scratch = pynq.allocate((self.layout.scratch_bytes,), np.uint8)
@@ -119,7 +121,7 @@ class Accelerator:
         if not bitstream.with_suffix(".hwh").is_file():
             raise DriverError(f"no hardware handoff {bitstream.with_suffix('.hwh')} next to the "
                               "bitstream: pynq needs it to find the kernel's registers")
-        vlnv = kernel_vlnv(loaded.manifest)
+        vlnv = loaded.manifest.kernel.vlnv
         overlay = pynq.Overlay(str(bitstream))
         kernels = [name for name, ip in overlay.ip_dict.items()
                    if ip.get("type", "").split(":")[0] == VENDOR]
@@ -135,9 +137,9 @@ class Accelerator:
         return cls(loaded, overlay, kernel, max_images, timeout)
 
     def load_weights(self) -> None:
-        """Copy the weight pack into its DDR buffer and flush it (done once at load)."""
-        self.weights[:] = np.frombuffer((self.artifact.root / "weights.bin").read_bytes(),
-                                        np.uint8)
+        """Copy the weight pack (its size and SHA-256 checked) into its DDR buffer and flush
+        it (done once at load)."""
+        self.weights[:] = np.frombuffer(self.artifact.weight_bytes(), np.uint8)
         self.weights.flush()
         self.weight_loads += 1
 
@@ -173,10 +175,10 @@ class Accelerator:
         self.kernel.write_arguments(self.manifest, {
             "weights": self.weights.device_address, "images": self.images.device_address,
             "tokens": self.tokens.device_address, "scratch": self.scratch.device_address,
-            "task": task_index, "num_images": count, "debug": int(debug)})
+            "task_index": task_index, "num_images": count, "debug": int(debug)})
         started = time.perf_counter()
-        self.kernel.start()
-        self.kernel.wait(self.timeout)
+        self.kernel.start(self.manifest)
+        self.kernel.wait(self.manifest, self.timeout)
         seconds = time.perf_counter() - started
         self.tokens.invalidate()
         if debug:

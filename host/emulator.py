@@ -15,7 +15,7 @@ It is a ``pynq.Device`` with the memory-mapped capability, so ``pynq.Overlay``,
 - faults can be injected for tests: a kernel that never finishes, one that writes a wrong
   word.
 
-``emulate(artifact, backend)`` puts it all together: it makes the device pynq's active one
+``emulate(artifact)`` puts it all together: it makes the device pynq's active one
 and writes the bitstream and handoff ``Accelerator.load`` then programs.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -35,13 +36,12 @@ from pynq.pl_server.hwh_parser import _HWHUltrascale, get_hwh_name
 from pynq.ps import ZU_ARCH, _ClocksUltrascale
 
 from edgemoe.sim.accelerator import Accelerator as SimAccelerator
-from edgemoe.sim.artifact import Artifact, Manifest
-from edgemoe.sim.kernel_interface import CONTROL, buffer_layout
+from edgemoe.sim.artifact import Artifact
+from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.weight_pack import unpack
 
 from .hwh import CONTROL_BASE, CONTROL_RANGE, write_emulated_hwh
 
-AP_START, AP_DONE, AP_IDLE, AP_READY = 0x1, 0x2, 0x4, 0x8
 #: Emulated buffers live in the ZCU104's upper DDR window (above 4 GiB), so the high word
 #: of every 64-bit address is non-zero and a driver that drops it fails. Page aligned.
 DDR_BASE = 0x8_0000_0000
@@ -65,7 +65,7 @@ class _Region:
 
 
 class RegisterFile(np.ndarray):
-    """32-bit registers over a bytearray; word 0 is ap_ctrl_hs."""
+    """32-bit registers over a bytearray; the manifest's control register is ap_ctrl_hs."""
 
     def __new__(cls, device: EmulatedDevice, length: int) -> RegisterFile:
         self = np.frombuffer(bytearray(length), dtype=np.uint32).view(cls)
@@ -75,26 +75,32 @@ class RegisterFile(np.ndarray):
     def __array_finalize__(self, obj: object) -> None:
         self.emulator = getattr(obj, "emulator", None)
 
+    def _is_control(self, index: object) -> bool:
+        return (isinstance(index, (int, np.integer))
+                and int(index) == self.emulator.control.ctrl.offset // 4)
+
     def __getitem__(self, index):
         value = super().__getitem__(index)
         if isinstance(index, (int, np.integer)) and self.emulator.bus_log is not None:
             self.emulator.bus_log.append(("read", int(index) * 4, int(value)))
-        if isinstance(index, (int, np.integer)) and int(index) == 0:
-            word = int(value)
-            if word & AP_DONE:  # ap_done is cleared by the read that sees it
-                np.ndarray.__setitem__(self, 0, np.uint32(word & ~AP_DONE))
+        if self._is_control(index):
+            word, done = int(value), self.emulator.control.bits.ap_done
+            if word & done:  # ap_done is cleared by the read that sees it
+                np.ndarray.__setitem__(self, index, np.uint32(word & ~done))
             return np.uint32(word)
         return value
 
     def __setitem__(self, index, value) -> None:
         if isinstance(index, (int, np.integer)) and self.emulator.bus_log is not None:
             self.emulator.bus_log.append(("write", int(index) * 4, int(value)))
-        if isinstance(index, (int, np.integer)) and int(index) == 0:
+        if self._is_control(index):
+            bits = self.emulator.control.bits
             word = int(value)
-            current = int(np.ndarray.__getitem__(self, 0))
-            status = current & (AP_DONE | AP_IDLE | AP_READY)
-            np.ndarray.__setitem__(self, 0, np.uint32(status | (word & ~0xE)))
-            if word & AP_START:
+            status_bits = bits.ap_done | bits.ap_idle | bits.ap_ready
+            current = int(np.ndarray.__getitem__(self, index))
+            np.ndarray.__setitem__(self, index,
+                                   np.uint32((current & status_bits) | (word & ~status_bits)))
+            if word & bits.ap_start:
                 self.emulator.start_kernel()
             return
         super().__setitem__(index, value)
@@ -119,8 +125,10 @@ class EmulatedDevice(Device):
         super().__init__(tag)
         self.name = tag
         self.manifest, self.backend = manifest, backend
+        self.control = manifest.kernel.control
         self.registers = RegisterFile(self, CONTROL_RANGE)
-        np.ndarray.__setitem__(self.registers, 0, np.uint32(AP_IDLE))
+        np.ndarray.__setitem__(self.registers, self.control.ctrl.offset // 4,
+                               np.uint32(self.control.bits.ap_idle))
         # The PS clock blocks pynq's Clocks reads and writes; the IOPLL as a ZCU104 boots.
         self.ps_blocks = {base: np.zeros(PS_BLOCK // 4, np.uint32) for base in
                           (_ClocksUltrascale.CRL_APB_ADDRESS, _ClocksUltrascale.CRF_APB_ADDRESS)}
@@ -208,20 +216,15 @@ class EmulatedDevice(Device):
         return self.regions[address]
 
     def arguments(self) -> dict[str, int]:
-        values = {}
-        for argument in self.manifest.data["kernel"]["arguments"]:
-            index = argument["offset"] // 4
-            low = int(np.ndarray.__getitem__(self.registers, index))
-            if argument["kind"] == "pointer":
-                high = int(np.ndarray.__getitem__(self.registers, index + 1))
-                values[argument["name"]] = (high << 32) | low
-            else:
-                values[argument["name"]] = low
-        return values
+        """Each argument's value from its registers (low word first)."""
+        return {argument.name: sum(
+            int(np.ndarray.__getitem__(self.registers, register.offset // 4)) << (32 * index)
+            for index, register in enumerate(argument.registers))
+            for argument in self.manifest.kernel.arguments}
 
     def start_kernel(self) -> None:
-        control = CONTROL["ap_ctrl"] // 4
-        np.ndarray.__setitem__(self.registers, control, np.uint32(AP_START))  # busy
+        control, bits = self.control.ctrl.offset // 4, self.control.bits
+        np.ndarray.__setitem__(self.registers, control, np.uint32(bits.ap_start))  # busy
         if self.faults.hang:
             self.faults.hang = False
             self.faults.fired.append("hang")
@@ -234,7 +237,8 @@ class EmulatedDevice(Device):
             self.faults.wrong_word = None
             self.faults.fired.append("wrong_word")
             self.memory(arguments["tokens"] + offset, 1)[0] ^= mask
-        np.ndarray.__setitem__(self.registers, control, np.uint32(AP_DONE | AP_IDLE | AP_READY))
+        np.ndarray.__setitem__(self.registers, control,
+                               np.uint32(bits.ap_done | bits.ap_idle | bits.ap_ready))
 
 
 def _lanes(raw: np.ndarray, bits: int) -> bytes:
@@ -246,7 +250,7 @@ class SimBackend:
 
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
-        self.layout = buffer_layout(manifest.config, manifest.spec, manifest.accelerator.axi_bits)
+        self.layout = manifest.buffers
         self._engine: tuple[int, int, SimAccelerator] | None = None
         self.weight_unpacks = 0  # how often the kernel (re)read the weight pack
 
@@ -254,7 +258,7 @@ class SimBackend:
         """The weights the kernel reads at ``address``, unpacked once per flush of them."""
         region = device.region(address)
         if self._engine is None or self._engine[:2] != (address, region.flushes):
-            blob = device.memory(address, self.manifest.data["weights"]["bytes"]).tobytes()
+            blob = device.memory(address, self.manifest.weights.bytes).tobytes()
             weights = unpack(blob, self.manifest.tensors)
             engine = SimAccelerator.from_manifest(self.manifest, weights)
             self._engine = (address, region.flushes, engine)
@@ -264,7 +268,7 @@ class SimBackend:
     def run(self, device: EmulatedDevice, arguments: dict[str, int]) -> None:
         config, layout = self.manifest.config, self.layout
         engine = self.engine(device, arguments["weights"])
-        task = config.tasks[arguments["task"]]
+        task = config.tasks[arguments["task_index"]]
         shape = (config.image_height, config.image_width, 3)
         for image in range(arguments["num_images"]):
             pixels = device.memory(arguments["images"] + image * layout.image_bytes,
@@ -276,47 +280,27 @@ class SimBackend:
             target[:len(data)] = np.frombuffer(data, np.uint8)
 
 
-class CsimBackend:
-    """The generated C++ kernel (shared library) on the emulated DDR."""
-
-    def __init__(self, manifest: Manifest, project: Path) -> None:
-        from edgemoe.hls.csim import CsimKernel
-
-        self.manifest = manifest
-        self.kernel = CsimKernel(project)
-
-    def run(self, device: EmulatedDevice, arguments: dict[str, int]) -> None:
-        count = arguments["num_images"]
-        self.kernel.run(
-            device.memory(arguments["weights"], self.manifest.data["weights"]["bytes"]),
-            device.memory(arguments["images"], count * self.kernel.image_bytes),
-            device.memory(arguments["tokens"], count * self.kernel.token_bytes),
-            device.memory(arguments["scratch"], self.kernel.scratch_bytes),
-            arguments["task"], count, arguments["debug"] != 0)
+#: Builds a kernel backend for an artifact: (manifest, artifact folder, work folder).
+BackendFactory = Callable[[Manifest, Path, Path], Backend]
 
 
-BACKENDS = ("sim", "csim")
+def sim_backend(manifest: Manifest, artifact: Path, workdir: Path) -> SimBackend:
+    return SimBackend(manifest)
 
 
-def emulate(artifact: str | Path, backend: str = "sim", workdir: str | Path | None = None,
-            ) -> tuple[EmulatedDevice, Path]:
+def emulate(artifact: str | Path, workdir: str | Path | None = None,
+            backend: BackendFactory = sim_backend) -> tuple[EmulatedDevice, Path]:
     """Make an emulated ZCU104 running ``artifact``'s kernel pynq's active device.
 
     Returns the device and the bitstream to give ``Accelerator.load``: an emulated design
-    file with its ``.hwh`` in ``workdir`` (default ``build/NAME/emulated``). The ``csim``
-    backend generates the HLS project into ``workdir/hls`` and compiles it.
+    file with its ``.hwh`` in ``workdir`` (default ``build/NAME/emulated``). ``backend``
+    builds the kernel: the Python simulator by default (the generated C++ is
+    ``edgemoe.host.flow.csim_backend``, which may import the code generators).
     """
     artifact = Path(artifact)
     manifest = Artifact(artifact).manifest
     workdir = Path(workdir) if workdir else Path("build") / artifact.resolve().name / "emulated"
-    if backend == "sim":
-        kernel: Backend = SimBackend(manifest)
-    elif backend == "csim":
-        from edgemoe.hls.generator import generate
-
-        kernel = CsimBackend(manifest, generate(artifact, workdir / "hls"))
-    else:
-        raise ValueError(f"unknown emulator backend {backend!r}; choose from {list(BACKENDS)}")
+    kernel = backend(manifest, artifact, workdir)
     bitstream = workdir / "edgemoe.bit"
     write_emulated_hwh(manifest, bitstream.with_suffix(".hwh"))
     bitstream.write_text(f"emulated design for {manifest.config.name}: no configuration data\n")

@@ -12,34 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree
 
-from edgemoe.sim.artifact import Manifest
-from edgemoe.sim.kernel_interface import CONTROL, KERNEL_NAME
+from edgemoe.sim.manifest import Manifest
 
-VENDOR, LIBRARY, VERSION = "edgemoe.org", "hls", "1.0"
-KERNEL_VLNV = f"{VENDOR}:{LIBRARY}:{KERNEL_NAME}:{VERSION}"
 #: Where the emulated design puts the kernel's control block (the ZCU104's HPM0 window).
 CONTROL_BASE = 0xA000_0000
 CONTROL_RANGE = 0x1_0000
 IOPLL_MHZ = 1500.0  # the PL clocks' source on a ZCU104
 
 
-def kernel_vlnv(manifest: Manifest) -> str:
-    """The kernel's VLNV as vitis_hls.tcl exports it."""
-    return f"{VENDOR}:{LIBRARY}:{manifest.data['kernel']['name']}:{VERSION}"
-
-
 def kernel_registers(manifest: Manifest) -> dict[str, tuple[int, int]]:
-    """Register name -> (offset, bits) as Vitis HLS names them: a pointer's two words are
-    ``<name>_1`` (low) and ``<name>_2`` (high)."""
-    registers = {"CTRL": (CONTROL["ap_ctrl"], 32), "GIER": (CONTROL["gie"], 32),
-                 "IP_IER": (CONTROL["ier"], 32), "IP_ISR": (CONTROL["isr"], 32)}
-    for argument in manifest.data["kernel"]["arguments"]:
-        if argument["kind"] == "pointer":
-            registers[f"{argument['name']}_1"] = (argument["offset"], 32)
-            registers[f"{argument['name']}_2"] = (argument["offset"] + 4, 32)
-        else:
-            registers[argument["name"]] = (argument["offset"], 32)
-    return registers
+    """Register name -> (offset, bits) as Vitis HLS names them in the handoff."""
+    return {r.name: (r.offset, r.bits) for r in manifest.kernel.registers()}
 
 
 def _register(parent: ElementTree.Element, name: str, offset: int, bits: int) -> None:
@@ -56,7 +39,7 @@ def _register(parent: ElementTree.Element, name: str, offset: int, bits: int) ->
 
 def write_emulated_hwh(manifest: Manifest, path: Path) -> Path:
     """A handoff for a ZCU104 design holding the kernel on HPM0, as pynq parses it."""
-    kernel = manifest.data["kernel"]["name"]
+    kernel = manifest.kernel.name
     instance = f"{kernel}_0"
     clock_mhz = manifest.accelerator.clock_mhz
     root = ElementTree.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="emulated")
@@ -85,7 +68,7 @@ def write_emulated_hwh(manifest: Manifest, path: Path) -> Path:
     ElementTree.SubElement(ps, "PORTS")
     module = ElementTree.SubElement(modules, "MODULE", FULLNAME=f"/{instance}",
                                     INSTANCE=instance, MODTYPE=kernel,
-                                    VLNV=kernel_vlnv(manifest))
+                                    VLNV=manifest.kernel.vlnv)
     ElementTree.SubElement(module, "PARAMETERS")
     ElementTree.SubElement(module, "PORTS")
     blocks = ElementTree.SubElement(module, "ADDRESSBLOCKS")

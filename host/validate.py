@@ -1,5 +1,6 @@
-"""Self-validation: the board's tokens against the simulator, bit for bit, and the end
-tasks against the float model's ONNX where it is available."""
+"""Self-validation: the board's tokens against the simulator bit for bit, against the
+artifact's golden vectors where the image is one of them, and the end tasks against the
+float model's ONNX graph within stated bounds."""
 
 from __future__ import annotations
 
@@ -15,24 +16,52 @@ from .driver import Accelerator
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """How far the board's predictions may stray from the float model's."""
+
+    min_agreement: float = 0.90  # segmentation: share of pixels labelled as the float model
+    max_depth_error: float = 0.05  # depth: mean |board - float| / float
+
+    def describe(self) -> str:
+        return (f"label agreement >= {self.min_agreement:.0%}, depth error <= "
+                f"{self.max_depth_error:.1%}")
+
+
+@dataclass(frozen=True)
 class ImageCheck:
     task: str
     image: int
-    equal: bool
+    equal: bool  # the board's tokens are the simulator's
     first_difference: tuple[int, int, int, int] | None  # token, dim, expected, got
+    golden: bool | None  # the tokens are the golden vector's (None: not a vector image)
     agreement: float | None  # segmentation: pixel agreement with the float model
-    depth_error: float | None  # depth: max abs difference to the float model, metres
+    depth_error: float | None  # depth: mean relative difference to the float model
+    bounds: Bounds = Bounds()
+
+    @property
+    def within_bounds(self) -> bool:
+        if self.agreement is not None and self.agreement < self.bounds.min_agreement:
+            return False
+        return self.depth_error is None or self.depth_error <= self.bounds.max_depth_error
+
+    @property
+    def passed(self) -> bool:
+        return self.equal and self.golden is not False and self.within_bounds
 
     def __str__(self) -> str:
         verdict = "bit-exact" if self.equal else (
             "first difference at token {}, dim {}: expected {}, got {}".format(
                 *self.first_difference))
-        extra = ""
+        if self.golden is not None:
+            verdict += ("; equals the golden vector" if self.golden
+                        else "; DIFFERS from the golden vector")
         if self.agreement is not None:
-            extra = f"; label agreement with float {self.agreement:.2%}"
+            verdict += (f"; label agreement with float {self.agreement:.2%} (bound >= "
+                        f"{self.bounds.min_agreement:.0%})")
         if self.depth_error is not None:
-            extra = f"; depth max |board - float| {self.depth_error:.3f} m"
-        return f"{self.task} image {self.image}: {verdict}{extra}"
+            verdict += (f"; depth error against float {self.depth_error:.2%} (bound <= "
+                        f"{self.bounds.max_depth_error:.1%})")
+        return f"{self.task} image {self.image}: {verdict}"
 
 
 def first_difference(expected: np.ndarray, got: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -44,33 +73,40 @@ def first_difference(expected: np.ndarray, got: np.ndarray) -> tuple[int, int, i
 
 
 def _float_models(accelerator: Accelerator) -> dict[str, Any]:
-    """onnxruntime sessions of the artifact's float model, per task, where both exist."""
+    """onnxruntime sessions of the artifact's float model (checked bytes), per task, where
+    both exist."""
     try:
         import onnxruntime
     except ImportError:
         return {}
     sessions = {}
     for task in accelerator.manifest.tasks:
-        path = accelerator.artifact.root / f"model_{task}.onnx"
-        if path.is_file():
-            sessions[task] = onnxruntime.InferenceSession(str(path),
+        graph = accelerator.artifact.onnx_model(task)
+        if graph is not None:
+            sessions[task] = onnxruntime.InferenceSession(graph,
                                                           providers=["CPUExecutionProvider"])
     return sessions
 
 
+def _vector_index(vectors: np.ndarray, image: np.ndarray) -> int | None:
+    return next((i for i, vector in enumerate(vectors) if np.array_equal(vector, image)), None)
+
+
 def validate(accelerator: Accelerator, images: np.ndarray, tasks: list[str] | None = None,
-             progress: bool = False) -> list[ImageCheck]:
-    """Each image through the board once per task, compared with ``simulate``.
+             progress: bool = False, bounds: Bounds = Bounds()) -> list[ImageCheck]:
+    """Each image through the board once per task, compared with ``simulate``, with the
+    golden vectors where the image is one, and with the float model where it exists.
 
     Images run one at a time with the task changing between runs, as a multi-task
     deployment switches, so a weight reload on a task switch would show in
     ``accelerator.weight_loads``.
     """
-    manifest = accelerator.manifest
-    simulator = Simulator(manifest.config, manifest.accelerator, manifest.spec,
-                          accelerator.artifact.weights())
+    artifact, manifest = accelerator.artifact, accelerator.manifest
+    simulator = Simulator.from_manifest(manifest, artifact.weights())
     models = _float_models(accelerator)
+    vectors = artifact.vector_images()
     tasks = list(tasks or manifest.tasks)
+    golden = {task: artifact.golden_tokens(task) for task in tasks}
     checks = []
     runs = [(index, task) for index in range(len(images)) for task in tasks]
     for index, task in tqdm(runs, desc="validate", unit="run", disable=not progress):
@@ -78,6 +114,9 @@ def validate(accelerator: Accelerator, images: np.ndarray, tasks: list[str] | No
         result = accelerator.run(image, task)
         expected = simulator.run(image, task).tokens.raw
         difference = first_difference(expected, result.raw[0])
+        vector = _vector_index(vectors, image)
+        matches_golden = None if vector is None else bool(
+            np.array_equal(golden[task][vector], result.raw[0]))
         agreement = depth_error = None
         if task in models:
             board = accelerator.predict(result)[0]
@@ -86,7 +125,8 @@ def validate(accelerator: Accelerator, images: np.ndarray, tasks: list[str] | No
             if task == "segmentation":
                 agreement = float(np.mean(board == reference.argmax(axis=0)))
             else:
-                depth_error = float(np.max(np.abs(board - reference[0])))
-        checks.append(ImageCheck(task, index, difference is None, difference, agreement,
-                                 depth_error))
+                depth_error = float(np.mean(np.abs(board - reference[0])
+                                            / np.maximum(reference[0], 1e-6)))
+        checks.append(ImageCheck(task, index, difference is None, difference, matches_golden,
+                                 agreement, depth_error, bounds))
     return checks

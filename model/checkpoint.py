@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from edgemoe.sim.atomic import atomic_path
-from edgemoe.sim.config import ModelConfig
+from edgemoe.sim.config import ConfigError, ModelConfig
+from edgemoe.sim.config_file import ConfigDocument, read_document
 
 from .m3vit import M3ViT
 
@@ -29,12 +30,13 @@ class CheckpointError(RuntimeError):
 class Checkpoint:
     path: Path
     document: dict[str, Any]  # the config document: "model" and "training" sections
+    settings: ConfigDocument  # the same, validated
     model_state: dict[str, torch.Tensor]
     training_state: dict[str, Any]  # optimizer, scheduler, epoch, history
 
     @property
     def config(self) -> ModelConfig:
-        return ModelConfig.from_dict(self.document["model"])
+        return self.settings.model
 
     def build_model(self) -> M3ViT:
         model = M3ViT(self.config)
@@ -70,10 +72,16 @@ def load_checkpoint(path: str | Path, expected: ModelConfig | None = None) -> Ch
         raise CheckpointError(f"{path} is truncated or corrupt and cannot be read "
                               f"({type(err).__name__}: {str(err).splitlines()[0]}); "
                               "restore it or train again") from None
-    if not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION:
+    if (not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION
+            or not {"config", "model", "training"} <= set(payload)):
         raise CheckpointError(f"{path} is not an edgemoe checkpoint of version "
                               f"{CHECKPOINT_VERSION}")
-    checkpoint = Checkpoint(path, payload["config"], payload["model"], payload["training"])
+    try:
+        settings = read_document(payload["config"], f"{path} (its config)")
+    except ConfigError as err:
+        raise CheckpointError(str(err)) from None
+    checkpoint = Checkpoint(path, payload["config"], settings, payload["model"],
+                            payload["training"])
     if expected is not None:
         differences = _differences(checkpoint.document["model"], expected.to_dict())
         if differences:

@@ -10,7 +10,8 @@ import click
 import numpy as np
 
 from edgemoe.sim.atomic import atomic_path
-from edgemoe.sim.config import ConfigError, load_config_file, load_model_config
+from edgemoe.sim.config import ConfigError
+from edgemoe.sim.config_file import load_config_file, load_model_config
 
 
 def _fail(err: Exception) -> click.ClickException:
@@ -22,7 +23,7 @@ def _fail(err: Exception) -> click.ClickException:
               help="A config name (tiny, m3vit-s) or a .yaml/.json file.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Run folder for checkpoint.pt and config.yaml [default: runs/CONFIG].")
-@click.option("--epochs", type=int, help="Override the config's epoch count.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the config's epoch count.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out.")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Your own data instead of the synthetic scenes: a folder with train/ and "
@@ -49,7 +50,8 @@ def train(config_name: str, out_dir: Path | None, epochs: int | None, resume: bo
 
 @click.command("eval")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--images", type=int, help="Evaluate on the first N validation images.")
+@click.option("--images", type=click.IntRange(min=1),
+              help="Evaluate on the first N validation images.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path),
               help="Also write the results as JSON.")
 def evaluate(checkpoint: Path, images: int | None, json_path: Path | None) -> None:
@@ -191,16 +193,16 @@ def _load(checkpoint_path: Path):
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--preset", "presets", multiple=True, type=click.Choice(["int16", "edge-moe"]),
               help="Presets to compare [default: both].")
-@click.option("--images", type=int, default=200, show_default=True,
+@click.option("--images", type=click.IntRange(min=1), default=200, show_default=True,
               help="Validation images to compare on.")
-@click.option("--calibration-images", type=int, default=64, show_default=True)
+@click.option("--calibration-images", type=click.IntRange(min=1), default=64,
+              show_default=True)
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
               help="Report folder [default: reports/CONFIG].")
 def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibration_images: int,
              out_dir: Path | None) -> None:
     """Calibrate fixed-point formats and compare float vs fixed per task and per layer."""
-    from edgemoe.sim.config import AcceleratorConfig
-    from edgemoe.sim.quant import calibrate
+    from edgemoe.sim.quant import QuantError, calibrate
     from edgemoe.sim.quant_eval import compare_float_fixed
     from edgemoe.sim.quant_report import write_quantization_report
 
@@ -208,13 +210,17 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
 
     loaded, model, weights = _load(checkpoint)
     config = model.config
-    accelerator = AcceleratorConfig.from_dict(loaded.document.get("accelerator", {}))
+    accelerator = loaded.settings.accelerator
     train_set, val = _splits(loaded)
     calibration = train_set.images[:calibration_images].numpy()
     heads = head_layers(model)
     reports = []
     for preset in presets or ("int16", "edge-moe"):
-        spec = calibrate(config, weights, calibration, preset)
+        try:
+            spec = calibrate(config, weights, calibration, preset,
+                             loaded.settings.approximations)
+        except QuantError as err:
+            raise _fail(err) from None
         reports.append(compare_float_fixed(config, accelerator, weights, spec, heads,
                                            val.images[:images].numpy(),
                                            val.labels[:images].numpy(),
@@ -222,7 +228,10 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
         for note in spec.notes:
             click.echo(f"note ({preset}): {note}")
     out_dir = out_dir or Path("reports") / config.name
-    click.echo(write_quantization_report(reports, out_dir))
+    try:
+        click.echo(write_quantization_report(reports, out_dir))
+    except ValueError as err:  # the folder's refusal
+        raise _fail(err) from None
 
 
 @click.command()
@@ -231,27 +240,33 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
               type=click.Choice(["int16", "edge-moe"]))
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
               help="Artifact folder [default: artifacts/CONFIG].")
-@click.option("--vectors", type=int, default=4, show_default=True,
+@click.option("--vectors", type=click.IntRange(min=1), default=4, show_default=True,
               help="Images with golden per-layer outputs.")
-@click.option("--calibration-images", type=int, default=64, show_default=True)
+@click.option("--calibration-images", type=click.IntRange(min=1), default=64,
+              show_default=True)
 @click.option("--onnx/--no-onnx", default=True, show_default=True,
               help="Also export the float model per task as ONNX.")
+@click.option("--force", is_flag=True,
+              help="Write into a non-empty folder edgemoe did not make (emptied first).")
 def export(checkpoint: Path, preset: str, out_dir: Path | None, vectors: int,
-           calibration_images: int, onnx: bool) -> None:
+           calibration_images: int, onnx: bool, force: bool) -> None:
     """Quantize and write the artifact: manifest, weights.bin, heads, golden vectors."""
-    from edgemoe.sim.config import AcceleratorConfig
-    from edgemoe.sim.quant import calibrate
+    from edgemoe.sim.output_folder import check_output_folder
+    from edgemoe.sim.quant import QuantError, calibrate
 
     from .export import export_artifact
 
     loaded, model, weights = _load(checkpoint)
     config = model.config
-    accelerator = AcceleratorConfig.from_dict(loaded.document.get("accelerator", {}))
-    train_set, val = _splits(loaded)
-    spec = calibrate(config, weights, train_set.images[:calibration_images].numpy(), preset)
-    onnx_images = (val.images[:8].permute(0, 3, 1, 2).float() / 255.0) if onnx else None
     out_dir = out_dir or Path("artifacts") / config.name
-    export_artifact(model, weights, spec, accelerator, out_dir, val.images[:vectors].numpy(),
-                    onnx_images)
-    files = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*") if p.is_file())
-    click.echo(f"{out_dir}: {len(files)} files ({', '.join(str(f) for f in files[:6])}, ...)")
+    try:
+        check_output_folder(out_dir, force)  # before minutes of calibration
+        train_set, val = _splits(loaded)
+        spec = calibrate(config, weights, train_set.images[:calibration_images].numpy(), preset,
+                         loaded.settings.approximations)
+        onnx_images = (val.images[:8].permute(0, 3, 1, 2).float() / 255.0) if onnx else None
+        export_artifact(model, weights, spec, loaded.settings.accelerator, out_dir,
+                        val.images[:vectors].numpy(), onnx_images, force=force)
+    except (QuantError, ValueError) as err:  # the spec's, the export's, the folder's refusal
+        raise _fail(err) from None
+    click.echo(f"{out_dir}: the artifact of {checkpoint} ({preset})")

@@ -8,25 +8,28 @@ after every epoch, so a run can be resumed exactly where it stopped.
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 import yaml
+from pydantic import Field, ValidationError
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.config import ConfigError, ModelConfig
+from edgemoe.sim.config_file import read_document
 from edgemoe.sim.metrics import IGNORE_LABEL
+from edgemoe.sim.schema import Record, describe
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data.datasets import ArrayDataset, FolderDataset, SceneDataset
+from .data.scenes import CLASSES as SCENE_CLASSES
 from .m3vit import M3ViT, Routing
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -34,31 +37,30 @@ CONFIG_NAME = "config.yaml"
 WARMUP_FRACTION = 0.05
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    train_images: int
-    val_images: int
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    weight_decay: float
-    balance_loss_weight: float
-    depth_loss_weight: float = 1.0
-    seed: int = 0
+class TrainConfig(Record):
+    """The ``training`` section of a config document."""
+
+    train_images: Annotated[int, Field(ge=1, le=10_000_000)]
+    val_images: Annotated[int, Field(ge=1, le=10_000_000)]
+    epochs: Annotated[int, Field(ge=1, le=100_000)]
+    batch_size: Annotated[int, Field(ge=1, le=65_536)]
+    learning_rate: Annotated[float, Field(gt=0, le=10)]
+    weight_decay: Annotated[float, Field(ge=0, le=10)]
+    balance_loss_weight: Annotated[float, Field(ge=0, le=100)]
+    depth_loss_weight: Annotated[float, Field(ge=0, le=100)] = 1.0
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     #: your own data instead of the synthetic scenes: a folder with train/ and val/, each in
     #: FolderDataset's layout (images/, labels/, depths/)
     data: str | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"training config: unknown keys {unknown}")
+    def from_dict(cls, data: Any) -> TrainConfig:
         try:
-            return cls(**data)
-        except TypeError as err:
-            raise ConfigError(f"training config: {err}") from None
+            return cls.model_validate_json(json.dumps(data, allow_nan=False))
+        except (TypeError, ValueError) as err:
+            if isinstance(err, ValidationError):
+                raise ConfigError(describe(err, "training config")) from None
+            raise ConfigError(f"training config: not plain values ({err})") from None
 
 
 def balance_loss(routing: Routing) -> torch.Tensor:
@@ -111,6 +113,11 @@ def build_datasets(config: ModelConfig, training: TrainConfig,
         root = Path(training.data)
         return (FolderDataset(root / "train", *size, config.classes),
                 FolderDataset(root / "val", *size, config.classes))
+    if config.classes != len(SCENE_CLASSES):
+        raise ConfigError(f"config {config.name!r} has classes: {config.classes}, but the "
+                          f"synthetic scenes have {len(SCENE_CLASSES)} "
+                          f"({', '.join(SCENE_CLASSES)}); set classes: {len(SCENE_CLASSES)} "
+                          "or train on your own data (--data)")
     return (SceneDataset("train", training.train_images, *size, seed=training.seed),
             SceneDataset("val", training.val_images, *size, seed=training.seed))
 
@@ -119,11 +126,11 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
           epochs: int | None = None, progress: bool = True) -> Path:
     """Train (or resume) and return the checkpoint's path. Refuses to overwrite a run
     unless resuming it, and to resume a run of another config."""
-    config = ModelConfig.from_dict(document["model"])
+    config = read_document(document, "the config").model
     training = TrainConfig.from_dict(document.get("training", {}))
     if epochs is not None:
-        training = dataclasses.replace(training, epochs=epochs)
-        document = {**document, "training": dataclasses.asdict(training)}
+        training = TrainConfig.from_dict({**training.model_dump(), "epochs": epochs})
+        document = {**document, "training": training.model_dump()}
     path = out_dir / CHECKPOINT_NAME
     previous = None
     if path.exists():

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .artifact import Manifest
 from .config import AcceleratorConfig, ModelConfig
 from .fixed_array import FixedArray
 from .kernels import (
@@ -27,6 +26,7 @@ from .kernels import (
     single_pass_softmax,
     top_k,
 )
+from .manifest import Manifest
 from .network import block_prefix, check_image
 from .quant import QuantSpec
 

@@ -14,6 +14,7 @@ normalization shift, then overflow by the output's mode.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
@@ -303,6 +304,82 @@ class GeluSpec(_Approximation):
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         return gelu_reference(x)
+
+
+# ------------------------------------------------------------------- table parameters
+def _in_range(owner: str, field: str, value: object, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{owner}.{field} must be in [{low:g}, {high:g}], got {value!r}")
+
+
+@dataclass(frozen=True)
+class ExpTable:
+    """exp's table: ``2**table_bits`` segments, entries and t with ``frac_bits`` fraction
+    bits (at most 24, so |x| * log2(e) stays within an int64 for 32-bit inputs)."""
+
+    table_bits: int = ExpSpec.table_bits
+    frac_bits: int = ExpSpec.frac_bits
+
+    def __post_init__(self) -> None:
+        _in_range("exp", "table_bits", self.table_bits, 1, 10)
+        _in_range("exp", "frac_bits", self.frac_bits, self.table_bits + 1, 24)
+
+
+@dataclass(frozen=True)
+class NewtonTable:
+    """1/x or 1/sqrt(x): a seed table on ``seed_bits`` mantissa bits, Newton steps, and the
+    work width of the steps (at most 28 bits, so their products fit an int64)."""
+
+    seed_bits: int = ReciprocalSpec.seed_bits
+    newton_steps: int = ReciprocalSpec.newton_steps
+    work_bits: int = ReciprocalSpec.work_bits
+
+    def __post_init__(self) -> None:
+        _in_range("newton", "seed_bits", self.seed_bits, 2, 10)
+        _in_range("newton", "newton_steps", self.newton_steps, 0, 3)
+        _in_range("newton", "work_bits", self.work_bits, self.seed_bits + 1, 28)
+
+
+@dataclass(frozen=True)
+class GeluTable:
+    """GELU's correction table: one entry every ``2**-step_bits`` up to ``limit``, entries
+    with ``frac_bits`` fraction bits."""
+
+    step_bits: int = GeluSpec.step_bits
+    limit: float = GeluSpec.limit
+    frac_bits: int = GeluSpec.frac_bits
+
+    def __post_init__(self) -> None:
+        _in_range("gelu", "step_bits", self.step_bits, 1, 10)
+        _in_range("gelu", "limit", self.limit, 2.0**-self.step_bits, 16)
+        _in_range("gelu", "frac_bits", self.frac_bits, self.step_bits, 24)
+        if float(self.limit * 2**self.step_bits) != int(self.limit * 2**self.step_bits):
+            raise ValueError(f"gelu.limit {self.limit} is not a whole number of "
+                             f"2**-{self.step_bits} steps")
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The parameters of the four tables. The hardware builds one table per function, so
+    every use site of a function shares them; only the formats differ between sites."""
+
+    exp: ExpTable = ExpTable()
+    reciprocal: NewtonTable = NewtonTable()
+    rsqrt: NewtonTable = NewtonTable()
+    gelu: GeluTable = GeluTable()
+
+    def exp_spec(self, input_fmt: FixedFormat, output_fmt: FixedFormat) -> ExpSpec:
+        return ExpSpec(input_fmt, output_fmt, **dataclasses.asdict(self.exp))
+
+    def reciprocal_spec(self, input_fmt: FixedFormat, output_fmt: FixedFormat,
+                        ) -> ReciprocalSpec:
+        return ReciprocalSpec(input_fmt, output_fmt, **dataclasses.asdict(self.reciprocal))
+
+    def rsqrt_spec(self, input_fmt: FixedFormat, output_fmt: FixedFormat) -> RsqrtSpec:
+        return RsqrtSpec(input_fmt, output_fmt, **dataclasses.asdict(self.rsqrt))
+
+    def gelu_spec(self, input_fmt: FixedFormat, output_fmt: FixedFormat) -> GeluSpec:
+        return GeluSpec(input_fmt, output_fmt, **dataclasses.asdict(self.gelu))
 
 
 # ------------------------------------------------------------------- defaults and errors

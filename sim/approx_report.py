@@ -10,6 +10,7 @@ import numpy as np
 
 from .approx import ApproxError, Domain, default_domains, measure
 from .atomic import atomic_path
+from .output_folder import OutputError, output_folder
 
 # what each approximation is judged by, and its target (the error it must stay within)
 TARGETS = {"exp": ("abs", 2.0**-12), "reciprocal": ("rel", 2.0**-12),
@@ -119,9 +120,12 @@ def approx_report(out_dir: Path, artifact: Path | None) -> None:
         where = f"{count} attention rows of {artifact}"
         click.echo(f"{'softmax':<11} {where:<44} max abs {worst:.3g}  abs <= "
                    f"{SOFTMAX_TARGET:.3g} {'OK' if ok else 'MISSED'}")
-    plot_errors(domains, errors, out_dir / "approx_errors.png")
-    with atomic_path(out_dir / "approx_errors.json") as scratch:
-        scratch.write_text(json.dumps(rows, indent=2))
+    try:
+        with output_folder(out_dir, "approx-report") as folder:
+            plot_errors(domains, errors, folder / "approx_errors.png")
+            (folder / "approx_errors.json").write_text(json.dumps(rows, indent=2))
+    except OutputError as err:
+        raise click.ClickException(str(err)) from None
     click.echo(f"curves: {out_dir / 'approx_errors.png'}")
     if failed:
         raise click.ClickException(f"targets missed: {', '.join(failed)}")

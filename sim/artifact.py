@@ -1,83 +1,36 @@
-"""Artifacts: ``manifest.json``, ``weights.bin``, ``heads.npz`` and ``vectors/``.
+"""Artifact folders: ``manifest.json`` (``sim.manifest``), ``weights.bin``, ``heads.npz``,
+``vectors/`` and the ONNX graphs, read as hostile input.
 
-The manifest is the contract between all parts: model shape, tasks, formats, tensor
-offsets in ``weights.bin``, the kernel's arguments and registers, checksums. Everything
-downstream reads it and re-derives nothing. Loading checks the format version and every
-checksum, and refuses with a message that names the problem.
+``Artifact(root)`` validates the manifest and then every file it lists before anything else
+happens, and every later read goes through the manifest's entry for the file again: the
+path must stay inside the folder (no symlink leading out), and the bytes must have the
+size and SHA-256 the manifest states, so a truncated, swapped or flipped file is named
+instead of being used.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
-from functools import cached_property
+import io
+import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .config import AcceleratorConfig, ModelConfig
 from .fixed_array import FixedArray
-from .quant import QuantSpec
-from .weight_pack import PackError, TensorEntry, unpack
+from .heads import HeadLayer, HeadOp
+from .manifest import MANIFEST, FileEntry, Manifest, ManifestError
+from .weight_pack import PackError, from_bytes, unpack
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 64 << 20
 
 
 class ArtifactError(ValueError):
-    """An artifact that is missing, corrupt, or of another version."""
+    """An artifact that is missing, corrupt, inconsistent, or of another version."""
 
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@dataclass(frozen=True)
-class Manifest:
-    data: dict[str, Any]
-
-    @cached_property
-    def config(self) -> ModelConfig:
-        return ModelConfig.from_dict(self.data["model"])
-
-    @cached_property
-    def accelerator(self) -> AcceleratorConfig:
-        return AcceleratorConfig.from_dict(self.data["accelerator"])
-
-    @cached_property
-    def spec(self) -> QuantSpec:
-        return QuantSpec.from_dict(self.data["quantization"])
-
-    @cached_property
-    def tensors(self) -> dict[str, TensorEntry]:
-        return {name: TensorEntry.from_dict(entry)
-                for name, entry in self.data["weights"]["tensors"].items()}
-
-    @property
-    def tasks(self) -> list[str]:
-        return list(self.data["tasks"])
-
-    def to_json(self) -> str:
-        return json.dumps(self.data, indent=2)
-
-    @classmethod
-    def from_json(cls, text: str, source: str = "manifest") -> Manifest:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ArtifactError(f"{source} is not valid JSON: {err}") from None
-        version = data.get("format_version") if isinstance(data, dict) else None
-        if version != FORMAT_VERSION:
-            raise ArtifactError(f"{source} has format version {version!r}; this edgemoe reads "
-                                f"version {FORMAT_VERSION}: export the artifact again")
-        manifest = cls(data)
-        try:
-            manifest.config, manifest.accelerator, manifest.spec, manifest.tensors  # noqa: B018
-        except (KeyError, TypeError, ValueError) as err:
-            raise ArtifactError(f"{source} is incomplete or inconsistent: {err}") from None
-        return manifest
 
 
 class Artifact:
@@ -85,52 +38,132 @@ class Artifact:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        if not self.root.is_dir():
+            raise ArtifactError(f"{self.root} is not an artifact folder (export one with "
+                                "`edgemoe export`)")
         path = self.root / MANIFEST
         if not path.is_file():
             raise ArtifactError(f"{self.root} is not an artifact: no {MANIFEST} (export one "
                                 "with `edgemoe export`)")
-        self.manifest = Manifest.from_json(path.read_text(), str(path))
+        self._confined(path, MANIFEST)
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ArtifactError(f"{path} is {path.stat().st_size} bytes, more than any "
+                                "manifest edgemoe writes")
+        try:
+            self.manifest = Manifest.from_json(path.read_bytes(), str(path))
+        except ManifestError as err:
+            raise ArtifactError(str(err)) from None
+        for entry in self.manifest.files():
+            self.read(entry)
 
-    def _checked(self, section: dict[str, Any]) -> bytes:
-        path = self.root / section["file"]
+    def _confined(self, path: Path, relative: str) -> Path:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise ArtifactError(f"{relative} in {self.root} leads outside the artifact "
+                                f"(to {resolved})")
+        return resolved
+
+    def path(self, entry: FileEntry) -> Path:
+        """The file of ``entry``, inside the artifact and a regular file."""
+        path = self._confined(self.root / entry.file, entry.file)
         if not path.is_file():
-            raise ArtifactError(f"{path} is missing")
+            raise ArtifactError(f"{self.root / entry.file} is missing")
+        return path
+
+    def read(self, entry: FileEntry) -> bytes:
+        """The bytes of ``entry``'s file, checked against its size and SHA-256."""
+        path = self.path(entry)
+        size = path.stat().st_size
+        if size != entry.bytes:
+            raise ArtifactError(f"{self.root / entry.file} has {size} bytes, the manifest says "
+                                f"{entry.bytes}: truncated or from another export")
         data = path.read_bytes()
-        if len(data) != section["bytes"]:
-            raise ArtifactError(f"{path} has {len(data)} bytes, the manifest says "
-                                f"{section['bytes']}: truncated or from another export")
         digest = sha256_of(data)
-        if digest != section["sha256"]:
-            raise ArtifactError(f"{path} is corrupt or does not belong to this manifest: "
-                                f"SHA-256 {digest[:16]}..., expected {section['sha256'][:16]}...")
+        if digest != entry.sha256:
+            raise ArtifactError(f"{self.root / entry.file} is corrupt or does not belong to "
+                                f"this manifest: SHA-256 {digest[:16]}..., expected "
+                                f"{entry.sha256[:16]}...")
         return data
 
+    def weight_bytes(self) -> bytes:
+        return self.read(self.manifest.weights)
+
     def weights(self) -> dict[str, FixedArray]:
-        data = self._checked(self.manifest.data["weights"])
         try:
-            return unpack(data, self.manifest.tensors)
+            return unpack(self.weight_bytes(), self.manifest.tensors)
         except PackError as err:
             raise ArtifactError(f"weights.bin does not match the manifest: {err}") from None
 
-    def heads(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, np.ndarray]]:
-        section = self.manifest.data["heads"]
-        data = self._checked(section)
-        import io
+    def heads(self) -> tuple[dict[str, tuple[HeadLayer, ...]], dict[str, np.ndarray]]:
+        """Each task's head layers and the float32 arrays they name, shapes checked."""
+        section = self.manifest.heads
+        data = self.read(section)
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                if any(i.compress_type != zipfile.ZIP_STORED for i in archive.infolist()):
+                    raise ArtifactError("heads.npz has compressed members; export writes them "
+                                        "stored")
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+            raise ArtifactError(f"heads.npz cannot be read: {err}") from None
+        channels = {task: self._head_channels(task, layers, arrays)
+                    for task, layers in section.layers.items()}
+        config = self.manifest.config
+        wanted = {"segmentation": config.classes, "depth": 1}
+        for task, out in channels.items():
+            if out != wanted.get(task, out):
+                raise ArtifactError(f"heads.{task} ends in {out} channels, the task needs "
+                                    f"{wanted[task]}")
+        return dict(section.layers), arrays
 
-        with np.load(io.BytesIO(data)) as arrays:
-            return section["layers"], {key: arrays[key] for key in arrays.files}
+    def _head_channels(self, task: str, layers: tuple[HeadLayer, ...],
+                       arrays: dict[str, np.ndarray]) -> int:
+        """The output channels of a head whose arrays all exist and chain from the model's
+        dim."""
+        channels = self.manifest.config.dim
+        for index, layer in enumerate(layers):
+            if layer.weight is None or layer.bias is None:
+                continue
+            where = f"heads.{task}.{index} ({layer.op.value})"
+            weight, bias = arrays.get(layer.weight), arrays.get(layer.bias)
+            if weight is None or bias is None:
+                raise ArtifactError(f"{where}: heads.npz lacks {layer.weight} or {layer.bias}")
+            transposed = layer.op == HeadOp.CONV_TRANSPOSE2X2
+            kernel = (2, 2) if transposed else (3, 3)
+            inputs, outputs = (weight.shape[:2] if transposed else weight.shape[1::-1]) \
+                if weight.ndim == 4 else (None, None)
+            if (weight.dtype != np.float32 or bias.dtype != np.float32 or weight.ndim != 4
+                    or weight.shape[2:] != kernel or inputs != channels
+                    or bias.shape != (outputs,)):
+                raise ArtifactError(f"{where}: arrays {weight.dtype} {weight.shape} and "
+                                    f"{bias.dtype} {bias.shape} do not take {channels} "
+                                    "channels in")
+            channels = outputs
+        return channels
+
+    def onnx_model(self, task: str) -> bytes | None:
+        """The task's float ONNX graph, checked, or None when the export made none."""
+        entry = self.manifest.onnx.get(task)
+        return None if entry is None else self.read(entry)
 
     def vector_images(self) -> np.ndarray:
-        section = self.manifest.data["vectors"]["images"]
-        data = self._checked(section)
-        return np.frombuffer(data, np.uint8).reshape(section["shape"])
+        section = self.manifest.vectors.images
+        return np.frombuffer(self.read(section), np.uint8).reshape(section.shape)
 
     def golden(self, task: str) -> dict[str, FixedArray]:
         """The simulator's per-layer outputs for the vector images, under their names."""
-        entries = self.manifest.data["vectors"]["outputs"][task]
         out = {}
-        for name, entry in entries.items():
-            data = self._checked(entry)
-            out[name] = unpack(data, {name: TensorEntry(0, tuple(entry["shape"]),
-                                                         TensorEntry.from_dict(entry).fmt)})[name]
+        for name, entry in self.manifest.vectors.outputs[task].items():
+            try:
+                out[name] = from_bytes(self.read(entry), entry.format, entry.shape, name)
+            except PackError as err:
+                raise ArtifactError(f"vectors/{task}/{name}.bin: {err}") from None
         return out
+
+    def golden_tokens(self, task: str) -> np.ndarray:
+        """The final tokens of each vector image for ``task``: (images, tokens, dim)."""
+        entry = self.manifest.vectors.outputs[task]["norm"]
+        config = self.manifest.config
+        values = from_bytes(self.read(entry), entry.format, entry.shape, "norm").raw
+        return values.reshape(len(values), config.tokens, config.dim)

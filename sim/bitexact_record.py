@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_path
+from .output_folder import output_folder
 
 SCHEMA = "edgemoe.bitexact/1"
 PREFIX = "bitexact-"
@@ -130,10 +130,9 @@ def record_bitexact(results_dir: str | Path, stage: str, *, compared_against: st
         command = " ".join(command)
     result = BitExactResult(stage, compared_against, dict(compared), equal, first_mismatch,
                             command, datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    path = Path(results_dir) / _file_name(stage)
-    with atomic_path(path) as scratch:
-        scratch.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    return path
+    with output_folder(results_dir, f"record {stage}") as folder:
+        (folder / _file_name(stage)).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return Path(results_dir) / _file_name(stage)
 
 
 def load_bitexact_results(results_dir: str | Path) -> list[BitExactResult]:

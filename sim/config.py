@@ -1,7 +1,8 @@
 """Model configurations: the shape of the network is the shape of the accelerator.
 
-A config is data (``configs/*.yaml``, or any YAML/JSON file with the same keys): the
-``model`` section is read here, the ``training`` section by ``edgemoe.model``. It lives in
+A config is data (``configs/*.yaml``, or any YAML/JSON file with the same keys, read by
+``config_file``): the ``model`` and ``accelerator`` sections are these classes, the
+``training`` section is read by ``edgemoe.model``. It lives in
 ``sim`` because every part needs it (the simulator, the HLS generator, the cycle model,
 the driver) and ``sim`` is the one package they all may import.
 """
@@ -9,15 +10,15 @@ the driver) and ``sim`` is the one package they all may import.
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
+from . import identifiers
 
-CONFIG_DIR = Path(__file__).parent / "configs"
 KNOWN_TASKS = ("segmentation", "depth")
+AXI_BITS = (128, 256, 512)
+MAX_CLOCK_MHZ = 800.0  # beyond what the xczu7ev fabric closes timing at
 
 
 class ConfigError(ValueError):
@@ -44,6 +45,10 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", tuple(self.tasks))
+        try:
+            identifiers.name(self.name)
+        except identifiers.IdentifierError as err:
+            raise ConfigError(f"config name: {err}") from None
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if field.type == "int" and (not isinstance(value, int) or isinstance(value, bool)
@@ -101,6 +106,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"model config: a mapping of keys, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         missing = sorted(f.name for f in dataclasses.fields(cls)
@@ -118,52 +125,33 @@ class AcceleratorConfig:
     tile_in: int = 16  # the linear unit's IN x OUT multipliers
     tile_out: int = 16
     clock_mhz: float = 300.0
-    axi_bits: int = 256
+    axi_bits: int = 256  # the width of every m_axi port and of the DDR layout's words
 
     def __post_init__(self) -> None:
-        for name in ("attention_parallel", "tile_in", "tile_out", "axi_bits"):
+        for name in ("attention_parallel", "tile_in", "tile_out"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"accelerator: {name} must be a positive integer, "
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 256:
+                raise ConfigError(f"accelerator: {name} must be an integer from 1 to 256, "
                                   f"got {value!r}")
-        if self.axi_bits % 8:
-            raise ConfigError(f"accelerator: axi_bits {self.axi_bits} is not whole bytes")
+        if self.axi_bits not in AXI_BITS or isinstance(self.axi_bits, bool):
+            raise ConfigError(f"accelerator: axi_bits must be one of {list(AXI_BITS)}, got "
+                              f"{self.axi_bits!r}")
+        clock = self.clock_mhz
+        if (isinstance(clock, bool) or not isinstance(clock, (int, float))
+                or not math.isfinite(clock) or not 0 < clock <= MAX_CLOCK_MHZ):
+            raise ConfigError(f"accelerator: clock_mhz must be a number above 0 and at most "
+                              f"{MAX_CLOCK_MHZ:g}, got {clock!r}")
+        object.__setattr__(self, "clock_mhz", float(clock))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AcceleratorConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"accelerator config: a mapping of keys, got "
+                              f"{type(data).__name__}")
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ConfigError(f"accelerator config: unknown keys {unknown}")
         return cls(**data)
-
-
-def available_configs() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-
-
-def load_config_file(name_or_path: str | Path) -> dict[str, Any]:
-    """The whole config document (``model`` and ``training`` sections) by name or path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = CONFIG_DIR / f"{name_or_path}.yaml"
-        if not path.is_file():
-            raise ConfigError(f"no config named {str(name_or_path)!r}; known configs: "
-                              f"{', '.join(available_configs())} (or give a .yaml/.json path)")
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text()
-    document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    if not isinstance(document, dict) or "model" not in document:
-        raise ConfigError(f"{path}: a config needs a 'model' section")
-    return document
-
-
-def load_model_config(name_or_path: str | Path) -> ModelConfig:
-    return ModelConfig.from_dict(load_config_file(name_or_path)["model"])
-
-
-def load_accelerator_config(name_or_path: str | Path) -> AcceleratorConfig:
-    return AcceleratorConfig.from_dict(load_config_file(name_or_path).get("accelerator", {}))

@@ -7,10 +7,40 @@ in the manifest: ``conv_transpose2x2`` (stride 2: each pixel becomes a 2x2 block
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Annotated
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from pydantic import Field, model_validator
+
+from .schema import Record, TensorName
+
+
+class HeadOp(str, Enum):
+    RELU = "relu"
+    CONV3X3 = "conv3x3"
+    CONV_TRANSPOSE2X2 = "conv_transpose2x2"
+    EXP_SCALE = "exp_scale"
+
+
+class HeadLayer(Record):
+    """One layer of a task head: a convolution names its arrays in ``heads.npz``."""
+
+    op: HeadOp
+    weight: TensorName | None = None
+    bias: TensorName | None = None
+    scale: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _operands_fit_the_op(self) -> HeadLayer:
+        convolution = self.op in (HeadOp.CONV3X3, HeadOp.CONV_TRANSPOSE2X2)
+        if convolution != (self.weight is not None and self.bias is not None):
+            raise ValueError(f"{self.op.value} takes " + ("a weight and a bias array"
+                                                          if convolution else "no arrays"))
+        if (self.op == HeadOp.EXP_SCALE) != (self.scale is not None):
+            raise ValueError("a scale belongs to exp_scale and to nothing else")
+        return self
 
 
 def conv_transpose2x2(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -28,19 +58,19 @@ def conv3x3(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return np.einsum("chwab,ocab->ohw", windows, weight, optimize=True) + bias[:, None, None]
 
 
-def run_head(layers: list[dict[str, Any]], arrays: dict[str, np.ndarray],
+def run_head(layers: tuple[HeadLayer, ...], arrays: dict[str, np.ndarray],
              grid: np.ndarray) -> np.ndarray:
     """Apply one head to the patch-token grid (dim, rows, cols)."""
     x = grid.astype(np.float32)
     for layer in layers:
-        op = layer["op"]
-        if op == "relu":
+        if layer.op == HeadOp.RELU:
             x = np.maximum(x, 0)
-        elif op == "exp_scale":
-            x = np.exp(x) * np.float32(layer["scale"])
+        elif layer.op == HeadOp.EXP_SCALE:
+            x = np.exp(x) * np.float32(layer.scale)
         else:
-            weight, bias = arrays[layer["weight"]], arrays[layer["bias"]]
-            x = (conv_transpose2x2 if op == "conv_transpose2x2" else conv3x3)(x, weight, bias)
+            weight, bias = arrays[layer.weight], arrays[layer.bias]
+            convolution = conv_transpose2x2 if layer.op == HeadOp.CONV_TRANSPOSE2X2 else conv3x3
+            x = convolution(x, weight, bias)
         x = x.astype(np.float32)
     return x
 

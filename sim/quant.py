@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
+from .approx import GeluSpec, Tables
 from .config import ModelConfig
 from .fixed_array import FixedArray
 from .fixed_format import FixedFormat
@@ -30,6 +30,11 @@ from .kernels import LayerNormSpec, SoftmaxSpec
 from .network import LAYER_NORM_EPS, block_prefix, float_forward, weight_shapes
 
 PRESETS = ("int16", "edge-moe")
+#: Bits of the feature and the weight containers each preset gives (the lanes in DDR).
+PRESET_BITS = {"int16": (16, 16), "edge-moe": (32, 16)}
+#: The widest value the datapath holds (sums and reciprocals included).
+MAX_FORMAT_WIDTH = 64
+DEFAULT_TABLES = Tables()
 HEADROOM = 1.25  # activations may exceed the calibration range by this much
 PIXELS = FixedFormat(8, 0, signed=False, rounding="TRN", overflow="SAT")
 
@@ -84,12 +89,13 @@ def _unsigned(width: int, int_bits: int, rounding: str, overflow: str) -> FixedF
 
 @dataclass(frozen=True)
 class QuantSpec:
-    """Formats by tensor name, the attention parallelism P, and the approximation tables'
-    parameters: everything the simulator, the generators and the driver need to agree on."""
+    """Formats by tensor name and the approximation tables' parameters: everything the
+    simulator, the generators and the driver need to agree on."""
 
     preset: str
     formats: dict[str, FixedFormat]
     notes: tuple[str, ...] = ()
+    tables: Tables = DEFAULT_TABLES
 
     def fmt(self, name: str) -> FixedFormat:
         try:
@@ -101,7 +107,7 @@ class QuantSpec:
     def layer_norm(self, name: str) -> LayerNormSpec:
         return LayerNormSpec(
             mean_fmt=self.fmt(f"{name}.mean"),
-            rsqrt=RsqrtSpec(self.fmt(f"{name}.var"), self.fmt(f"{name}.inv_std")),
+            rsqrt=self.tables.rsqrt_spec(self.fmt(f"{name}.var"), self.fmt(f"{name}.inv_std")),
             normalized_fmt=self.fmt(f"{name}.normalized"),
             out_fmt=self.fmt(name), eps=LAYER_NORM_EPS)
 
@@ -109,26 +115,62 @@ class QuantSpec:
         """``prefix`` is ``blocks.L.softmax`` (attention) or ``blocks.L.gate`` (MoE)."""
         sums = self.fmt(f"{prefix}.sum")
         return SoftmaxSpec(
-            exp=ExpSpec(self.fmt(f"{prefix}.diff"), self.fmt(f"{prefix}.exp")),
+            exp=self.tables.exp_spec(self.fmt(f"{prefix}.diff"), self.fmt(f"{prefix}.exp")),
             sum_fmt=sums,
-            reciprocal=ReciprocalSpec(sums, self.fmt(f"{prefix}.inv_sum")),
+            reciprocal=self.tables.reciprocal_spec(sums, self.fmt(f"{prefix}.inv_sum")),
             prob_fmt=self.fmt(f"{prefix}.prob"))
 
     def gelu(self, prefix: str) -> GeluSpec:
-        return GeluSpec(self.fmt(f"{prefix}fc1"), self.fmt(f"{prefix}hidden"))
+        return self.tables.gelu_spec(self.fmt(f"{prefix}fc1"), self.fmt(f"{prefix}hidden"))
 
-    # ----------------------------------------------------------- serialization
-    def to_dict(self) -> dict[str, Any]:
-        return {"preset": self.preset, "notes": list(self.notes),
-                "formats": {name: fmt.to_dict() for name, fmt in self.formats.items()}}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QuantSpec:
-        try:
-            formats = {name: FixedFormat.from_dict(f) for name, f in data["formats"].items()}
-            return cls(data["preset"], formats, tuple(data.get("notes", ())))
-        except (KeyError, TypeError, ValueError) as err:
-            raise QuantError(f"unreadable quantization spec: {err}") from None
+def approximation_sites(config: ModelConfig, spec: QuantSpec) -> dict[str, Any]:
+    """Every place an approximation is used, with its spec (formats and table parameters)."""
+    sites: dict[str, Any] = {}
+    for layer in range(config.layers):
+        p = block_prefix(layer)
+        for norm in ("norm1", "norm2"):
+            sites[f"{p}{norm}.rsqrt"] = spec.layer_norm(p + norm).rsqrt
+        softmaxes = ("softmax", "gate") if layer in config.moe_layers else ("softmax",)
+        for softmax in softmaxes:
+            unit = spec.softmax(p + softmax)
+            sites[f"{p}{softmax}.exp"] = unit.exp
+            sites[f"{p}{softmax}.reciprocal"] = unit.reciprocal
+        sites[f"{p}gelu"] = spec.gelu(p)
+    sites["norm.rsqrt"] = spec.layer_norm("norm").rsqrt
+    return sites
+
+
+def required_formats(config: ModelConfig) -> list[str]:
+    """Every name a spec for ``config`` gives a format to."""
+    names = ["pixels", *weight_shapes(config), *activation_names(config)]
+    for layer in range(config.layers):
+        p = block_prefix(layer)
+        softmaxes = ("softmax", "gate") if layer in config.moe_layers else ("softmax",)
+        names += [f"{p}{softmax}.{part}" for softmax in softmaxes
+                  for part in ("diff", "exp", "sum", "inv_sum", "prob")]
+    return names
+
+
+def format_problem(name: str, fmt: FixedFormat) -> str | None:
+    """Why ``fmt`` cannot hold ``name`` in this datapath, or None."""
+    if fmt.width > MAX_FORMAT_WIDTH:
+        return f"{name}: {fmt.cpp_type} is wider than the datapath's {MAX_FORMAT_WIDTH} bits"
+    if not -fmt.width <= fmt.int_bits <= fmt.width:
+        return (f"{name}: {fmt.cpp_type} has {fmt.int_bits} integer bits in {fmt.width}: a "
+                f"range up to 2^{fmt.int_bits - 1} is no value a ViT holds; check the tensor "
+                "for overflow or a broken checkpoint")
+    return None
+
+
+def check_finite(weights: dict[str, np.ndarray]) -> None:
+    """Refuse NaN or infinite weights, naming the tensor."""
+    for name, value in weights.items():
+        finite = np.isfinite(np.asarray(value, np.float64))
+        if not finite.all():
+            where = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise QuantError(f"weight {name} holds {np.asarray(value).flat[np.argmin(finite)]} "
+                             f"at {where}: export needs finite weights")
 
 
 # ------------------------------------------------------------------------- presets
@@ -218,10 +260,12 @@ def _edge_moe(config: ModelConfig, weights: dict[str, np.ndarray],
 
 
 def calibrate(config: ModelConfig, weights: dict[str, np.ndarray],
-              images: Iterable[np.ndarray], preset: str = "int16") -> QuantSpec:
+              images: Iterable[np.ndarray], preset: str = "int16",
+              tables: Tables = DEFAULT_TABLES) -> QuantSpec:
     """Observe every tensor's range on ``images`` (all tasks) and apply ``preset``."""
     if preset not in PRESETS:
         raise QuantError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    check_finite(weights)
     observer = RangeObserver()
     count = 0
     for image in images:
@@ -230,9 +274,16 @@ def calibrate(config: ModelConfig, weights: dict[str, np.ndarray],
         count += 1
     if count == 0:
         raise QuantError("calibration needs at least one image")
+    not_finite = sorted(name for name, value in observer.max_abs.items()
+                        if not math.isfinite(value))
+    if not_finite:
+        raise QuantError(f"calibration saw NaN or infinite values in {', '.join(not_finite[:3])}")
     rules = _int16 if preset == "int16" else _edge_moe
     formats, notes = rules(config, weights, observer.max_abs)
-    return QuantSpec(preset, formats, tuple(notes))
+    problems = [p for p in (format_problem(n, f) for n, f in formats.items()) if p]
+    if problems:
+        raise QuantError("; ".join(problems[:3]))
+    return QuantSpec(preset, formats, tuple(notes), tables)
 
 
 def quantize_weights(weights: dict[str, np.ndarray], spec: QuantSpec,

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from .accelerator import Accelerator
 from .config import AcceleratorConfig, ModelConfig
-from .heads import run_head, token_grid
+from .heads import HeadLayer, run_head, token_grid
 from .metrics import DepthMeter, SegmentationMeter
 from .network import float_forward
 from .quant import QuantSpec, quantize_weights
@@ -36,7 +36,7 @@ class NoiseMeter:
                 for name in self.signal}
 
 
-def predict(layers: list[dict[str, Any]], arrays: dict[str, np.ndarray], tokens: np.ndarray,
+def predict(layers: tuple[HeadLayer, ...], arrays: dict[str, np.ndarray], tokens: np.ndarray,
             config: ModelConfig, task: str) -> np.ndarray:
     out = run_head(layers, arrays, token_grid(tokens, *config.grid))
     return out.argmax(axis=0) if task == "segmentation" else out[0]
@@ -44,7 +44,7 @@ def predict(layers: list[dict[str, Any]], arrays: dict[str, np.ndarray], tokens:
 
 def compare_float_fixed(config: ModelConfig, accelerator: AcceleratorConfig,
                         weights: dict[str, np.ndarray], spec: QuantSpec,
-                        heads: tuple[dict[str, list], dict[str, np.ndarray]],
+                        heads: tuple[dict[str, tuple[HeadLayer, ...]], dict[str, np.ndarray]],
                         images: np.ndarray, labels: np.ndarray, depths: np.ndarray,
                         progress: bool = True) -> dict[str, Any]:
     """Run ``images`` through both paths for every task; metrics per path, SQNR per layer."""

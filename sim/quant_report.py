@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_path
+from .output_folder import output_folder
 
 METRICS = {"segmentation": ("miou", "pixel_accuracy"), "depth": ("rmse", "abs_rel")}
 
@@ -42,15 +42,20 @@ def _plot(reports: list[dict[str, Any]], path: Path) -> None:
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    with atomic_path(path) as scratch:
-        figure.savefig(scratch, format="png", dpi=110)
+    figure.savefig(path, format="png", dpi=110)
     plt.close(figure)
 
 
+def write_quantization_files(reports: list[dict[str, Any]], folder: Path) -> None:
+    """``quantization.json`` and ``quantization_sqnr.png`` into ``folder`` (being built)."""
+    (folder / "quantization.json").write_text(json.dumps(reports, indent=2))
+    _plot(reports, folder / "quantization_sqnr.png")
+
+
 def write_quantization_report(reports: list[dict[str, Any]], out_dir: Path) -> str:
-    """Write ``quantization.json`` and ``quantization_sqnr.png``; return the summary."""
-    with atomic_path(out_dir / "quantization.json") as scratch:
-        scratch.write_text(json.dumps(reports, indent=2))
-    _plot(reports, out_dir / "quantization_sqnr.png")
+    """Write the quantization files into the report folder ``out_dir``; return the
+    summary."""
+    with output_folder(out_dir, "quantize") as folder:
+        write_quantization_files(reports, folder)
     return (f"{summary_table(reports)}\n(on {reports[0]['images']} validation images; "
             f"report in {out_dir})")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec, default_domains
-from .artifact import Manifest
 from .fixed_format import FixedFormat
 from .kernels import SoftmaxSpec
+from .manifest import Manifest
 
 
 @dataclass(frozen=True)

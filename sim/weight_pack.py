@@ -1,23 +1,25 @@
 """Raw fixed-point words in the DDR layout the kernel reads.
 
-Each tensor starts on an AXI word boundary (256 bits = 32 bytes); its values follow in
-row-major order, each in the smallest power-of-two number of bytes that holds its width
-(a 16-bit weight in 2 bytes: 16 to a 256-bit word), as little-endian two's complement.
-The same layout serves the golden vectors.
+Each tensor starts on an AXI word boundary (``axi_bits / 8`` bytes: 32 for a 256-bit
+port); its values follow in row-major order, each in the smallest power-of-two number of
+bytes that holds its width (a 16-bit weight in 2 bytes: 16 to a 256-bit word), as
+little-endian two's complement. The same layout serves the golden vectors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import math
+from typing import Literal
 
 import numpy as np
+from pydantic import model_validator
 
 from .fixed_array import FixedArray
 from .fixed_format import FixedFormat
+from .schema import Count, Positive, Record
 
-ALIGNMENT = 32  # bytes: one 256-bit AXI word
 _CONTAINERS = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}
+Container = Literal[1, 2, 4, 8]
 
 
 class PackError(ValueError):
@@ -33,8 +35,42 @@ def container_bytes(fmt: FixedFormat) -> int:
     return size
 
 
-def aligned(offset: int) -> int:
-    return -(-offset // ALIGNMENT) * ALIGNMENT
+def aligned(offset: int, word_bytes: int) -> int:
+    return -(-offset // word_bytes) * word_bytes
+
+
+class TensorEntry(Record):
+    """Where one tensor lies in a pack: its byte offset and AXI word, shape and format."""
+
+    offset: Count
+    word: Count
+    shape: tuple[Positive, ...]
+    format: FixedFormat
+    container_bytes: Container
+    bytes: Count
+    cpp_type: str
+
+    @model_validator(mode="after")
+    def _sizes_follow_the_format(self) -> TensorEntry:
+        container = container_bytes(self.format)
+        if self.container_bytes != container:
+            raise ValueError(f"container_bytes {self.container_bytes}: a {self.format} value "
+                             f"takes {container}")
+        if self.bytes != math.prod(self.shape) * container:
+            raise ValueError(f"bytes {self.bytes}: shape {list(self.shape)} of {container}-byte "
+                             f"values takes {math.prod(self.shape) * container}")
+        if self.cpp_type != self.format.cpp_type:
+            raise ValueError(f"cpp_type {self.cpp_type!r} is not the format's "
+                             f"{self.format.cpp_type!r}")
+        return self
+
+    @classmethod
+    def at(cls, offset: int, shape: tuple[int, ...], fmt: FixedFormat,
+           word_bytes: int) -> TensorEntry:
+        container = container_bytes(fmt)
+        return cls(offset=offset, word=offset // word_bytes, shape=tuple(shape), format=fmt,
+                   container_bytes=container, bytes=math.prod(shape) * container,
+                   cpp_type=fmt.cpp_type)
 
 
 def to_bytes(value: FixedArray) -> bytes:
@@ -46,7 +82,7 @@ def from_bytes(data: bytes | memoryview, fmt: FixedFormat, shape: tuple[int, ...
                name: str) -> FixedArray:
     """Read one tensor; values outside its format mean a corrupt or mismatched pack."""
     dtype = np.dtype(_CONTAINERS[container_bytes(fmt)]).newbyteorder("<")
-    count = int(np.prod(shape))
+    count = math.prod(shape)
     if len(data) < count * dtype.itemsize:
         raise PackError(f"{name}: {len(data)} bytes, need {count * dtype.itemsize}")
     raw = np.frombuffer(data, dtype=dtype, count=count).astype(np.int64).reshape(shape)
@@ -58,36 +94,27 @@ def from_bytes(data: bytes | memoryview, fmt: FixedFormat, shape: tuple[int, ...
         raise PackError(f"{name}: {err}") from None
 
 
-@dataclass(frozen=True)
-class TensorEntry:
-    offset: int
-    shape: tuple[int, ...]
-    fmt: FixedFormat
-
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape)) * container_bytes(self.fmt)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"offset": self.offset, "shape": list(self.shape), "bytes": self.nbytes,
-                "container_bytes": container_bytes(self.fmt), "format": self.fmt.to_dict(),
-                "cpp_type": self.fmt.cpp_type}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorEntry:
-        return cls(int(data["offset"]), tuple(data["shape"]), FixedFormat.from_dict(data["format"]))
+def layout(shapes: dict[str, tuple[int, ...]], formats: dict[str, FixedFormat],
+           word_bytes: int) -> tuple[dict[str, TensorEntry], int]:
+    """Every tensor in the given order, each starting on an AXI word, and the pack's size
+    (whole words)."""
+    entries, end = {}, 0
+    for name, shape in shapes.items():
+        entries[name] = TensorEntry.at(aligned(end, word_bytes), shape, formats[name],
+                                       word_bytes)
+        end = entries[name].offset + entries[name].bytes
+    return entries, aligned(end, word_bytes)
 
 
-def pack(tensors: dict[str, FixedArray]) -> tuple[bytes, dict[str, TensorEntry]]:
+def pack(tensors: dict[str, FixedArray], word_bytes: int,
+         ) -> tuple[bytes, dict[str, TensorEntry]]:
     """All tensors, in the given order, each starting on an AXI word."""
-    blob = bytearray()
-    entries = {}
+    entries, size = layout({n: tuple(v.shape) for n, v in tensors.items()},
+                           {n: v.fmt for n, v in tensors.items()}, word_bytes)
+    blob = bytearray(size)
     for name, value in tensors.items():
-        offset = aligned(len(blob))
-        blob.extend(b"\0" * (offset - len(blob)))
-        entries[name] = TensorEntry(offset, tuple(value.shape), value.fmt)
-        blob.extend(to_bytes(value))
-    blob.extend(b"\0" * (aligned(len(blob)) - len(blob)))
+        data = to_bytes(value)
+        blob[entries[name].offset:entries[name].offset + len(data)] = data
     return bytes(blob), entries
 
 
@@ -95,11 +122,9 @@ def unpack(blob: bytes, entries: dict[str, TensorEntry]) -> dict[str, FixedArray
     view = memoryview(blob)
     out = {}
     for name, entry in entries.items():
-        if entry.offset % ALIGNMENT:
-            raise PackError(f"{name}: offset {entry.offset} is not {ALIGNMENT}-byte aligned")
-        if entry.offset + entry.nbytes > len(blob):
-            raise PackError(f"{name}: bytes {entry.offset}..{entry.offset + entry.nbytes} lie "
+        if entry.offset + entry.bytes > len(blob):
+            raise PackError(f"{name}: bytes {entry.offset}..{entry.offset + entry.bytes} lie "
                             f"past the end of the pack ({len(blob)} bytes)")
-        out[name] = from_bytes(view[entry.offset:entry.offset + entry.nbytes], entry.fmt,
+        out[name] = from_bytes(view[entry.offset:entry.offset + entry.bytes], entry.format,
                                entry.shape, name)
     return out

@@ -11,7 +11,7 @@ SMALL_TRAINING = {"train_images": 48, "val_images": 16, "epochs": 1, "batch_size
 
 
 def _small_document() -> dict:
-    from edgemoe.sim.config import load_config_file
+    from edgemoe.sim.config_file import load_config_file
 
     document = copy.deepcopy(load_config_file("tiny"))
     document["training"].update(SMALL_TRAINING)

@@ -20,18 +20,19 @@ def rtl() -> None:
               help="take the formats from this artifact (default: the int16 preset's)")
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_DIR,
               show_default=True)
-def generate_command(artifact: Path | None, out_dir: Path) -> None:
+@click.option("--force", is_flag=True,
+              help="Write into a non-empty folder edgemoe did not make (emptied first).")
+def generate_command(artifact: Path | None, out_dir: Path, force: bool) -> None:
     """Write every unit, vector_kernel, units.json and vector_kernel's manifest.json."""
-    from edgemoe.sim.artifact import Artifact, ArtifactError
+    from edgemoe.sim.artifact import Artifact
     from edgemoe.sim.unit_specs import UnitSpecs
 
     from .generate import generate_rtl
-    from .units import RtlError
 
     try:
         specs = UnitSpecs.from_manifest(Artifact(artifact).manifest) if artifact else None
-        generate_rtl(out_dir, specs)
-    except (ArtifactError, RtlError) as err:
+        generate_rtl(out_dir, specs, force)
+    except ValueError as err:  # the artifact's, the templates' or the folder's refusal
         raise click.ClickException(str(err)) from None
     click.echo(f"wrote {out_dir}")
 
@@ -41,10 +42,11 @@ def generate_command(artifact: Path | None, out_dir: Path) -> None:
 def lint_command(rtl_dir: Path) -> None:
     """verilator --lint-only -Wall on every generated module."""
     from .lint import LintError, lint
+    from .units import RtlError
 
     try:
         modules = lint(rtl_dir)
-    except LintError as err:
+    except (LintError, RtlError) as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"lint clean: {', '.join(modules)}")
 
@@ -53,7 +55,7 @@ def lint_command(rtl_dir: Path) -> None:
 @click.argument("rtl_dir", type=click.Path(path_type=Path), default=DEFAULT_DIR)
 @click.option("--unit", "units", multiple=True, help="only these units (default: all)")
 @click.option("--simulator", type=click.Choice(["verilator", "icarus"]), default="verilator")
-@click.option("--samples", type=int, default=100_000, show_default=True,
+@click.option("--samples", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="random inputs of units wider than 16 bits")
 @click.option("--quick", is_flag=True, help="3000 sampled inputs per unit, none exhaustive")
 def test_command(rtl_dir: Path, units: tuple[str, ...], simulator: str, samples: int,
@@ -62,11 +64,20 @@ def test_command(rtl_dir: Path, units: tuple[str, ...], simulator: str, samples:
     from tqdm import tqdm
 
     from .check import TESTED_UNITS, check_unit
+    from .generate import read_units
+    from .units import RtlError
 
+    try:
+        read_units(rtl_dir)
+    except RtlError as err:
+        raise click.ClickException(str(err)) from None
     failed = []
     for module in tqdm(units or TESTED_UNITS, desc="units", unit="unit"):
-        found = check_unit(rtl_dir, module, simulator, 3000 if quick else samples,
-                           exhaustive=not quick)
+        try:
+            found = check_unit(rtl_dir, module, simulator, 3000 if quick else samples,
+                               exhaustive=not quick)
+        except RtlError as err:
+            raise click.ClickException(str(err)) from None
         run = found.get("back_to_back", {})
         verdict = "bit-exact" if found["passed"] else f"FAILED ({found.get('stalled')}, {run})"
         tqdm.write(f"{module:18} {run.get('inputs', 0):>7} inputs, latency "
@@ -81,8 +92,9 @@ def test_command(rtl_dir: Path, units: tuple[str, ...], simulator: str, samples:
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--rtl", "rtl_dir", type=click.Path(path_type=Path), required=True,
               help="folder of the exported Verilog (Vitis HLS: solution/impl/verilog)")
-@click.option("--images", type=int, default=1, show_default=True)
-@click.option("--cycle-limit", type=int, default=2_000_000, show_default=True)
+@click.option("--images", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--cycle-limit", type=click.IntRange(min=1), default=2_000_000,
+              show_default=True)
 def cosim_command(artifact: Path, rtl_dir: Path, images: int, cycle_limit: int) -> None:
     """Drive the kernel over AXI as the board's driver does; compare with the simulator.
 
@@ -110,9 +122,10 @@ def estimate_command(rtl_dir: Path, out_json: Path | None) -> None:
     """LUT, FF, DSP and BRAM of each unit from yosys synth_xilinx (UltraScale+), beside a
     full-table GELU and exp."""
     from .estimate import EstimateError, estimate, table
+    from .units import RtlError
 
     try:
         rows = estimate(rtl_dir, out_json or rtl_dir / "resources.json")
-    except EstimateError as err:
+    except (EstimateError, RtlError) as err:
         raise click.ClickException(str(err)) from None
     click.echo(table(rows))

@@ -29,7 +29,7 @@ class SimulationError(RuntimeError):
 
 def simulator_available(simulator: str) -> bool:
     if simulator == "verilator":
-        from edgemoe.sim.verilator_tool import VerilatorNotFoundError, verilator_root
+        from edgemoe.hls.rtl.verilator_tool import VerilatorNotFoundError, verilator_root
 
         try:
             verilator_root()
@@ -47,7 +47,7 @@ def _simulator_environment(simulator: str) -> Iterator[None]:
     if simulator != "verilator":
         yield
         return
-    from edgemoe.sim.verilator_tool import verilator_env
+    from edgemoe.hls.rtl.verilator_tool import verilator_env
 
     saved = dict(os.environ)
     os.environ.update(verilator_env())
@@ -62,7 +62,7 @@ def _build_key(simulator: str, sources: list[Path], toplevel: str,
                build_args: list[str]) -> str:
     digest = hashlib.sha256(f"{simulator}\0{toplevel}\0{build_args}".encode())
     if simulator == "verilator":
-        from edgemoe.sim.verilator_tool import verilator_version
+        from edgemoe.hls.rtl.verilator_tool import verilator_version
 
         digest.update(verilator_version().encode())
     for source in sources:

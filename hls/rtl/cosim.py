@@ -19,11 +19,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from pydantic import ValidationError
 
+from edgemoe.sim.artifact import Artifact, ArtifactError
 from edgemoe.sim.fixed_array import FixedArray
-from edgemoe.sim.unit_specs import UnitSpecs
+from edgemoe.sim.kernel_interface import KernelInterface
+from edgemoe.sim.schema import describe
 
 from .cocotb_run import SimulationError, run_testbench
+from .generate import UNITS_FILE
+from .vector_kernel import MANIFEST_FILE, RtlManifest
 
 BASE_ADDRESS = 0x8_0000_0000  # above 4 GiB: the high address words matter
 ALIGN = 4096
@@ -66,7 +71,7 @@ class RunResult:
 
 
 class Workload(Protocol):
-    kernel: dict[str, Any]
+    kernel: KernelInterface
     lane_bytes: int  # the outputs' lane, to name a differing value by its index
 
     def runs(self) -> list[Run]: ...
@@ -89,16 +94,16 @@ class VectorKernelWorkload:
     """GELU and exp over vectors of several lengths (whole words and not), one run after
     another on the same kernel (so a second start after done is exercised)."""
 
-    def __init__(self, manifest: dict[str, Any], counts: tuple[int, ...] = (1, 37, 1000),
+    def __init__(self, manifest: RtlManifest, counts: tuple[int, ...] = (1, 37, 1000),
                  seed: int = 0) -> None:
-        self.kernel = manifest["kernel"]
-        self.info = manifest["vector_kernel"]
-        self.specs = UnitSpecs.from_dict(manifest["specs"])
-        self.lane_bytes = self.info["feature_bits"] // 8
+        self.kernel = manifest.kernel
+        self.info = manifest.vector_kernel
+        self.specs = manifest.unit_specs
+        self.lane_bytes = self.info.feature_bits // 8
         self.counts, self.seed = counts, seed
 
     def encode(self, raw: np.ndarray, width: int) -> bytes:
-        bits = self.info["feature_bits"]
+        bits = self.info.feature_bits
         lanes = (raw & ((1 << width) - 1)).astype(np.int64)
         if width < bits:  # sign- or zero-extended lanes, as the kernel writes them
             lanes = np.where(raw < 0, raw & ((1 << bits) - 1), lanes)
@@ -114,13 +119,13 @@ class VectorKernelWorkload:
             fmt = spec.input_fmt
             raw = rng.integers(fmt.min_raw, fmt.max_raw + 1, count)
             expected = spec(FixedArray(raw, fmt)).raw
-            words = -(-count // self.info["lanes"])
-            size = words * self.info["axi_bits"] // 8
+            words = -(-count // self.info.lanes)
+            size = words * self.info.axi_bits // 8
             src, dst = layout.take(size), layout.take(size)
             # the unused lanes of the last word must stay as they were: the fill pattern
             out = self.encode(expected, spec.output_fmt.width)
             out += bytes([0xA5]) * (size - len(out))
-            runs.append(Run(f"{self.info['ops'][op]} x {count}",
+            runs.append(Run(f"{self.info.ops[op]} x {count}",
                             {"src": src, "dst": dst, "count": count, "op": op},
                             {src: self.encode(raw, fmt.width)}, {"dst": (dst, out)}, words))
         return runs
@@ -129,24 +134,18 @@ class VectorKernelWorkload:
 class AcceleratorWorkload:
     """An artifact's vector images through the exported accelerator, every task."""
 
-    def __init__(self, artifact: Path, images: int = 1) -> None:
-        from edgemoe.sim.artifact import Artifact
-        from edgemoe.sim.kernel_interface import buffer_layout
-
-        self.artifact = Artifact(artifact)
-        self.manifest = self.artifact.manifest
-        self.kernel = self.manifest.data["kernel"]
-        self.kernel.setdefault("bundles", sorted({a["bundle"] for a in self.kernel["arguments"]
-                                                  if a["bundle"]}))
-        self.layout = buffer_layout(self.manifest.config, self.manifest.spec,
-                                    self.manifest.accelerator.axi_bits)
-        self.images = self.artifact.vector_images()[:images]
+    def __init__(self, artifact: Artifact, images: int = 1) -> None:
+        self.artifact = artifact
+        self.manifest = artifact.manifest
+        self.kernel = self.manifest.kernel
+        self.layout = self.manifest.buffers
+        self.images = artifact.vector_images()[:images]
         self.lane_bytes = self.layout.feature_bits // 8
 
     def runs(self) -> list[Run]:
         from edgemoe.sim.accelerator import simulate
 
-        weights_blob = (self.artifact.root / "weights.bin").read_bytes()
+        weights_blob = self.artifact.weight_bytes()
         weights = self.artifact.weights()
         layout, count = self.layout, len(self.images)
         regions = Layout()
@@ -163,21 +162,29 @@ class AcceleratorWorkload:
                 expected += data + bytes([0xA5]) * (layout.token_bytes - len(data))
             runs.append(Run(task, {"weights": weights_at, "images": images_at,
                                    "tokens": tokens_at, "scratch": scratch_at,
-                                   "task": task_index, "num_images": count, "debug": 0},
+                                   "task_index": task_index, "num_images": count,
+                                   "debug": 0},
                             {weights_at: weights_blob, images_at: self.images.tobytes()},
                             {"tokens": (tokens_at, expected)}, count))
         return runs
 
 
 def load_workload(manifest_dir: Path, images: int = 1) -> Workload:
-    path = manifest_dir / "manifest.json"
+    """The workload a folder's validated manifest describes: an artifact's accelerator, or
+    a generated RTL folder's vector_kernel."""
+    path = manifest_dir / MANIFEST_FILE
     if not path.is_file():
-        raise CosimError(f"{manifest_dir} has no manifest.json: give an artifact (edgemoe "
+        raise CosimError(f"{manifest_dir} has no {MANIFEST_FILE}: give an artifact (edgemoe "
                          "export) or a generated RTL folder (edgemoe rtl generate)")
-    manifest = json.loads(path.read_text())
-    if "vector_kernel" in manifest:
-        return VectorKernelWorkload(manifest)
-    return AcceleratorWorkload(manifest_dir, images)
+    if (manifest_dir / UNITS_FILE).is_file():
+        try:
+            return VectorKernelWorkload(RtlManifest.model_validate_json(path.read_bytes()))
+        except ValidationError as err:
+            raise CosimError(describe(err, str(path))) from None
+    try:
+        return AcceleratorWorkload(Artifact(manifest_dir), images)
+    except ArtifactError as err:
+        raise CosimError(str(err)) from None
 
 
 # ------------------------------------------------------------------------------ the RTL folder
@@ -236,7 +243,7 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
     manifest_dir, rtl_dir = Path(manifest_dir), Path(rtl_dir)
     workload = workload or load_workload(manifest_dir, images)
     kernel = workload.kernel
-    top, bundles = kernel["name"], list(kernel.get("bundles", []))
+    top, bundles = kernel.name, kernel.bundles
     sources = find_top(rtl_dir, top)
     check_ports(sources, top, bundles)
     runs = workload.runs()
@@ -253,7 +260,9 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
                        for name, (address, expected) in run.outputs.items()]
             plan_runs.append({"name": run.name, "arguments": run.arguments, "inputs": inputs,
                               "outputs": outputs})
-        plan = {"arguments": kernel["arguments"], "bundles": bundles,
+        arguments = [{"name": a.name, "offset": a.offset, "words": a.words}
+                     for a in kernel.arguments]
+        plan = {"arguments": arguments, "bundles": bundles,
                 "cycle_limit": cycle_limit, "runs": plan_runs}
         (work / "plan.json").write_text(json.dumps(plan))
         try:

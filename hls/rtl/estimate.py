@@ -20,9 +20,8 @@ import numpy as np
 from edgemoe.sim.approx import ExpSpec, GeluSpec
 from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.fixed_array import FixedArray
-from edgemoe.sim.unit_specs import UnitSpecs
 
-from .generate import UNITS_FILE, unit_sources
+from .generate import read_units, unit_sources
 
 ESTIMATED_UNITS = ("gelu_unit", "exp_unit", "recip_unit", "rsqrt_unit", "softmax_update",
                    "softmax_finalize", "mac_tile")
@@ -103,7 +102,7 @@ def estimate(rtl_dir: str | Path, out_json: str | Path | None = None,
              units: tuple[str, ...] = ESTIMATED_UNITS,
              references: tuple[str, ...] = REFERENCES) -> list[Resources]:
     rtl_dir = Path(rtl_dir)
-    specs = UnitSpecs.from_dict(json.loads((rtl_dir / UNITS_FILE).read_text())["specs"])
+    specs = read_units(rtl_dir).unit_specs
     rows = [synthesize(unit_sources(rtl_dir, unit), unit) for unit in units]
     if references:
         with tempfile.TemporaryDirectory(prefix="edgemoe-reference-") as tmp:

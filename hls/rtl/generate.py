@@ -9,16 +9,19 @@ way an artifact's manifest describes the accelerator's, for ``edgemoe rtl cosim`
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import jinja2
+from pydantic import ValidationError, model_validator
 
-from edgemoe.sim.atomic import atomic_directory
+from edgemoe.sim.output_folder import output_folder
+from edgemoe.sim.schema import Count, Identifier, Record, RelativePath, describe
 from edgemoe.sim.unit_specs import UnitSpecs
 
 from .units import (
+    RtlError,
     UnitPlan,
     exp_plan,
     gelu_plan,
@@ -29,10 +32,51 @@ from .units import (
     softmax_finalize_plan,
     softmax_update_plan,
 )
-from .vector_kernel import vector_kernel_manifest, vector_kernel_plan
+from .vector_kernel import MANIFEST_FILE, vector_kernel_manifest, vector_kernel_plan
 
 TEMPLATES = Path(__file__).parent.parent / "templates" / "rtl"
 UNITS_FILE = "units.json"
+
+
+class UnitEntry(Record):
+    file: RelativePath
+    latency: Count
+    depends: tuple[Identifier, ...]
+
+
+class UnitsFile(Record):
+    """``units.json``: every unit's file, latency and dependencies, and the specs the units
+    were generated from (the cocotb testbenches compute their expected outputs from them)."""
+
+    specs: dict[str, Any]
+    units: dict[Identifier, UnitEntry]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UnitsFile:
+        try:
+            UnitSpecs.from_dict(self.specs)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"specs are not the unit specs edgemoe writes: {err}") from None
+        unknown = sorted({d for u in self.units.values() for d in u.depends} - set(self.units))
+        if unknown:
+            raise ValueError(f"units depend on {unknown}, which the file does not list")
+        return self
+
+    @property
+    def unit_specs(self) -> UnitSpecs:
+        return UnitSpecs.from_dict(self.specs)
+
+
+def read_units(rtl_dir: Path) -> UnitsFile:
+    """The folder's ``units.json``, validated, or an RtlError naming the problem."""
+    path = Path(rtl_dir) / UNITS_FILE
+    if not path.is_file():
+        raise RtlError(f"{rtl_dir} is not a generated RTL folder: no {UNITS_FILE} (run "
+                       "`edgemoe rtl generate`)")
+    try:
+        return UnitsFile.model_validate_json(path.read_bytes())
+    except ValidationError as err:
+        raise RtlError(describe(err, str(path))) from None
 
 
 def unit_plans(specs: UnitSpecs) -> list[UnitPlan]:
@@ -75,36 +119,48 @@ def render(plan: UnitPlan) -> str:
     return env.get_template(plan.template).render(latency=plan.latency, **plan.context)
 
 
-def generate_rtl(out_dir: str | Path, specs: UnitSpecs | None = None) -> Path:
-    """Write every unit's Verilog, ``units.json`` and vector_kernel's ``manifest.json``."""
+def generate_rtl(out_dir: str | Path, specs: UnitSpecs | None = None,
+                 force: bool = False) -> Path:
+    """Write every unit's Verilog, ``units.json`` and vector_kernel's ``manifest.json``
+    (nothing else in ``out_dir`` is touched)."""
     specs = specs or UnitSpecs.defaults()
     plans = unit_plans(specs)  # refuses an unimplementable spec before anything is written
     sources = {plan.module: render(plan) for plan in plans}
     out_dir = Path(out_dir)
-    with atomic_directory(out_dir) as scratch:
+    with output_folder(out_dir, "rtl generate", force) as scratch:
         shutil.copyfile(TEMPLATES / "fixed_cast.v", scratch / "fixed_cast.v")
         for module, text in sources.items():
             (scratch / f"{module}.v").write_text(text)
-        units = {plan.module: {"file": f"{plan.module}.v", "latency": plan.latency,
-                               "depends": list(plan.depends)} for plan in plans}
-        units["fixed_cast"] = {"file": "fixed_cast.v", "latency": 0, "depends": []}
-        (scratch / UNITS_FILE).write_text(json.dumps(
-            {"specs": specs.to_dict(), "units": units}, indent=2))
-        (scratch / "manifest.json").write_text(json.dumps(
-            {**vector_kernel_manifest(specs.vector), "specs": specs.to_dict()}, indent=2))
+        units = {plan.module: UnitEntry(file=f"{plan.module}.v", latency=plan.latency,
+                                        depends=plan.depends) for plan in plans}
+        units["fixed_cast"] = UnitEntry(file="fixed_cast.v", latency=0, depends=())
+        (scratch / UNITS_FILE).write_text(
+            UnitsFile(specs=specs.to_dict(), units=units).model_dump_json(indent=2))
+        (scratch / MANIFEST_FILE).write_text(
+            vector_kernel_manifest(specs).model_dump_json(indent=2))
     return out_dir
 
 
 def unit_sources(rtl_dir: Path, module: str) -> list[Path]:
-    """The files ``module`` needs, dependencies first, from a generated folder."""
-    units = json.loads((rtl_dir / UNITS_FILE).read_text())["units"]
+    """The files ``module`` needs, dependencies first, from a generated folder (each inside
+    it)."""
+    units = read_units(rtl_dir).units
+    if module not in units:
+        raise RtlError(f"{rtl_dir} has no unit {module!r}; it has {sorted(units)}")
     ordered: list[str] = []
 
-    def visit(name: str) -> None:
-        for dependency in units[name]["depends"]:
-            visit(dependency)
+    def visit(name: str, seen: tuple[str, ...] = ()) -> None:
+        if name in seen:
+            raise RtlError(f"{UNITS_FILE}: {name} depends on itself")
+        for dependency in units[name].depends:
+            visit(dependency, (*seen, name))
         if name not in ordered:
             ordered.append(name)
 
     visit(module)
-    return [rtl_dir / units[name]["file"] for name in ordered]
+    root = Path(rtl_dir).resolve()
+    sources = [(Path(rtl_dir) / units[name].file).resolve() for name in ordered]
+    outside = [s for s in sources if not s.is_relative_to(root)]
+    if outside:
+        raise RtlError(f"{UNITS_FILE} names {outside[0]}, outside {rtl_dir}")
+    return sources

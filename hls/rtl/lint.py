@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
-from edgemoe.sim.verilator_tool import verilator_env
+from edgemoe.hls.rtl.verilator_tool import verilator_env
 
-from .generate import UNITS_FILE, unit_sources
+from .generate import read_units, unit_sources
 
 
 class LintError(RuntimeError):
@@ -18,7 +17,7 @@ class LintError(RuntimeError):
 def lint(rtl_dir: str | Path) -> list[str]:
     """Lint every unit of a generated folder as its own top; returns the modules checked."""
     rtl_dir = Path(rtl_dir)
-    units = json.loads((rtl_dir / UNITS_FILE).read_text())["units"]
+    units = read_units(rtl_dir).units
     for module in units:
         sources = unit_sources(rtl_dir, module)
         done = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", module,

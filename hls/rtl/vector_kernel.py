@@ -5,10 +5,13 @@ drives the exported accelerator: from the argument list of a manifest."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from edgemoe.sim.kernel_interface import Argument, register_map
-from edgemoe.sim.unit_specs import VectorKernelSpec
+from pydantic import field_validator
+
+from edgemoe.sim.kernel_interface import KernelInterface, kernel_interface
+from edgemoe.sim.schema import Positive, Record
+from edgemoe.sim.unit_specs import UnitSpecs, VectorKernelSpec
 
 from .units import RtlError, UnitPlan, bits_unsigned, exp_plan, gelu_plan, port
 
@@ -16,11 +19,46 @@ KERNEL_NAME = "vector_kernel"
 BUNDLE = "gmem"
 FIFO_DEPTH = 128  # words in each of the read and write buffers
 ARGUMENTS = (
-    Argument("src", "pointer", BUNDLE, "input features, lanes packed into AXI words"),
-    Argument("dst", "pointer", BUNDLE, "output features, same packing"),
-    Argument("count", "scalar", None, "number of features"),
-    Argument("op", "scalar", None, "0: GELU, 1: exp"),
+    ("src", "pointer", BUNDLE, "input features, lanes packed into AXI words"),
+    ("dst", "pointer", BUNDLE, "output features, same packing"),
+    ("count", "scalar", None, "number of features"),
+    ("op", "scalar", None, "0: GELU, 1: exp"),
 )
+MANIFEST_FILE = "manifest.json"
+
+
+class VectorKernelInfo(Record):
+    lanes: Positive
+    feature_bits: Literal[8, 16, 32, 64]
+    axi_bits: Literal[32, 64, 128, 256, 512, 1024]
+    max_burst: Positive
+    ops: tuple[Literal["gelu", "exp"], ...]
+
+
+class RtlManifest(Record):
+    """``manifest.json`` of an RTL folder: what ``edgemoe rtl cosim`` needs to drive
+    ``vector_kernel`` and compute its expected output."""
+
+    kernel: KernelInterface
+    vector_kernel: VectorKernelInfo
+    specs: dict[str, Any]
+
+    @field_validator("specs")
+    @classmethod
+    def _readable_specs(cls, specs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            UnitSpecs.from_dict(specs)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"not the unit specs edgemoe writes: {err}") from None
+        return specs
+
+    @property
+    def unit_specs(self) -> UnitSpecs:
+        return UnitSpecs.from_dict(self.specs)
+
+
+def vector_kernel_interface() -> KernelInterface:
+    return kernel_interface(None, KERNEL_NAME, ARGUMENTS)
 
 
 def _extend(signal: str, width: int, signed: bool, to: int) -> str:
@@ -42,8 +80,8 @@ def vector_kernel_plan(spec: VectorKernelSpec) -> UnitPlan:
     if spec.max_burst > FIFO_DEPTH:
         raise RtlError(f"a burst of {spec.max_burst} words does not fit the {FIFO_DEPTH}-word "
                        "read buffer")
-    registers = register_map(ARGUMENTS)
-    last = max(r["offset"] + 4 * r["words"] for r in registers)
+    registers = vector_kernel_interface().arguments
+    last = max(a.offset + 4 * a.words for a in registers)
     gelu, exp = gelu_plan(spec.gelu), exp_plan(spec.exp)
     credit_w = fifo_aw + 1
     credit = (f"{{{9 - credit_w}'d0, read_credit}}" if credit_w < 9 else "read_credit")
@@ -64,11 +102,10 @@ def vector_kernel_plan(spec: VectorKernelSpec) -> UnitPlan:
                                            spec.exp.output_fmt.signed, bits)))
 
 
-def vector_kernel_manifest(spec: VectorKernelSpec) -> dict[str, Any]:
+def vector_kernel_manifest(specs: UnitSpecs) -> RtlManifest:
     """What ``edgemoe rtl cosim`` needs to drive the kernel: its argument registers and
     m_axi bundle, and the formats to compute the expected output with."""
-    return {"kernel": {"name": KERNEL_NAME, "arguments": register_map(ARGUMENTS),
-                       "bundles": [BUNDLE]},
-            "vector_kernel": {"lanes": spec.lanes, "feature_bits": spec.feature_bits,
-                              "axi_bits": spec.axi_bits, "max_burst": spec.max_burst,
-                              "ops": list(VectorKernelSpec.OPS)}}
+    spec = specs.vector
+    return RtlManifest(kernel=vector_kernel_interface(), vector_kernel=VectorKernelInfo(
+        lanes=spec.lanes, feature_bits=spec.feature_bits, axi_bits=spec.axi_bits,
+        max_burst=spec.max_burst, ops=VectorKernelSpec.OPS), specs=specs.to_dict())

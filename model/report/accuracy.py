@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgemoe.sim.artifact import Artifact
-from edgemoe.sim.quant_report import METRICS, write_quantization_report
+from edgemoe.sim.quant_report import METRICS, write_quantization_files
 
 from .page import Figure, Section, Table
 
@@ -61,7 +61,7 @@ def accuracy_sections(reports: list[dict[str, Any]] | None, folder: Path, comman
     if reports is None:
         accuracy.not_run = sqnr.not_run = command
         return [accuracy, sqnr]
-    write_quantization_report(reports, folder)
+    write_quantization_files(reports, folder)
     presets = [r["preset"] for r in reports]
     rows = []
     for task, names in METRICS.items():

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from edgemoe.sim.config import AcceleratorConfig, ModelConfig
-from edgemoe.sim.kernel_interface import ARGUMENTS, KERNEL_NAME
+from edgemoe.sim.kernel_interface import KERNEL_NAME, kernel_interface
 
 # colours by role: memory, interface, compute, shared approximation units, software
 COLOURS = {"memory": "#d9e8f5", "port": "#fde4c8", "compute": "#dff0d8", "unit": "#f3dff0",
@@ -53,10 +53,11 @@ def architecture_figure(config: ModelConfig, accelerator: AcceleratorConfig):
     axis.set_ylim(0, 9.1)
     axis.set_axis_off()
     bundles: dict[str, list[str]] = {}
-    for argument in ARGUMENTS:
+    arguments = kernel_interface(None).arguments
+    for argument in arguments:
         if argument.bundle is not None:
             bundles.setdefault(argument.bundle, []).append(argument.name)
-    scalars = ", ".join(a.name for a in ARGUMENTS if a.bundle is None)
+    scalars = ", ".join(a.name for a in arguments if a.bundle is None)
 
     _box(axis, 0.2, 0.4, 2.9, 6.9, "DDR4", role="memory", size=11)
     regions = [("weights.bin", "every layer, all\ntasks' gates, row-major"),
@@ -116,7 +117,7 @@ def architecture_figure(config: ModelConfig, accelerator: AcceleratorConfig):
 
 
 def main() -> None:
-    from edgemoe.sim.config import load_config_file
+    from edgemoe.sim.config_file import load_config_file
 
     parser = argparse.ArgumentParser(description="Draw the accelerator's block diagram.")
     parser.add_argument("out", type=Path)

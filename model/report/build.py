@@ -1,14 +1,14 @@
 """Assemble the report folder: ``index.html`` (self-contained), the PNGs and ``report.json``.
 
-The folder is built in scratch space and renamed into place, so a failure leaves the
-previous report whole. Files other stages wrote there (``run.json`` of ``edgemoe run``,
-``results/``) are carried over.
+The report's files are written to scratch space and moved into place
+(``sim.output_folder``), so a failure leaves the previous report whole, and the files other
+stages wrote there (``run.json`` of ``edgemoe run``, ``results/``) are read where they are
+and never touched.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from edgemoe.sim.artifact import Artifact
-from edgemoe.sim.atomic import atomic_directory
+from edgemoe.sim.output_folder import output_folder
 
 from .accuracy import QUANTIZATION_JSON, accuracy_sections, compare_presets, load_quantization
 from .approximations import approximations_section
@@ -117,12 +117,13 @@ def _architecture(artifact: Artifact, folder: Path) -> Section:
 
 
 def _sections(artifact: Artifact, float_model: FloatModel | None, folder: Path,
-              options: ReportOptions, bar: tqdm) -> list[Section]:
-
+              existing: Path, options: ReportOptions, bar: tqdm) -> list[Section]:
+    """The sections, their figures written to ``folder``; the other stages' records are
+    read from the report folder as it is (``existing``)."""
     manifest = artifact.manifest
     config = manifest.config
     root = artifact.root
-    results = options.results or folder / "results"
+    results = options.results or existing / "results"
     checkpoint_hint = f"edgemoe report {root} --checkpoint runs/{config.name}/checkpoint.pt"
 
     def step(name: str) -> None:
@@ -130,7 +131,7 @@ def _sections(artifact: Artifact, float_model: FloatModel | None, folder: Path,
         bar.update()
 
     # the stages' records first: a malformed one stops the report before the slow parts
-    stages = gather(artifact, [results, folder], options.progress)
+    stages = gather(artifact, [results, existing], options.progress)
     sections = [bitexact_section(stages, expected_stages(root, results))]
     step("bit-exactness")
     sections.append(_architecture(artifact, folder))
@@ -142,7 +143,8 @@ def _sections(artifact: Artifact, float_model: FloatModel | None, folder: Path,
         reports = compare_presets(artifact, float_model.weights, float_model.heads, calibration,
                                   images, labels, depths)
     else:
-        reports = load_quantization([results / QUANTIZATION_JSON, folder / QUANTIZATION_JSON])
+        reports = load_quantization([results / QUANTIZATION_JSON,
+                                     existing / QUANTIZATION_JSON])
     sections += accuracy_sections(reports, folder, checkpoint_hint)
     step("accuracy")
     predictions = run_images(artifact, images, float_model.weights if float_model else None,
@@ -187,12 +189,10 @@ def build_report(artifact_path: str | Path, out_dir: str | Path,
     artifact = Artifact(artifact_path)
     float_model = load_float_model(Path(checkpoint), artifact) if checkpoint else None
     out_dir = Path(out_dir)
-    with atomic_directory(out_dir) as folder, tqdm(total=len(SECTION_IDS) - 1, desc="report",
-                                                   unit="section",
-                                                   disable=not options.progress) as bar:
-        if out_dir.is_dir():
-            shutil.copytree(out_dir, folder, dirs_exist_ok=True)
-        sections = _sections(artifact, float_model, folder, options, bar)
+    with output_folder(out_dir, "report") as folder, tqdm(
+            total=len(SECTION_IDS) - 1, desc="report", unit="section",
+            disable=not options.progress) as bar:
+        sections = _sections(artifact, float_model, folder, out_dir, options, bar)
         facts = _summary(artifact, float_model, options)
         title = f"edgemoe report: {artifact.root.resolve().name}"
         (folder / "index.html").write_text(render_html(title, facts, sections, folder))

@@ -39,6 +39,6 @@ def report(artifact: Path, checkpoint: Path | None, out_dir: Path | None, result
                             rtl_dir=rtl_dir)
     try:
         page = build_report(artifact, out_dir, checkpoint, options)
-    except (ArtifactError, ReportError, BitExactRecordError) as err:
+    except (ArtifactError, ReportError, BitExactRecordError, ValueError) as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"report: {page} (figures and report.json beside it)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgemoe.hls.csynth_report import (
+from edgemoe.hls.perf.csynth_report import (
     ReportError,
     compare,
     read_csynth,

@@ -15,10 +15,10 @@ import pytest
 
 from edgemoe.hls.csim import CsimKernel, project_sources, run_csim
 from edgemoe.hls.cxx_build import CXX_STANDARD, WARNINGS, find_compiler
-from edgemoe.hls.generator import ZCU104_BOARD, ZCU104_PART, GenerateError, generate
+from edgemoe.hls.generator import ZCU104_BOARD, ZCU104_PART, generate
 from edgemoe.hls.headers import ap_types_dir
 from edgemoe.sim.accelerator import simulate
-from edgemoe.sim.artifact import Artifact
+from edgemoe.sim.artifact import Artifact, ArtifactError
 
 
 def export(tiny_run: Path, out: Path, preset: str) -> Path:
@@ -112,7 +112,7 @@ def test_unimplementable_parameters_are_refused_before_writing(generated, tmp_pa
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["accelerator"]["tile_in"] = 48
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(GenerateError, match="dim 64 is not a multiple of the linear tile 48x16"):
+    with pytest.raises(ArtifactError, match="dim 64 is not a multiple of the linear tile 48x16"):
         generate(copy, tmp_path / "hls")
     assert not (tmp_path / "hls").exists()
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from edgemoe.host import doctor as doctor_module
-from edgemoe.host.cli import SUBCOMMANDS, main
+from edgemoe.host.flow import doctor as doctor_module
+from edgemoe.host.flow.cli import SUBCOMMANDS, main
 
 
 def test_help_lists_every_subcommand() -> None:
@@ -16,6 +18,14 @@ def test_help_lists_every_subcommand() -> None:
     assert result.exit_code == 0, result.output
     for name in SUBCOMMANDS:
         assert name in result.output
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_every_registry_entry_resolves_to_a_command(name: str) -> None:
+    """Each name the CLI lists imports and is a click command, so none fails only when run."""
+    module, attribute, _ = SUBCOMMANDS[name]
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command), f"{module}.{attribute} is {type(command)}"
 
 
 def test_doctor_reports_every_tool_with_a_verdict() -> None:

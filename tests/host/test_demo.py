@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 import pytest
 
-from edgemoe.host.cli import SUBCOMMANDS, main
-from edgemoe.host.demo.fingerprint import SOURCE_ROOT, code_files, code_version, fingerprint
-from edgemoe.host.demo.runner import Runner, Stage, StageFailed, summary
-from edgemoe.host.demo.stages import RECORDS, flow
+from edgemoe.host.flow.cli import SUBCOMMANDS, main
+from edgemoe.host.flow.demo.fingerprint import SOURCE_ROOT, code_files, code_version, fingerprint
+from edgemoe.host.flow.demo.runner import Runner, Stage, StageFailed, summary
+from edgemoe.host.flow.demo.stages import RECORDS, flow
 
 
 def rtl_stage(tmp_path: Path, calls: list[str], params: dict | None = None) -> Stage:

@@ -4,25 +4,23 @@ starts."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edgemoe.host.driver import AP_DONE, AP_START, Accelerator, DriverError
+from edgemoe.host.driver import Accelerator, DriverError
 from edgemoe.host.emulator import DDR_BASE, emulate
 from edgemoe.host.hwh import write_emulated_hwh
 from edgemoe.host.validate import validate
 from edgemoe.sim.accelerator import simulate
-from edgemoe.sim.artifact import Artifact, Manifest
-from edgemoe.sim.kernel_interface import CONTROL
+from edgemoe.sim.artifact import Artifact
+from edgemoe.sim.manifest import Manifest
 
 
 @pytest.fixture
 def board(tiny_artifact: Path, tmp_path: Path):
-    device, bitstream = emulate(tiny_artifact, "sim", tmp_path / "design")
+    device, bitstream = emulate(tiny_artifact, tmp_path / "design")
     accelerator = Accelerator.load(tiny_artifact, bitstream, max_images=4, timeout=2.0)
     return device, accelerator
 
@@ -36,36 +34,39 @@ def test_register_sequence_follows_the_manifest(board, images) -> None:
     device, accelerator = board
     device.bus_log = []
     accelerator.run(images[:2], "depth")
-    arguments = accelerator.manifest.data["kernel"]["arguments"]
+    kernel = accelerator.manifest.kernel
     addresses = {"weights": accelerator.weights, "images": accelerator.images,
                  "tokens": accelerator.tokens, "scratch": accelerator.scratch}
-    scalars = {"task": accelerator.manifest.tasks.index("depth"), "num_images": 2, "debug": 0}
+    scalars = {"task_index": accelerator.manifest.tasks.index("depth"), "num_images": 2,
+               "debug": 0}
     expected = []
-    for argument in arguments:
-        if argument["kind"] == "pointer":
-            address = addresses[argument["name"]].device_address
+    for argument in kernel.arguments:
+        if argument.kind == "pointer":
+            address = addresses[argument.name].device_address
             assert address >> 32 != 0  # the emulated DDR lies above 4 GiB
-            expected += [("write", argument["offset"], address & 0xFFFF_FFFF),
-                         ("write", argument["offset"] + 4, address >> 32)]
+            expected += [("write", argument.offset, address & 0xFFFF_FFFF),
+                         ("write", argument.offset + 4, address >> 32)]
         else:
-            expected.append(("write", argument["offset"], scalars[argument["name"]]))
-    expected.append(("write", CONTROL["ap_ctrl"], AP_START))
+            expected.append(("write", argument.offset, scalars[argument.name]))
+    control, bits = kernel.control.ctrl.offset, kernel.control.bits
+    expected.append(("write", control, bits.ap_start))
     assert device.bus_log[:len(expected)] == expected
     polls = device.bus_log[len(expected):]
-    assert polls and all(kind == "read" and offset == CONTROL["ap_ctrl"]
-                         for kind, offset, _ in polls)
-    assert polls[-1][2] & AP_DONE and not any(value & AP_DONE for _, _, value in polls[:-1])
+    assert polls and all(kind == "read" and offset == control for kind, offset, _ in polls)
+    assert polls[-1][2] & bits.ap_done
+    assert not any(value & bits.ap_done for _, _, value in polls[:-1])
     assert min(a.device_address for a in addresses.values()) >= DDR_BASE
 
 
 def test_ap_done_is_cleared_by_the_read_that_sees_it(board, images) -> None:
     device, accelerator = board
     accelerator.run(images[:1], "depth")  # leaves its arguments in the registers
-    kernel = accelerator.kernel
-    assert not kernel.read(CONTROL["ap_ctrl"]) & AP_DONE  # the driver's poll consumed it
-    kernel.start()
-    assert kernel.read(CONTROL["ap_ctrl"]) & AP_DONE
-    assert not kernel.read(CONTROL["ap_ctrl"]) & AP_DONE
+    kernel, manifest = accelerator.kernel, accelerator.manifest
+    control, done = manifest.kernel.control.ctrl.offset, manifest.kernel.control.bits.ap_done
+    assert not kernel.read(control) & done  # the driver's poll consumed it
+    kernel.start(manifest)
+    assert kernel.read(control) & done
+    assert not kernel.read(control) & done
     assert device.kernel_runs == 2
 
 
@@ -126,24 +127,29 @@ def test_a_wrong_output_word_is_caught_at_its_index(board, images) -> None:
     assert f"token {token}, dim {dim}" in str(broken[0])
 
 
-def _manifest_with(artifact: Path, name: str, offset: int) -> Manifest:
-    data = json.loads((artifact / "manifest.json").read_text())
-    for argument in data["kernel"]["arguments"]:
-        if argument["name"] == name:
-            argument["offset"] = offset
-    return Manifest.from_json(json.dumps(data))
+def _design_with(artifact: Path, **kernel_changes) -> Manifest:
+    """The artifact's manifest as another design would have it (not a valid artifact: only
+    to write that design's handoff)."""
+    manifest = Artifact(artifact).manifest
+    return manifest.model_copy(update={"kernel": manifest.kernel.model_copy(
+        update=kernel_changes)})
 
 
 def test_a_register_map_unlike_the_manifest_is_refused(tiny_artifact, tmp_path) -> None:
-    device, bitstream = emulate(tiny_artifact, "sim", tmp_path)
-    write_emulated_hwh(_manifest_with(tiny_artifact, "task", 0x60), bitstream.with_suffix(".hwh"))
-    with pytest.raises(DriverError, match=r"task at 0x60 \(manifest: 0x40\)"):
+    device, bitstream = emulate(tiny_artifact, tmp_path)
+    kernel = Artifact(tiny_artifact).manifest.kernel
+    moved = [a.model_copy(update={"registers": tuple(r.model_copy(update={"offset": 0x60})
+                                                     for r in a.registers)})
+             if a.name == "task_index" else a for a in kernel.arguments]
+    write_emulated_hwh(_design_with(tiny_artifact, arguments=tuple(moved)),
+                       bitstream.with_suffix(".hwh"))
+    with pytest.raises(DriverError, match=r"task_index at 0x60 \(manifest: 0x40\)"):
         Accelerator.load(tiny_artifact, bitstream)
     assert device.kernel_runs == 0
 
 
 def test_a_missing_handoff_or_bitstream_is_named(tiny_artifact, tmp_path) -> None:
-    _, bitstream = emulate(tiny_artifact, "sim", tmp_path)
+    _, bitstream = emulate(tiny_artifact, tmp_path)
     bitstream.with_suffix(".hwh").unlink()
     with pytest.raises(DriverError, match=r"no hardware handoff .*edgemoe\.hwh"):
         Accelerator.load(tiny_artifact, bitstream)
@@ -152,14 +158,12 @@ def test_a_missing_handoff_or_bitstream_is_named(tiny_artifact, tmp_path) -> Non
 
 
 def test_a_bitstream_without_the_kernel_is_refused(tiny_artifact, tmp_path) -> None:
-    other = tmp_path / "other"
-    shutil.copytree(tiny_artifact, other)
-    manifest = json.loads((other / "manifest.json").read_text())
-    manifest["kernel"]["name"] = "other_top"
-    (other / "manifest.json").write_text(json.dumps(manifest))
-    _, bitstream = emulate(tiny_artifact, "sim", tmp_path / "design")
-    with pytest.raises(DriverError, match=r"has no edgemoe\.org:hls:other_top:1\.0"):
-        Accelerator.load(other, bitstream)
+    _, bitstream = emulate(tiny_artifact, tmp_path / "design")
+    write_emulated_hwh(_design_with(tiny_artifact, name="other_top",
+                                    vlnv="edgemoe.org:hls:other_top:1.0"),
+                       bitstream.with_suffix(".hwh"))
+    with pytest.raises(DriverError, match=r"has no edgemoe\.org:hls:edgemoe_top:1\.0"):
+        Accelerator.load(tiny_artifact, bitstream)
 
 
 @pytest.mark.parametrize(("task", "change", "message"), [

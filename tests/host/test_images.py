@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from edgemoe.host.images import load_images
-from edgemoe.sim.config import load_model_config
+from edgemoe.sim.config_file import load_model_config
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from edgemoe.sim.artifact import Artifact
 
 @pytest.fixture
 def accelerator(tiny_artifact: Path, tmp_path: Path) -> Accelerator:
-    _, bitstream = emulate(tiny_artifact, "sim", tmp_path / "design")
+    _, bitstream = emulate(tiny_artifact, tmp_path / "design")
     return Accelerator.load(tiny_artifact, bitstream, max_images=2)
 
 

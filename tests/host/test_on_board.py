@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent("""
         for module in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{{package.__name__}}.{{module.name}}")
 
-    from edgemoe.host.cli import main
+    from edgemoe.host.flow.cli import main
     main(["run", {artifact!r}, "--emulate", "sim", "--validate", "2", "--task", "depth",
           "-o", {out!r}], standalone_mode=False)
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in ABSENT)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from edgemoe.host.cli import main
+from edgemoe.host.flow.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -28,11 +28,14 @@ def invoke(*arguments: str):
 def test_validate_is_bit_exact_on_every_task_without_reloads(tiny_artifact, backend) -> None:
     result = invoke("run", tiny_artifact, "--emulate", backend, "--validate", 4, "-o", "out")
     assert result.exit_code == 0, result.output
-    assert ("validation: 8 of 8 runs bit-exact over 4 images x 2 tasks; weight reloads on "
-            "task switches: 0") in result.output
-    assert "label agreement with float" in result.output and "depth max |board" in result.output
+    assert ("validation: 8 of 8 runs bit-exact over 4 images x 2 tasks; 8 of 8 equal their "
+            "golden vectors; 0 outside the bounds (label agreement >= 90%, depth error <= "
+            "5.0%); weight reloads on task switches: 0") in result.output
+    assert "label agreement with float" in result.output
+    assert "depth error against float" in result.output
     record = json.loads(Path("out/run.json").read_text())["validation"]
     assert (record["bit_exact"], record["weight_reloads"]) == (8, 0)
+    assert all(c["golden"] and c["passed"] for c in record["checks"])
     assert [(c["image"], c["task"]) for c in record["checks"][:3]] == [
         (0, "segmentation"), (0, "depth"), (1, "segmentation")]  # the task switches each run
 
@@ -65,7 +68,7 @@ def _wrong_size_folder() -> Path:
     (["--emulate", "sim", "--validate", 5], "--validate 5 but only 4 images"),
     (["--bitstream", "missing.bit"], "no bitstream at missing.bit"),
     (["--emulate", "sim", "--images", "pictures"], "square.png is 64x64"),
-    (["--emulate", "gpu"], "'gpu' is not one of 'sim', 'csim'"),
+    (["--emulate", "gpu"], "'gpu' is not one of 'csim', 'sim'"),
     ([], "give exactly one of --bitstream and --emulate"),
     (["--emulate", "sim", "--bitstream", "x.bit"], "give exactly one of"),
 ])

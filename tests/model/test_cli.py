@@ -10,7 +10,7 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from edgemoe.host.cli import main
+from edgemoe.host.flow.cli import main
 
 
 def test_info_builds_m3vit_s_and_prints_its_size() -> None:

@@ -55,17 +55,18 @@ def test_float_reference_matches_pytorch(trained) -> None:
 def test_artifact_weights_and_manifest_round_trip(artifact: Path, trained) -> None:
     model, weights, spec = trained
     loaded = Artifact(artifact)
-    assert Manifest.from_json(loaded.manifest.to_json()).data == loaded.manifest.data
+    assert Manifest.from_json(loaded.manifest.to_json()) == loaded.manifest
     assert loaded.manifest.spec == spec and loaded.manifest.config == model.config
     unpacked = loaded.weights()
     expected = quantize_weights(weights, spec, model.config)
     assert list(unpacked) == list(weight_shapes(model.config))
     for name, value in expected.items():
         assert_bit_exact(value.raw, unpacked[name].raw, name)
-    offsets = [t["offset"] for t in loaded.manifest.data["weights"]["tensors"].values()]
-    assert all(o % 32 == 0 for o in offsets) and offsets == sorted(offsets)
-    arguments = [a["name"] for a in loaded.manifest.data["kernel"]["arguments"]]
-    assert arguments[:2] == ["weights", "images"] and "task" in arguments
+    entries = list(loaded.manifest.tensors.values())
+    assert [e.offset for e in entries] == [32 * e.word for e in entries]
+    assert [e.word for e in entries] == sorted(e.word for e in entries)
+    arguments = [a.name for a in loaded.manifest.kernel.arguments]
+    assert arguments[:2] == ["weights", "images"] and "task_index" in arguments
 
 
 def test_simulate_reproduces_the_golden_vectors(artifact: Path) -> None:
@@ -99,7 +100,7 @@ def test_a_flipped_byte_in_weights_bin_is_refused(artifact: Path, tmp_path: Path
     data[1000] ^= 0x01
     (copy / "weights.bin").write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match=r"weights\.bin is corrupt or does not belong"):
-        Artifact(copy).weights()
+        Artifact(copy)
 
 
 def test_a_manifest_of_another_version_is_refused(artifact: Path, tmp_path: Path) -> None:
@@ -108,29 +109,58 @@ def test_a_manifest_of_another_version_is_refused(artifact: Path, tmp_path: Path
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["format_version"] = 99
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ArtifactError, match="format version 99; this edgemoe reads version 1"):
+    with pytest.raises(ArtifactError, match="format version 99; this edgemoe reads version 2"):
         Artifact(copy)
     with pytest.raises(ArtifactError, match=r"not an artifact: no manifest\.json"):
         Artifact(tmp_path)
 
 
-def test_a_failed_export_leaves_nothing_behind(trained, tmp_path: Path, monkeypatch) -> None:
+def test_a_failed_export_leaves_the_old_artifact_and_nothing_else(
+        trained, tmp_path: Path, monkeypatch) -> None:
     from edgemoe.model import export as export_module
 
     model, weights, spec = trained
-    (tmp_path / "tiny").mkdir()
-    (tmp_path / "tiny" / "keep.txt").write_text("an older artifact")
+    images = SceneDataset("val", 16, 64, 128).images[:1].numpy()
+    target = tmp_path / "tiny"
+    export_artifact(model, weights, spec, AcceleratorConfig(), target, images, progress=False)
+    before = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(export_module, "_vectors", broken)
-    images = SceneDataset("val", 16, 64, 128).images[:1].numpy()
     with pytest.raises(RuntimeError, match="disk full"):
-        export_artifact(model, weights, spec, AcceleratorConfig(), tmp_path / "tiny", images,
+        export_artifact(model, weights, spec, AcceleratorConfig(), target, images,
                         progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]
-    assert [p.name for p in (tmp_path / "tiny").iterdir()] == ["keep.txt"]
+    assert {p: p.read_bytes() for p in target.rglob("*") if p.is_file()} == before
+
+
+def test_export_keeps_what_it_did_not_write_and_refuses_a_foreign_folder(
+        trained, tmp_path: Path) -> None:
+    from edgemoe.sim.output_folder import OutputError
+
+    model, weights, spec = trained
+    images = SceneDataset("val", 16, 64, 128).images[:1].numpy()
+    foreign = tmp_path / "thesis"
+    (foreign / "notes").mkdir(parents=True)
+    (foreign / "notes" / "thesis.txt").write_text("chapter 1")
+    with pytest.raises(OutputError, match=r"thesis exists and holds files edgemoe did not "
+                                          r"write \(notes\); .* --force"):
+        export_artifact(model, weights, spec, AcceleratorConfig(), foreign, images,
+                        progress=False)
+    assert (foreign / "notes" / "thesis.txt").read_text() == "chapter 1"
+    a_file = tmp_path / "tiny.txt"
+    a_file.write_text("mine")
+    with pytest.raises(OutputError, match="is a file"):
+        export_artifact(model, weights, spec, AcceleratorConfig(), a_file, images,
+                        progress=False)
+    target = tmp_path / "tiny"
+    export_artifact(model, weights, spec, AcceleratorConfig(), target, images, progress=False)
+    (target / "notes.txt").write_text("kept")
+    export_artifact(model, weights, spec, AcceleratorConfig(), target, images, progress=False)
+    assert (target / "notes.txt").read_text() == "kept"
+    Artifact(target)  # every file checked
 
 
 def test_int16_fixed_point_tracks_float(trained) -> None:

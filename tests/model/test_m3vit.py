@@ -9,7 +9,8 @@ import torch
 from torch.nn import functional as F
 
 from edgemoe.model.m3vit import M3ViT, MoE, top_k_experts
-from edgemoe.sim.config import ConfigError, load_model_config
+from edgemoe.sim.config import ConfigError
+from edgemoe.sim.config_file import load_model_config
 
 TINY = load_model_config("tiny")
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edgemoe.host.cli import main
+from edgemoe.host.flow.cli import main
 from edgemoe.model.report.build import SECTION_IDS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

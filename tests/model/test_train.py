@@ -13,7 +13,7 @@ import yaml
 from edgemoe.model.checkpoint import CheckpointError, load_checkpoint
 from edgemoe.model.m3vit import Routing
 from edgemoe.model.train import balance_loss, class_weights, train
-from edgemoe.sim.config import load_model_config
+from edgemoe.sim.config_file import load_model_config
 
 
 def test_a_run_saves_checkpoint_and_config_together(tiny_run: Path) -> None:

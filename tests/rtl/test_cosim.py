@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from edgemoe.hls.perf.cycle_model import vector_kernel_cycles
 from edgemoe.hls.rtl.cosim import CosimError, VectorKernelWorkload, cosim
-from edgemoe.sim.cycle_model import vector_kernel_cycles
+from edgemoe.hls.rtl.vector_kernel import RtlManifest
 
 
 def test_vector_kernel_runs_bit_exact_and_reports_cycles(rtl_dir: Path) -> None:
@@ -25,9 +26,9 @@ def test_vector_kernel_runs_bit_exact_and_reports_cycles(rtl_dir: Path) -> None:
 
 
 def test_vector_kernel_moves_at_least_0_9_words_per_cycle(rtl_dir: Path) -> None:
-    manifest = json.loads((rtl_dir / "manifest.json").read_text())
+    manifest = RtlManifest.model_validate_json((rtl_dir / "manifest.json").read_bytes())
     words = 4096
-    count = words * manifest["vector_kernel"]["lanes"]
+    count = words * manifest.vector_kernel.lanes
     workload = VectorKernelWorkload(manifest, counts=(count,))
     (result,) = cosim(rtl_dir, rtl_dir, workload=workload, cycle_limit=100_000)
     assert result.equal

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from edgemoe.hls.perf.cycle_model import unit_stream_cycles
 from edgemoe.hls.rtl.check import TESTED_UNITS, check_unit
 from edgemoe.hls.rtl.cocotb_run import simulator_available
 from edgemoe.hls.rtl.lint import lint
-from edgemoe.sim.cycle_model import unit_stream_cycles
 
 
 def test_every_generated_module_is_lint_clean(rtl_dir: Path) -> None:

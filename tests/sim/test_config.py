@@ -7,13 +7,8 @@ import dataclasses
 import pytest
 import yaml
 
-from edgemoe.sim.config import (
-    ConfigError,
-    ModelConfig,
-    available_configs,
-    load_config_file,
-    load_model_config,
-)
+from edgemoe.sim.config import ConfigError, ModelConfig
+from edgemoe.sim.config_file import available_configs, load_config_file, load_model_config
 
 
 def test_shipped_configs() -> None:

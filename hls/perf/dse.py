@@ -8,12 +8,15 @@ import dataclasses
 import itertools
 from dataclasses import dataclass
 
-from .config import AcceleratorConfig, ModelConfig
+from edgemoe.sim.config import AcceleratorConfig, ModelConfig
+from edgemoe.sim.hardware_rules import design_problems
+from edgemoe.sim.quant import PRESET_BITS
+
 from .cycle_model import Design, ExpertStats, latency
 from .resource_model import Resources, resources
 
-#: Bits of (features, weights) per precision preset (sim.quant.PRESETS).
-PRECISIONS = {"int16": (16, 16), "edge-moe": (32, 16)}
+#: Bits of (features, weights) per precision preset.
+PRECISIONS = PRESET_BITS
 PARALLEL = (1, 2, 4, 8, 16)
 TILES = ((4, 4), (8, 8), (16, 8), (16, 16), (32, 16), (32, 32))
 CLOCKS_MHZ = (200.0, 250.0, 300.0)
@@ -69,12 +72,22 @@ def evaluate(config: ModelConfig, parallel: int, tile: tuple[int, int], precisio
                  resources(design))
 
 
+def buildable(config: ModelConfig, parallel: int, tile: tuple[int, int],
+              precision: str) -> bool:
+    """Whether the generator can implement this point (``sim.hardware_rules``)."""
+    design = design_for(config, parallel, tile, precision, CLOCKS_MHZ[0])
+    return not design_problems(config, design.accelerator, design.feature_bits,
+                               design.weight_bits)
+
+
 def sweep(config: ModelConfig, stats: ExpertStats | None = None,
           parallel: tuple[int, ...] = PARALLEL, tiles: tuple[tuple[int, int], ...] = TILES,
           precisions: tuple[str, ...] = tuple(PRECISIONS),
           clocks: tuple[float, ...] = CLOCKS_MHZ) -> list[Point]:
+    """Every buildable point of the grid."""
     return [evaluate(config, p, t, q, c, stats)
-            for p, t, q, c in itertools.product(parallel, tiles, precisions, clocks)]
+            for p, t, q, c in itertools.product(parallel, tiles, precisions, clocks)
+            if buildable(config, p, t, q)]
 
 
 def pareto(points: list[Point]) -> list[Point]:

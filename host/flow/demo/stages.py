@@ -229,7 +229,7 @@ def board_stage(paths: Paths, command: str) -> str:
     from edgemoe.sim.artifact import Artifact
 
     images = Artifact(paths.artifact).vector_images()[:VALIDATE_IMAGES]
-    design = emulate(paths.artifact, "sim", paths.emulated)[1]
+    design = emulate(paths.artifact, paths.emulated)[1]
     accelerator = Accelerator.load(paths.artifact, design, max_images=len(images))
     loads = accelerator.weight_loads
     checks = validate(accelerator, images, progress=True)
@@ -275,7 +275,7 @@ def report_stage(paths: Paths) -> str:
 
 def flow(config: str = "tiny") -> tuple[Paths, list[Stage]]:
     """The demo's stages for ``config`` (a config name or a .yaml/.json file)."""
-    from edgemoe.sim.config import load_config_file
+    from edgemoe.sim.config_file import load_config_file
 
     document = load_config_file(config)
     paths = Paths(document["model"]["name"])

@@ -19,14 +19,13 @@ parameters are typical Vitis HLS values on a ZCU104, to be corrected from real r
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .config import AcceleratorConfig, ModelConfig
-from .kernel_interface import wide_bits
+from edgemoe.sim.config import AcceleratorConfig, ModelConfig
+from edgemoe.sim.kernel_interface import wide_bits
 
-#: Rows the linear unit's MAC loop cycles through at least, so that a row's accumulators
-#: are back from the adder before the row comes round again (fewer rows are padded).
-MIN_MAC_ROWS = 8
+from ..generator import MIN_MAC_ROWS
+
 #: Stages of a pipelined loop body (a multiply-accumulate, a requantize): its fill time.
 PIPELINE_DEPTH = 8
 #: Cycles of the approximation units HLS builds from the same integer recipes as the RTL.
@@ -113,7 +112,11 @@ class Design:
     accelerator: AcceleratorConfig
     feature_bits: int = 16  # the lanes of feature maps in DDR and of the multipliers' inputs
     weight_bits: int = 16
-    port: MemoryPort = field(default_factory=MemoryPort)
+
+    @property
+    def port(self) -> MemoryPort:
+        """Every m_axi port is as wide as the accelerator's AXI words."""
+        return MemoryPort(axi_bits=self.accelerator.axi_bits)
 
     @property
     def clock_hz(self) -> float:

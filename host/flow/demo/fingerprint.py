@@ -21,7 +21,7 @@ from edgemoe.sim.cache import content_digest
 PACKAGE = "edgemoe"
 # The folder holding model/, sim/, hls/ and host/: the repository in an editable
 # install, site-packages/edgemoe in a wheel's.
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
+SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 
 def hash_value(value: Any) -> str:

@@ -9,14 +9,17 @@ from pathlib import Path
 import click
 
 from edgemoe.sim.atomic import atomic_path
-from edgemoe.sim.dse import PRECISIONS, with_point
+from edgemoe.sim.output_folder import OutputError, output_folder
+
+from .dse import PRECISIONS, with_point
 
 
 def _stats_per_task(artifact: Path, images: int):
     """Per task, the expert statistics of each vector image (the simulator's trace)."""
     from edgemoe.sim.accelerator import Accelerator
     from edgemoe.sim.artifact import Artifact
-    from edgemoe.sim.cycle_model import ExpertStats
+
+    from .cycle_model import ExpertStats
 
     loaded = Artifact(artifact)
     manifest = loaded.manifest
@@ -28,13 +31,12 @@ def _stats_per_task(artifact: Path, images: int):
 
 def _design(artifact: Path):
     from edgemoe.sim.artifact import Artifact
-    from edgemoe.sim.cycle_model import Design
-    from edgemoe.sim.kernel_interface import buffer_layout, weight_bits
+
+    from .cycle_model import Design
 
     manifest = Artifact(artifact).manifest
-    layout = buffer_layout(manifest.config, manifest.spec, manifest.accelerator.axi_bits)
-    return manifest, Design(manifest.config, manifest.accelerator, layout.feature_bits,
-                            weight_bits(manifest.spec, manifest.tensors))
+    return manifest, Design(manifest.config, manifest.accelerator,
+                            manifest.buffers.feature_bits, manifest.weights.lane_bits)
 
 
 def _parse_tile(tile: str | None) -> tuple[int, int] | None:
@@ -50,7 +52,7 @@ def _parse_tile(tile: str | None) -> tuple[int, int] | None:
 
 @click.command()
 @click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("--images", type=int, default=4, show_default=True,
+@click.option("--images", type=click.IntRange(min=1), default=4, show_default=True,
               help="vector images whose expert routing is averaged")
 @click.option("--csynth", type=click.Path(path_type=Path),
               help="a Vitis HLS solution folder: put its per-function latency and resources "
@@ -68,16 +70,22 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
              clock_mhz: float | None, per_layer: bool) -> None:
     """Latency, FPS, per-kernel breakdown and resources of ARTIFACT's accelerator (or, with
     the options, of another design point running ARTIFACT's model and routing)."""
+    from edgemoe.hls.perf.cycle_model import latency, per_call
+    from edgemoe.hls.perf.resource_model import ZCU104, resources
     from edgemoe.sim.artifact import ArtifactError
-    from edgemoe.sim.cycle_model import latency, per_call
-    from edgemoe.sim.resource_model import ZCU104, resources
+    from edgemoe.sim.config import ConfigError
+    from edgemoe.sim.hardware_rules import design_problems
 
     try:
         manifest, design = _design(artifact)
         stats = _stats_per_task(artifact, images)
-    except ArtifactError as err:
+        design = with_point(design, parallel, _parse_tile(tile), precision, clock_mhz)
+        problems = design_problems(design.config, design.accelerator, design.feature_bits,
+                                   design.weight_bits)
+        if problems:
+            raise ConfigError("this design point cannot be built: " + "; ".join(problems))
+    except (ArtifactError, ConfigError) as err:
         raise click.ClickException(str(err)) from None
-    design = with_point(design, parallel, _parse_tile(tile), precision, clock_mhz)
     a = design.accelerator
     click.echo(f"{manifest.config.name}: P={a.attention_parallel}, tile {a.tile_in}x"
                f"{a.tile_out}, {design.feature_bits}-bit features, {design.weight_bits}-bit "
@@ -112,7 +120,12 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
         click.echo(f"    {key:7} {value:>10,.0f} of {budget:>9,} ({value / budget:6.1%})")
     click.echo(f"  fits a ZCU104: {'yes' if used.fits() else 'NO'}")
     if csynth:
-        from edgemoe.hls.csynth_report import ReportError, compare, read_solution, save_corrections
+        from edgemoe.hls.perf.csynth_report import (
+            ReportError,
+            compare,
+            read_solution,
+            save_corrections,
+        )
 
         try:
             rows = compare(per_call(design), read_solution(csynth))
@@ -139,29 +152,37 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
               help="report folder [default: reports/dse-CONFIG]")
 def dse(config_name: str, artifact: Path | None, out_dir: Path | None) -> None:
     """Sweep P, the linear tile, the precision and the clock; plot the Pareto front."""
-    from edgemoe.sim.config import ConfigError, load_model_config
-    from edgemoe.sim.dse import EDGE_MOE_POINT, pareto, sweep
+    from edgemoe.hls.perf.dse import EDGE_MOE_POINT, pareto, sweep
+    from edgemoe.sim.artifact import Artifact, ArtifactError
+    from edgemoe.sim.config import ConfigError
+    from edgemoe.sim.config_file import load_model_config
 
     from .dse_plot import plot_pareto
 
+    stats = None
     try:
         config = load_model_config(config_name)
-    except ConfigError as err:
+        if artifact:
+            if Artifact(artifact).manifest.config != config:
+                raise ConfigError(f"{artifact} holds another model than config "
+                                  f"{config_name!r}: give that config with --config")
+            stats = _stats_per_task(artifact, 1)[config.tasks[0]][0]
+    except (ConfigError, ArtifactError) as err:
         raise click.ClickException(str(err)) from None
-    stats = None
-    if artifact:
-        stats = _stats_per_task(artifact, 1)[config.tasks[0]][0]
     points = sweep(config, stats)
     front = pareto(points)
     out_dir = out_dir or Path("reports") / f"dse-{config.name}"
-    plot_pareto(points, front, out_dir / "pareto.png")
     rows = [{"parallel": p.parallel, "tile": list(p.tile), "precision": p.precision,
              "clock_mhz": p.clock_mhz, "ms": p.seconds * 1e3, "fps": p.fps, "fits": p.fits,
              "dsp": p.resources.dsp, "bram36": p.resources.bram36, "uram": p.resources.uram,
              "lut": p.resources.lut, "ff": p.resources.ff} for p in points]
-    with atomic_path(out_dir / "dse.json") as path:
-        path.write_text(json.dumps({"points": rows, "pareto": [points.index(p) for p in front]},
-                                   indent=2))
+    try:
+        with output_folder(out_dir, "dse") as folder:
+            plot_pareto(points, front, folder / "pareto.png")
+            (folder / "dse.json").write_text(json.dumps(
+                {"points": rows, "pareto": [points.index(p) for p in front]}, indent=2))
+    except OutputError as err:
+        raise click.ClickException(str(err)) from None
     reference = next(p for p in points if p.matches(EDGE_MOE_POINT))
     click.echo(f"{len(points)} points, {sum(p.fits for p in points)} fit a ZCU104; "
                f"Pareto front: {len(front)}")

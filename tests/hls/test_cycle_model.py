@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from edgemoe.sim.config import AcceleratorConfig, load_model_config
-from edgemoe.sim.cycle_model import (
+from edgemoe.hls.perf.cycle_model import (
     Design,
     ExpertStats,
     attention,
@@ -17,8 +16,10 @@ from edgemoe.sim.cycle_model import (
     linear_rows,
     pipelined,
 )
-from edgemoe.sim.dse import EDGE_MOE_POINT, evaluate, pareto, sweep
-from edgemoe.sim.resource_model import dsp_per_multiplier, multipliers, resources
+from edgemoe.hls.perf.dse import EDGE_MOE_POINT, evaluate, pareto, sweep
+from edgemoe.hls.perf.resource_model import dsp_per_multiplier, multipliers, resources
+from edgemoe.sim.config import AcceleratorConfig
+from edgemoe.sim.config_file import load_model_config
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ def test_the_sweep_has_the_edge_moe_point_and_a_consistent_front() -> None:
 def test_the_resource_model_binds_memories_as_the_generated_pragmas_do(
         design: Design) -> None:
     from edgemoe.hls.generator import PROJECT_TEMPLATES
-    from edgemoe.sim.resource_model import arrays
+    from edgemoe.hls.perf.resource_model import arrays
 
     sources = "".join(p.read_text() for p in (PROJECT_TEMPLATES / "src").glob("*.cpp"))
     pragmas = re.findall(r"#pragma HLS bind_storage variable = \w+ type = \w+ impl = (\w+)",

@@ -12,7 +12,7 @@ import click
 
 # name -> (module, attribute, one-line help shown by --help without importing the module)
 SUBCOMMANDS = {
-    "doctor": ("edgemoe.host.doctor", "doctor",
+    "doctor": ("edgemoe.host.flow.doctor", "doctor",
                "Report which tools are installed and usable."),
     "fixed": ("edgemoe.hls.fixed_demo", "fixed",
               "Quantize values in Python and with ap_fixed.h, side by side."),
@@ -20,11 +20,11 @@ SUBCOMMANDS = {
                       "Error of the exp, 1/x, 1/sqrt(x) and GELU approximations, with plots."),
     "hls": ("edgemoe.hls.cli", "hls",
             "Generate the Vitis HLS project of an artifact; run it in C simulation."),
-    "estimate": ("edgemoe.hls.estimate_cli", "estimate",
+    "estimate": ("edgemoe.hls.perf.cli", "estimate",
                  "Latency, FPS and resources of an artifact's accelerator on a ZCU104."),
-    "demo": ("edgemoe.host.demo.cli", "demo",
+    "demo": ("edgemoe.host.flow.demo.cli", "demo",
              "The whole flow on the tiny config, skipping stages whose inputs are unchanged."),
-    "dse": ("edgemoe.hls.estimate_cli", "dse",
+    "dse": ("edgemoe.hls.perf.cli", "dse",
             "Sweep the accelerator's parameters; plot FPS against DSPs (Pareto front)."),
     "rtl": ("edgemoe.hls.rtl.cli", "rtl",
             "Verilog units and kernels: generate, lint, cocotb tests, cosimulation."),
@@ -42,7 +42,7 @@ SUBCOMMANDS = {
                     "Export one ONNX graph per task, checked against PyTorch."),
     "report": ("edgemoe.model.report.cli", "report",
                "One self-contained HTML page of an artifact's results (plus PNGs and JSON)."),
-    "run": ("edgemoe.host.commands", "run",
+    "run": ("edgemoe.host.flow.board", "run",
             "Run an artifact on the board or its emulator; validate and measure it."),
     "board-info": ("edgemoe.host.commands", "board_info",
                    "List the overlay's IPs, clocks, register map and power rails."),

@@ -102,7 +102,7 @@ def _csim() -> str:
 
 
 def _verilator() -> str:
-    from edgemoe.sim.verilator_tool import (
+    from edgemoe.hls.rtl.verilator_tool import (
         VerilatorNotFoundError,
         verilator_env,
         verilator_root,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgemoe.hls.perf.dse import EDGE_MOE_POINT, Point
+from edgemoe.hls.perf.resource_model import ZCU104
 from edgemoe.sim.atomic import atomic_path
-from edgemoe.sim.dse import EDGE_MOE_POINT, Point
-from edgemoe.sim.resource_model import ZCU104
 
 
 def plot_pareto(points: list[Point], front: list[Point], path: Path) -> Path:
