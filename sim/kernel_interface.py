@@ -17,7 +17,9 @@ module derives from the model and the formats.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from .config import ModelConfig
 from .fixed_format import FixedFormat
@@ -75,7 +77,7 @@ class Argument(Record):
 
 class KernelInterface(Record):
     name: Identifier
-    vlnv: str
+    vlnv: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]+:[A-Za-z0-9_.]+:[A-Za-z0-9_]+:[0-9.]+$")]
     control: ControlRegisters
     arguments: tuple[Argument, ...]
     output_format: FixedFormat | None  # of the tokens the accelerator writes

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from edgemoe.sim.approx import ExpTable, GeluTable, NewtonTable, Tables
+
 SMALL_TRAINING = {"train_images": 48, "val_images": 16, "epochs": 1, "batch_size": 16}
+COARSE_TABLES = Tables(exp=ExpTable(table_bits=4, frac_bits=16),
+                       reciprocal=NewtonTable(seed_bits=4, newton_steps=2, work_bits=18),
+                       rsqrt=NewtonTable(seed_bits=5, newton_steps=1, work_bits=22),
+                       gelu=GeluTable(step_bits=4, limit=4.0, frac_bits=18))
 
 
 def _small_document() -> dict:
@@ -54,3 +60,36 @@ def tiny_artifact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     out = tmp_path_factory.mktemp("artifact") / "tiny"
     return export_artifact(model, weights, spec, AcceleratorConfig(), out,
                            val.images[:4].numpy(), onnx_images, progress=False)
+
+
+@pytest.fixture(scope="session")
+def coarse_artifact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model exported with other approximation tables than the defaults (coarser
+    segments, two reciprocal Newton steps) and 128-bit AXI words: one vector image."""
+    from edgemoe.sim.config import AcceleratorConfig
+
+    return _export_design(tiny_run, tmp_path_factory.mktemp("coarse") / "tiny",
+                          AcceleratorConfig(axi_bits=128), COARSE_TABLES)
+
+
+@pytest.fixture(scope="session")
+def export_design(tiny_run: Path):
+    """Export the tiny model for another design point: ``export_design(out, accelerator,
+    tables)``."""
+    return lambda out, accelerator, tables: _export_design(tiny_run, out, accelerator, tables)
+
+
+def _export_design(tiny_run: Path, out: Path, accelerator, tables) -> Path:
+    """The tiny model exported (int16, one vector image) for another design point."""
+    from edgemoe.model.checkpoint import load_checkpoint
+    from edgemoe.model.data.datasets import SceneDataset
+    from edgemoe.model.export import export_artifact
+    from edgemoe.model.hardware_weights import hardware_weights
+    from edgemoe.sim.quant import calibrate
+
+    model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+    weights = hardware_weights(model)
+    calibration = SceneDataset("train", 48, 64, 128).images[:8].numpy()
+    spec = calibrate(model.config, weights, calibration, "int16", tables)
+    images = SceneDataset("val", 16, 64, 128).images[:1].numpy()
+    return export_artifact(model, weights, spec, accelerator, out, images, progress=False)

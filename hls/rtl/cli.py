@@ -7,7 +7,17 @@ from pathlib import Path
 
 import click
 
+from edgemoe.sim.extras import MissingExtra, require
+
 DEFAULT_DIR = Path("build") / "rtl"
+
+
+def _require_simulation(command: str) -> None:
+    try:
+        require("cocotb", "cocotb", "rtl", command)
+        require("cocotbext.axi", "cocotbext-axi", "rtl", command)
+    except MissingExtra as err:
+        raise click.ClickException(str(err)) from None
 
 
 @click.group()
@@ -61,6 +71,7 @@ def lint_command(rtl_dir: Path) -> None:
 def test_command(rtl_dir: Path, units: tuple[str, ...], simulator: str, samples: int,
                  quick: bool) -> None:
     """Each unit's cocotb testbench: bit-exact with sim, at its latency, with stalls."""
+    _require_simulation("rtl test")
     from tqdm import tqdm
 
     from .check import TESTED_UNITS, check_unit
@@ -100,6 +111,7 @@ def cosim_command(artifact: Path, rtl_dir: Path, images: int, cycle_limit: int) 
 
     ARTIFACT is an exported artifact (the accelerator) or a folder from `edgemoe rtl
     generate` (vector_kernel)."""
+    _require_simulation("rtl cosim")
     from .cosim import CosimError, cosim
 
     try:

@@ -10,6 +10,8 @@ import importlib
 
 import click
 
+from edgemoe.sim.extras import MissingExtra, require
+
 # name -> (module, attribute, one-line help shown by --help without importing the module)
 SUBCOMMANDS = {
     "doctor": ("edgemoe.host.flow.doctor", "doctor",
@@ -49,6 +51,28 @@ SUBCOMMANDS = {
 }
 
 
+TORCH = ("torch", "PyTorch", "model")
+HEADERS = ("hls4ml", "the Xilinx ap_fixed headers (inside the hls4ml wheel)", "hls")
+PYNQ = ("pynq", "the pynq library", "board")
+# name -> what it needs beyond the core: (module, what it is, the extra that installs it)
+NEEDS = {"train": (TORCH,), "eval": (TORCH,), "info": (TORCH,), "quantize": (TORCH,),
+         "export": (TORCH, ("onnx", "onnx", "model")),
+         "export-onnx": (TORCH, ("onnx", "onnx", "model"),
+                         ("onnxruntime", "onnxruntime", "model")),
+         "report": (TORCH,), "hls": (HEADERS,), "fixed": (HEADERS,), "run": (PYNQ,),
+         "board-info": (PYNQ,)}
+
+
+def _missing(name: str, error: MissingExtra) -> click.Command:
+    """A stand-in for a command whose extra is not installed: it says so in one line."""
+    @click.command(name, context_settings={"ignore_unknown_options": True,
+                                           "allow_extra_args": True, "help_option_names": []})
+    def missing() -> None:
+        raise click.ClickException(str(error))
+
+    return missing
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(SUBCOMMANDS)
@@ -56,6 +80,11 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in SUBCOMMANDS:
             return None
+        try:
+            for module, what, extra in NEEDS.get(name, ()):
+                require(module, what, extra, name)
+        except MissingExtra as err:
+            return _missing(name, err)
         module, attribute, _ = SUBCOMMANDS[name]
         return getattr(importlib.import_module(module), attribute)
 

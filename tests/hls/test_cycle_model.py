@@ -121,3 +121,14 @@ def test_the_resource_model_binds_memories_as_the_generated_pragmas_do(
     modelled = [array.impl for array in arrays(design) if array.impl != "auto"]
     assert sorted(pragmas) == sorted(modelled)
     assert {"uram", "lutram"} <= set(pragmas)
+
+
+def test_wider_axi_words_move_weights_in_fewer_cycles(design: Design) -> None:
+    """The ports are as wide as the manifest's AXI words: the memory-bound expert layers
+    take fewer cycles on wider words, and the lanes follow."""
+    def at(axi_bits: int) -> Design:
+        return dataclasses.replace(design, accelerator=dataclasses.replace(
+            design.accelerator, axi_bits=axi_bits))
+    experts = [latency(at(bits)).by_kernel()["moe experts"].cycles for bits in (128, 256, 512)]
+    assert experts[0] > experts[1] > experts[2], experts
+    assert [at(bits).weight_lanes for bits in (128, 256, 512)] == [8, 16, 32]

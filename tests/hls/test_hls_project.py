@@ -4,6 +4,7 @@ refused before anything is written; the scripts name the ZCU104 and their files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -17,7 +18,8 @@ from edgemoe.hls.csim import CsimKernel, project_sources, run_csim
 from edgemoe.hls.cxx_build import CXX_STANDARD, WARNINGS, find_compiler
 from edgemoe.hls.generator import ZCU104_BOARD, ZCU104_PART, generate
 from edgemoe.hls.headers import ap_types_dir
-from edgemoe.sim.accelerator import simulate
+from edgemoe.sim.accelerator import Accelerator, simulate
+from edgemoe.sim.approx import Tables
 from edgemoe.sim.artifact import Artifact, ArtifactError
 
 
@@ -144,3 +146,80 @@ def test_tcl_scripts_parse_and_name_their_files_and_target(generated, tmp_path) 
         assert (project / name).is_file(), name
     assert "S_AXI_HP0_FPD" in vivado and "M_AXI_HPM0_FPD" in vivado
     assert "bitstream/edgemoe.hwh" in vivado
+
+
+# The Xilinx headers left-shift negative values (ap_private::clearUnusedBits), which C++20
+# defines and every compiler does as two's complement: that one check is left out.
+SANITIZERS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize=shift-base",
+              "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined")
+
+
+@pytest.fixture(scope="module")
+def sanitized_testbench(generated) -> Path:
+    """The csim testbench built with AddressSanitizer and UndefinedBehaviorSanitizer."""
+    from edgemoe.hls.cxx_build import compile_cxx
+
+    _, project = generated
+    return compile_cxx(project_sources(project), name="csim_sanitized",
+                       extra_include_dirs=[project / "include"], extra_flags=SANITIZERS)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+
+
+@pytest.mark.parametrize(("damage", "named"), [
+    (None, None),
+    (lambda a: _truncate(a / "vectors" / "depth" / "blocks.2.scores.bin"),
+     "blocks.2.scores.bin has"),
+    (lambda a: (a / "weights.bin").write_bytes(b""), "weights.bin has 0 bytes"),
+    (lambda a: (a / "vectors" / "images.bin").unlink(), "images.bin is missing"),
+    (lambda a: (a / "vectors" / "segmentation" / "norm.bin").write_bytes(b"\0" * 10_000_000),
+     "norm.bin has 10000000 bytes"),
+])
+def test_the_testbench_checks_every_file_size_under_sanitizers(
+        generated, sanitized_testbench: Path, tmp_path: Path, damage, named) -> None:
+    """Good files: every layer equal, no sanitizer report; a truncated, empty, missing or
+    oversized file: exit 2 naming it, before a byte of it is compared."""
+    artifact, _ = generated
+    copy = tmp_path / "artifact"
+    shutil.copytree(artifact, copy)
+    if damage is not None:
+        damage(copy)
+    done = subprocess.run([str(sanitized_testbench), str(copy)], capture_output=True,
+                          text=True, timeout=600,
+                          env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+                               "UBSAN_OPTIONS": "print_stacktrace=1"})
+    assert "Sanitizer" not in done.stderr and "runtime error" not in done.stderr, done.stderr
+    if damage is None:
+        assert done.returncode == 0, done.stdout[-2000:]
+        assert "all layers equal" in done.stdout
+    else:
+        assert done.returncode == 2 and named in done.stderr, done.stderr
+        assert "artifact's manifest gives it" in done.stderr or "missing" in done.stderr
+
+
+@pytest.mark.parametrize("design", ["coarse tables, 128-bit AXI", "512-bit AXI"])
+def test_other_axi_widths_and_tables_stay_bit_exact(coarse_artifact: Path, export_design,
+                                                    tmp_path: Path, design: str) -> None:
+    """The manifest's AXI width and table parameters reach the simulator (its golden
+    vectors) and the generated C++ alike: every layer equal."""
+    from edgemoe.sim.config import AcceleratorConfig
+
+    artifact, axi_bits = coarse_artifact, 128
+    if design == "512-bit AXI":
+        axi_bits = 512
+        artifact = export_design(tmp_path / "tiny", AcceleratorConfig(axi_bits=512), Tables())
+    loaded = Artifact(artifact)
+    manifest = loaded.manifest
+    tables = manifest.approximations.tables
+    assert manifest.weights.word_bytes == axi_bits // 8
+    assert manifest.buffers.token_words * axi_bits == manifest.buffers.token_elements * 16
+    report = run_csim(generate(artifact, tmp_path / "hls"), artifact)
+    assert report.passed, "\n".join(str(t) for t in report.taps if not t.equal)
+    assert len(report.taps) == 2 * 42
+    if tables != Tables():  # and the tables matter: the default ones give other tokens
+        default = dataclasses.replace(manifest.spec, tables=Tables())
+        engine = Accelerator(manifest.config, manifest.accelerator, default, loaded.weights())
+        tokens = engine.run(loaded.vector_images()[0], "depth").tokens.raw
+        assert not np.array_equal(tokens, loaded.golden_tokens("depth")[0])

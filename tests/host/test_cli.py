@@ -58,3 +58,25 @@ def test_fixed_demo_puts_python_beside_ap_fixed() -> None:
 def test_fixed_demo_rejects_an_unreadable_format() -> None:
     result = CliRunner().invoke(main, ["fixed", "1.0", "-f", "ap_fixed<8"])
     assert result.exit_code == 2 and "cannot read 'ap_fixed<8'" in result.output
+
+
+@pytest.mark.parametrize(("missing", "arguments", "message"), [
+    ("torch", ["train", "--config", "tiny"], "edgemoe train needs PyTorch"),
+    ("torch", ["report", "artifacts/x", "--help"], "edgemoe report needs PyTorch"),
+    ("hls4ml", ["hls", "generate", "x"], "edgemoe hls needs the Xilinx ap_fixed headers"),
+    ("pynq", ["run", "x", "--emulate", "sim"], "edgemoe run needs the pynq library"),
+    ("cocotb", ["rtl", "test", "build/rtl"], "edgemoe rtl test needs cocotb"),
+])
+def test_a_missing_extra_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, missing: str,
+                                               arguments: list[str], message: str) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == missing else real(name, *a))
+    result = CliRunner().invoke(main, arguments)
+    extra = {"torch": "model", "hls4ml": "hls", "pynq": "board", "cocotb": "rtl"}[missing]
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: {message}, which is not installed: pip install 'edgemoe[{extra}]'"
+        if missing != "hls4ml" else
+        f"Error: {message} (inside the hls4ml wheel), which is not installed: "
+        f"pip install 'edgemoe[{extra}]'"]

@@ -60,15 +60,21 @@ def test_a_corrupted_table_entry_is_caught(rtl_dir: Path, tmp_path: Path) -> Non
     assert 100 * 64 <= abs(mismatch["inputs"]["in_data"]) < 101 * 64 + 64
 
 
-def test_units_at_an_artifacts_formats_are_bit_exact(tiny_artifact: Path,
-                                                      tmp_path: Path) -> None:
-    """The calibrated formats of a real export (not only the preset's defaults)."""
-    from edgemoe.hls.rtl.generate import generate_rtl
+def test_units_at_an_artifacts_formats_and_tables_are_bit_exact(coarse_artifact: Path,
+                                                                 tmp_path: Path) -> None:
+    """The calibrated formats and the table parameters of a real export (not the preset's
+    defaults): the units are generated from the manifest's and checked against sim's."""
+    from edgemoe.hls.rtl.generate import generate_rtl, read_units
+    from edgemoe.sim.approx import Tables
     from edgemoe.sim.artifact import Artifact
     from edgemoe.sim.unit_specs import UnitSpecs
 
-    specs = UnitSpecs.from_manifest(Artifact(tiny_artifact).manifest)
-    rtl = generate_rtl(tmp_path / "rtl", specs)
+    manifest = Artifact(coarse_artifact).manifest
+    rtl = generate_rtl(tmp_path / "rtl", UnitSpecs.from_manifest(manifest))
+    written, tables = read_units(rtl).unit_specs, manifest.approximations.tables
+    assert tables.gelu != Tables().gelu and tables.reciprocal != Tables().reciprocal
+    assert (written.gelu.step_bits, written.reciprocal.newton_steps) == (
+        tables.gelu.step_bits, tables.reciprocal.newton_steps)
     assert lint(rtl)
     for module in ("gelu_unit", "softmax_update"):  # the approximations' formats vary most
         found = check_unit(rtl, module, samples=5000)
