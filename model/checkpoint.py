@@ -69,9 +69,10 @@ def load_checkpoint(path: str | Path, expected: ModelConfig | None = None) -> Ch
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several kinds for a damaged zip/pickle
+        reason = (str(err).strip().splitlines() or ["no detail"])[0]
         raise CheckpointError(f"{path} is truncated or corrupt and cannot be read "
-                              f"({type(err).__name__}: {str(err).splitlines()[0]}); "
-                              "restore it or train again") from None
+                              f"({type(err).__name__}: {reason}); restore it or train "
+                              "again") from None
     if (not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION
             or not {"config", "model", "training"} <= set(payload)):
         raise CheckpointError(f"{path} is not an edgemoe checkpoint of version "

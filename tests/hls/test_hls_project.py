@@ -223,3 +223,31 @@ def test_other_axi_widths_and_tables_stay_bit_exact(coarse_artifact: Path, expor
         engine = Accelerator(manifest.config, manifest.accelerator, default, loaded.weights())
         tokens = engine.run(loaded.vector_images()[0], "depth").tokens.raw
         assert not np.array_equal(tokens, loaded.golden_tokens("depth")[0])
+
+
+def test_regenerating_keeps_synthesis_results_and_user_files(tiny_artifact: Path,
+                                                             tmp_path: Path) -> None:
+    """`hls generate`, then Vitis and Vivado leave hls_project/ and bitstream/, a user adds
+    notes; `hls csim` (which regenerates) and `rtl generate` keep all of it."""
+    from click.testing import CliRunner
+
+    from edgemoe.host.flow.cli import main
+
+    project, rtl = tmp_path / "hls", tmp_path / "rtl"
+    for command in (["hls", "generate", tiny_artifact, "-o", project],
+                    ["rtl", "generate", "--artifact", tiny_artifact, "-o", rtl]):
+        result = CliRunner().invoke(main, [str(a) for a in command])
+        assert result.exit_code == 0, result.output
+    kept = {project / "hls_project" / "solution1" / "syn" / "report" / "csynth.rpt": "rpt",
+            project / "bitstream" / "edgemoe.bit": "bits", project / "notes.txt": "mine",
+            rtl / "thesis" / "chapter1.txt": "chapter 1"}
+    for path, text in kept.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    for command in (["hls", "csim", tiny_artifact, "-o", project],
+                    ["hls", "generate", tiny_artifact, "-o", project],
+                    ["rtl", "generate", "--artifact", tiny_artifact, "-o", rtl]):
+        result = CliRunner().invoke(main, [str(a) for a in command])
+        assert result.exit_code == 0, result.output
+    assert {path: path.read_text() for path in kept} == kept
+    assert (project / "src" / "top.cpp").is_file() and (rtl / "gelu_unit.v").is_file()

@@ -70,6 +70,10 @@ def _wrong_size_folder() -> Path:
     (["--emulate", "sim", "--images", "pictures"], "square.png is 64x64"),
     (["--emulate", "gpu"], "'gpu' is not one of 'csim', 'sim'"),
     ([], "give exactly one of --bitstream and --emulate"),
+    *[(["--emulate", "sim", "--timeout", value], "must be a finite number of seconds above 0")
+      for value in ("nan", "inf", "0", "-1")],
+    (["--emulate", "sim", "--task", "depth", "--task", "depth"], "depth given more than once"),
+    (["--emulate", "sim", "--batch", "0"], "0 is not in the range"),
     (["--emulate", "sim", "--bitstream", "x.bit"], "give exactly one of"),
 ])
 def test_bad_input_is_an_error_that_writes_nothing(tiny_artifact, arguments, message) -> None:

@@ -12,8 +12,15 @@ import yaml
 
 from edgemoe.model.checkpoint import CheckpointError, load_checkpoint
 from edgemoe.model.m3vit import Routing
-from edgemoe.model.train import balance_loss, class_weights, train
-from edgemoe.sim.config_file import load_model_config
+from edgemoe.model.train import (
+    TrainConfig,
+    balance_loss,
+    build_datasets,
+    class_weights,
+    train,
+)
+from edgemoe.sim.config import ConfigError
+from edgemoe.sim.config_file import load_config_file, load_model_config
 
 
 def test_a_run_saves_checkpoint_and_config_together(tiny_run: Path) -> None:
@@ -50,11 +57,23 @@ def test_resuming_with_another_config_is_refused(tiny_run: Path, tmp_path: Path,
         train(document, run, resume=True, progress=False)
 
 
-def test_a_truncated_checkpoint_is_named_as_such(tiny_run: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep", [5000, 0])
+def test_a_truncated_or_empty_checkpoint_is_named_as_such(tiny_run: Path, tmp_path: Path,
+                                                         keep: int) -> None:
     damaged = tmp_path / "checkpoint.pt"
-    damaged.write_bytes((tiny_run / "checkpoint.pt").read_bytes()[:5000])
+    damaged.write_bytes((tiny_run / "checkpoint.pt").read_bytes()[:keep])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         load_checkpoint(damaged)
+
+
+def test_a_checkpoint_with_a_hostile_config_is_refused(tiny_run: Path, tmp_path: Path) -> None:
+    payload = torch.load(tiny_run / "checkpoint.pt", weights_only=True)
+    payload["config"]["accelerator"] = {"attention_parallel": 1000}
+    torch.save(payload, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match=r"its config\): accelerator: accelerator: "
+                                              r"attention_parallel must be an integer from 1 "
+                                              r"to 256"):
+        load_checkpoint(tmp_path / "checkpoint.pt")
 
 
 def test_a_checkpoint_for_another_shape_is_refused(tiny_run: Path) -> None:
@@ -76,3 +95,10 @@ def test_rare_classes_weigh_more() -> None:
     labels = torch.tensor([0] * 90 + [1] * 9 + [2] * 1 + [255] * 5)
     weights = class_weights(labels, 4)
     assert weights[2] > weights[1] > weights[0] and weights[3] == 1.0
+
+
+def test_a_config_whose_classes_the_scenes_do_not_have_is_refused() -> None:
+    config = dataclasses.replace(load_model_config("tiny"), classes=5)
+    training = TrainConfig.from_dict(load_config_file("tiny")["training"])
+    with pytest.raises(ConfigError, match="classes: 5, but the synthetic scenes have 7"):
+        build_datasets(config, training)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import yaml
@@ -46,3 +47,29 @@ def test_files_by_path_and_unknown_names(tmp_path) -> None:
         load_model_config("huge")
     with pytest.raises(ConfigError, match="unknown keys \\['depth'\\]"):
         ModelConfig.from_dict({**document["model"], "depth": 3})
+
+
+@pytest.mark.parametrize(("section", "change", "message"), [
+    ("accelerator", {"attention_parallel": 64}, "attention_parallel 64 exceeds the 33 tokens"),
+    ("accelerator", {"tile_in": 48}, "dim 64 is not a multiple of the linear tile 48x16"),
+    ("accelerator", {"axi_bits": 96}, r"axi_bits must be one of \[128, 256, 512\]"),
+    ("accelerator", {"clock_mhz": float("nan")}, "not a config document of plain values"),
+    ("accelerator", {"clock_mhz": 0}, "clock_mhz must be a number above 0"),
+    ("model", {"dim": "64"}, r"model\.dim: Input should be a valid integer"),
+    ("model", {"name": "tiny\n#define X"}, "config name: 'tiny\\\\n#define X' is not a name"),
+    ("model", {"experts": 300}, "experts 300 exceeds the 256"),
+    ("approximations", {"gelu": {"step_bits": 40}}, r"gelu\.step_bits must be in \[1, 10\]"),
+    ("approximations", {"exp": {"table_bits": 6, "frac": 18}}, r"exp\.frac: .*unknown key|"
+                                                              r"Unexpected keyword"),
+])
+def test_a_config_is_checked_whole_when_it_is_read(tmp_path, section: str, change: dict,
+                                                   message: str) -> None:
+    """Every section, and every rule of the generated hardware at each precision preset:
+    what `hls generate` would refuse is refused here, before any training."""
+    document = load_config_file("tiny")
+    document[section] = {**document.get(section, {}), **change}
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ConfigError, match=message):
+        load_config_file(path)
+
