@@ -38,6 +38,7 @@ from pynq.ps import ZU_ARCH, _ClocksUltrascale
 from edgemoe.sim.accelerator import Accelerator as SimAccelerator
 from edgemoe.sim.artifact import Artifact
 from edgemoe.sim.manifest import Manifest
+from edgemoe.sim.output_folder import output_folder
 from edgemoe.sim.weight_pack import unpack
 
 from .hwh import CONTROL_BASE, CONTROL_RANGE, write_emulated_hwh
@@ -301,9 +302,10 @@ def emulate(artifact: str | Path, workdir: str | Path | None = None,
     manifest = Artifact(artifact).manifest
     workdir = Path(workdir) if workdir else Path("build") / artifact.resolve().name / "emulated"
     kernel = backend(manifest, artifact, workdir)
-    bitstream = workdir / "edgemoe.bit"
-    write_emulated_hwh(manifest, bitstream.with_suffix(".hwh"))
-    bitstream.write_text(f"emulated design for {manifest.config.name}: no configuration data\n")
+    with output_folder(workdir, "emulate") as folder:
+        write_emulated_hwh(manifest, folder / "edgemoe.hwh")
+        (folder / "edgemoe.bit").write_text(f"emulated design for {manifest.config.name}: no "
+                                            "configuration data\n")
     device = EmulatedDevice(manifest, kernel)
     pynq.Device.active_device = device
-    return device, bitstream
+    return device, workdir / "edgemoe.bit"
