@@ -25,7 +25,8 @@ USER_ERRORS = (ArtifactError, ConfigError, DriverError, ValueError, FileNotFound
                TimeoutError, MemoryError)
 
 
-def _device(bitstream: Path | None, backend: BackendFactory | None, artifact: Path) -> Path:
+def _device(bitstream: Path | None, backend: BackendFactory | None,
+            artifact: Path | Artifact) -> Path:
     """The bitstream to program: the user's, or an emulated design made the active device."""
     if (bitstream is None) == (backend is None):
         raise click.UsageError("give exactly one of --bitstream and --emulate")
@@ -162,8 +163,8 @@ def _run(request: RunRequest, backend: BackendFactory | None) -> None:
                              "give more with --images")
         out_dir = request.out or Path("reports") / request.artifact.resolve().name
         check_output_folder(out_dir)
-        design = _device(request.bitstream, backend, request.artifact)
-        accelerator = Accelerator.load(request.artifact, design, max_images=request.batch,
+        design = _device(request.bitstream, backend, loaded)
+        accelerator = Accelerator.load(loaded, design, max_images=request.batch,
                                        timeout=request.timeout)
         record: dict = {"artifact": str(request.artifact),
                         "device": request.emulate or str(request.bitstream)}

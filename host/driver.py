@@ -111,10 +111,10 @@ class Accelerator:
         self.head_layers, self.head_arrays = artifact.heads()
 
     @classmethod
-    def load(cls, artifact: str | Path, bitstream: str | Path, max_images: int = 8,
+    def load(cls, artifact: str | Path | Artifact, bitstream: str | Path, max_images: int = 8,
              timeout: float = DEFAULT_TIMEOUT) -> Accelerator:
         """Program ``bitstream`` and prepare ``artifact``'s kernel on the active device."""
-        loaded = Artifact(artifact)
+        loaded = artifact if isinstance(artifact, Artifact) else Artifact(artifact)
         bitstream = Path(bitstream)
         if not bitstream.is_file():
             raise DriverError(f"no bitstream at {bitstream}")

@@ -289,7 +289,7 @@ def sim_backend(manifest: Manifest, artifact: Path, workdir: Path) -> SimBackend
     return SimBackend(manifest)
 
 
-def emulate(artifact: str | Path, workdir: str | Path | None = None,
+def emulate(artifact: str | Path | Artifact, workdir: str | Path | None = None,
             backend: BackendFactory = sim_backend) -> tuple[EmulatedDevice, Path]:
     """Make an emulated ZCU104 running ``artifact``'s kernel pynq's active device.
 
@@ -298,10 +298,10 @@ def emulate(artifact: str | Path, workdir: str | Path | None = None,
     builds the kernel: the Python simulator by default (the generated C++ is
     ``edgemoe.host.flow.csim_backend``, which may import the code generators).
     """
-    artifact = Path(artifact)
-    manifest = Artifact(artifact).manifest
-    workdir = Path(workdir) if workdir else Path("build") / artifact.resolve().name / "emulated"
-    kernel = backend(manifest, artifact, workdir)
+    loaded = artifact if isinstance(artifact, Artifact) else Artifact(artifact)
+    manifest = loaded.manifest
+    workdir = Path(workdir) if workdir else Path("build") / loaded.root.resolve().name / "emulated"
+    kernel = backend(manifest, loaded.root, workdir)
     with output_folder(workdir, "emulate") as folder:
         write_emulated_hwh(manifest, folder / "edgemoe.hwh")
         (folder / "edgemoe.bit").write_text(f"emulated design for {manifest.config.name}: no "

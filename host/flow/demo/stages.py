@@ -236,12 +236,14 @@ def board_stage(paths: Paths, command: str) -> str:
     reloads = accelerator.weight_loads - loads
     for check in checks:
         tqdm.write(str(check))
-    wrong = next((check for check in checks if not check.equal), None)
+    wrong = next((check for check in checks if not check.passed), None)
     first = None
-    if wrong is not None:
+    if wrong is not None and not wrong.equal:
         token, dim, expected, got = wrong.first_difference
         first = FirstMismatch(f"{wrong.task} image {wrong.image} tokens", (token, dim),
                               expected, got)
+    elif wrong is not None:  # equal to the simulator, but not to the golden vector or float
+        first = FirstMismatch(str(wrong))
     elif reloads:
         first = FirstMismatch(f"weights reloaded {reloads} times on task switches")
     record_bitexact(paths.results, "emulated board (sim)", compared_against="simulator",
