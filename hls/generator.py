@@ -174,7 +174,7 @@ def generate(artifact: str | Path, out_dir: str | Path, force: bool = False) -> 
     manifest = Artifact(artifact).manifest
     context = _Context(manifest, artifact.resolve()).build()
     env = _environment()
-    with output_folder(out_dir, "hls generate", force) as scratch:
+    with output_folder(out_dir, "hls generate", force, forceable=True) as scratch:
         for template in sorted(PROJECT_TEMPLATES.rglob("*")):
             if template.is_dir():
                 continue

@@ -11,6 +11,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from edgemoe.sim.accelerator import Accelerator as Simulator
+from edgemoe.sim.artifact import ArtifactError
+from edgemoe.sim.onnx_graph import can_check
 
 from .driver import Accelerator
 
@@ -73,8 +75,10 @@ def first_difference(expected: np.ndarray, got: np.ndarray) -> tuple[int, int, i
 
 
 def _float_models(accelerator: Accelerator) -> dict[str, Any]:
-    """onnxruntime sessions of the artifact's float model (checked bytes), per task, where
-    both exist."""
+    """onnxruntime sessions of the artifact's float model per task, where onnx and
+    onnxruntime are installed and the artifact has the graph (checked when it was loaded)."""
+    if not can_check():
+        return {}
     try:
         import onnxruntime
     except ImportError:
@@ -82,9 +86,14 @@ def _float_models(accelerator: Accelerator) -> dict[str, Any]:
     sessions = {}
     for task in accelerator.manifest.tasks:
         graph = accelerator.artifact.onnx_model(task)
-        if graph is not None:
-            sessions[task] = onnxruntime.InferenceSession(graph,
-                                                          providers=["CPUExecutionProvider"])
+        if graph is None:
+            continue
+        try:
+            sessions[task] = onnxruntime.InferenceSession(
+                graph, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's own error kinds
+            raise ArtifactError(f"onnxruntime cannot load model_{task}.onnx: "
+                                f"{str(err).splitlines()[0]}") from None
     return sessions
 
 

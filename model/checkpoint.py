@@ -18,6 +18,7 @@ from edgemoe.sim.config import ConfigError, ModelConfig
 from edgemoe.sim.config_file import ConfigDocument, read_document
 
 from .m3vit import M3ViT
+from .train_config import TrainConfig
 
 CHECKPOINT_VERSION = 1
 
@@ -81,6 +82,11 @@ def load_checkpoint(path: str | Path, expected: ModelConfig | None = None) -> Ch
         settings = read_document(payload["config"], f"{path} (its config)")
     except ConfigError as err:
         raise CheckpointError(str(err)) from None
+    try:
+        if settings.training:  # an imported model may come without one
+            TrainConfig.from_dict(settings.training)
+    except ConfigError as err:
+        raise CheckpointError(f"{path}: {err}") from None
     checkpoint = Checkpoint(path, payload["config"], settings, payload["model"],
                             payload["training"])
     if expected is not None:

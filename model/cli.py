@@ -66,7 +66,6 @@ def _report(checkpoint_path: Path, images: int | None, json_path: Path | None) -
     from .evaluate import evaluate_prior, evaluate_task, positional_prior
     from .flops import path_macs
     from .prune import prune_for_task
-    from .train import TrainConfig, build_datasets
 
     try:
         checkpoint = load_checkpoint(checkpoint_path)
@@ -74,8 +73,7 @@ def _report(checkpoint_path: Path, images: int | None, json_path: Path | None) -
     except CheckpointError as err:
         raise _fail(err) from None
     config = model.config
-    training = TrainConfig.from_dict(checkpoint.document["training"])
-    train_set, val_set = build_datasets(config, training)
+    train_set, val_set = _splits(checkpoint)
     if images is not None:
         val_set = torch.utils.data.Subset(val_set, range(min(images, len(val_set))))
     prior = positional_prior(train_set, config.classes)
@@ -170,11 +168,16 @@ def export_onnx(checkpoint: Path, out_dir: Path) -> None:
 
 
 def _splits(checkpoint):
-    """The checkpoint's training and validation data (scenes, or its --data folders)."""
-    from .train import TrainConfig, build_datasets
+    """The checkpoint's training and validation data (scenes, or its --data folders); a
+    data folder that is gone or broken is one line naming it."""
+    from .train import build_datasets
+    from .train_config import TrainConfig
 
-    return build_datasets(checkpoint.config,
-                          TrainConfig.from_dict(checkpoint.document["training"]))
+    try:
+        return build_datasets(checkpoint.config,
+                              TrainConfig.from_dict(checkpoint.settings.training))
+    except (OSError, ValueError) as err:
+        raise _fail(err) from None
 
 
 def _load(checkpoint_path: Path):
@@ -202,6 +205,7 @@ def _load(checkpoint_path: Path):
 def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibration_images: int,
              out_dir: Path | None) -> None:
     """Calibrate fixed-point formats and compare float vs fixed per task and per layer."""
+    from edgemoe.sim.output_folder import check_output_folder
     from edgemoe.sim.quant import QuantError, calibrate
     from edgemoe.sim.quant_eval import compare_float_fixed
     from edgemoe.sim.quant_report import write_quantization_report
@@ -210,6 +214,11 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
 
     loaded, model, weights = _load(checkpoint)
     config = model.config
+    out_dir = out_dir or Path("reports") / config.name
+    try:
+        check_output_folder(out_dir)  # before minutes of calibration and comparison
+    except ValueError as err:
+        raise _fail(err) from None
     accelerator = loaded.settings.accelerator
     train_set, val = _splits(loaded)
     calibration = train_set.images[:calibration_images].numpy()
@@ -227,7 +236,6 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
                                            val.depths[:images].numpy()))
         for note in spec.notes:
             click.echo(f"note ({preset}): {note}")
-    out_dir = out_dir or Path("reports") / config.name
     try:
         click.echo(write_quantization_report(reports, out_dir))
     except ValueError as err:  # the folder's refusal
@@ -260,7 +268,7 @@ def export(checkpoint: Path, preset: str, out_dir: Path | None, vectors: int,
     config = model.config
     out_dir = out_dir or Path("artifacts") / config.name
     try:
-        check_output_folder(out_dir, force)  # before minutes of calibration
+        check_output_folder(out_dir, force, forceable=True)  # before minutes of calibration
         train_set, val = _splits(loaded)
         spec = calibrate(config, weights, train_set.images[:calibration_images].numpy(), preset,
                          loaded.settings.approximations)

@@ -127,7 +127,7 @@ def check_export(config: ModelConfig, spec: QuantSpec, accelerator: AcceleratorC
     if problems:
         raise ExportError("the accelerator cannot be built for this model: "
                           + "; ".join(problems))
-    check_output_folder(out_dir, force)
+    check_output_folder(out_dir, force, forceable=True)
 
 
 def export_artifact(model: M3ViT, weights: dict[str, np.ndarray], spec: QuantSpec,
@@ -142,7 +142,7 @@ def export_artifact(model: M3ViT, weights: dict[str, np.ndarray], spec: QuantSpe
     blob, entries = pack({name: quantized[name] for name in weight_shapes(config)},
                          accelerator.axi_bits // 8)
     layout = buffer_layout(config, spec, accelerator.axi_bits)
-    with output_folder(out_dir, "export", force) as scratch:
+    with output_folder(out_dir, "export", force, forceable=True) as scratch:
         steps = tqdm(total=4 if onnx_images is not None else 3, desc="export", unit="step",
                      disable=not progress, leave=False)
         weights_entry = WeightsSection(

@@ -8,15 +8,13 @@ after every epoch, so a run can be resumed exactly where it stopped.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import torch
 import yaml
-from pydantic import Field, ValidationError
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -25,42 +23,16 @@ from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.config import ConfigError, ModelConfig
 from edgemoe.sim.config_file import read_document
 from edgemoe.sim.metrics import IGNORE_LABEL
-from edgemoe.sim.schema import Record, describe
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data.datasets import ArrayDataset, FolderDataset, SceneDataset
 from .data.scenes import CLASSES as SCENE_CLASSES
 from .m3vit import M3ViT, Routing
+from .train_config import TrainConfig
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CONFIG_NAME = "config.yaml"
 WARMUP_FRACTION = 0.05
-
-
-class TrainConfig(Record):
-    """The ``training`` section of a config document."""
-
-    train_images: Annotated[int, Field(ge=1, le=10_000_000)]
-    val_images: Annotated[int, Field(ge=1, le=10_000_000)]
-    epochs: Annotated[int, Field(ge=1, le=100_000)]
-    batch_size: Annotated[int, Field(ge=1, le=65_536)]
-    learning_rate: Annotated[float, Field(gt=0, le=10)]
-    weight_decay: Annotated[float, Field(ge=0, le=10)]
-    balance_loss_weight: Annotated[float, Field(ge=0, le=100)]
-    depth_loss_weight: Annotated[float, Field(ge=0, le=100)] = 1.0
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
-    #: your own data instead of the synthetic scenes: a folder with train/ and val/, each in
-    #: FolderDataset's layout (images/, labels/, depths/)
-    data: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Any) -> TrainConfig:
-        try:
-            return cls.model_validate_json(json.dumps(data, allow_nan=False))
-        except (TypeError, ValueError) as err:
-            if isinstance(err, ValidationError):
-                raise ConfigError(describe(err, "training config")) from None
-            raise ConfigError(f"training config: not plain values ({err})") from None
 
 
 def balance_loss(routing: Routing) -> torch.Tensor:

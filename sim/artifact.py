@@ -20,6 +20,7 @@ import numpy as np
 from .fixed_array import FixedArray
 from .heads import HeadLayer, HeadOp
 from .manifest import MANIFEST, FileEntry, Manifest, ManifestError
+from .onnx_graph import GraphError, can_check, check_graph
 from .weight_pack import PackError, from_bytes, unpack
 
 MAX_MANIFEST_BYTES = 64 << 20
@@ -55,6 +56,14 @@ class Artifact:
             raise ArtifactError(str(err)) from None
         for entry in self.manifest.files():
             self.read(entry)
+        if can_check():
+            config = self.manifest.config
+            for task in self.manifest.onnx:
+                try:
+                    check_graph(self.onnx_model(task), f"model_{task}.onnx",
+                                (3, config.image_height, config.image_width))
+                except GraphError as err:
+                    raise ArtifactError(f"{self.root}/{err}") from None
 
     def _confined(self, path: Path, relative: str) -> Path:
         resolved = path.resolve()

@@ -18,7 +18,12 @@ from . import identifiers
 
 KNOWN_TASKS = ("segmentation", "depth")
 AXI_BITS = (128, 256, 512)
-MAX_CLOCK_MHZ = 800.0  # beyond what the xczu7ev fabric closes timing at
+#: The largest value of each size a config may give (far beyond any ViT an FPGA runs, and
+#: small enough that checking a hostile one takes no time).
+MODEL_LIMITS = {"image_height": 4096, "image_width": 4096, "patch": 64, "dim": 4096,
+                "heads": 64, "layers": 64, "experts": 256, "top_k": 256,
+                "expert_hidden": 16384, "mlp_hidden": 16384, "classes": 1024}
+MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 10.0, 800.0  # the PL clocks a ZCU104 design can run at
 
 
 class ConfigError(ValueError):
@@ -50,11 +55,11 @@ class ModelConfig:
         except identifiers.IdentifierError as err:
             raise ConfigError(f"config name: {err}") from None
         for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if field.type == "int" and (not isinstance(value, int) or isinstance(value, bool)
-                                        or value < 1):
-                raise ConfigError(f"config {self.name!r}: {field.name} must be a positive "
-                                  f"integer, got {value!r}")
+            value, most = getattr(self, field.name), MODEL_LIMITS.get(field.name)
+            if most is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                     or not 1 <= value <= most):
+                raise ConfigError(f"config {self.name!r}: {field.name} must be an integer "
+                                  f"from 1 to {most}, got {value!r}")
         problems = []
         if self.image_height % self.patch or self.image_width % self.patch:
             problems.append(f"image {self.image_height}x{self.image_width} is not divisible "
@@ -138,9 +143,9 @@ class AcceleratorConfig:
                               f"{self.axi_bits!r}")
         clock = self.clock_mhz
         if (isinstance(clock, bool) or not isinstance(clock, (int, float))
-                or not math.isfinite(clock) or not 0 < clock <= MAX_CLOCK_MHZ):
-            raise ConfigError(f"accelerator: clock_mhz must be a number above 0 and at most "
-                              f"{MAX_CLOCK_MHZ:g}, got {clock!r}")
+                or not math.isfinite(clock) or not MIN_CLOCK_MHZ <= clock <= MAX_CLOCK_MHZ):
+            raise ConfigError(f"accelerator: clock_mhz must be a number from "
+                              f"{MIN_CLOCK_MHZ:g} to {MAX_CLOCK_MHZ:g}, got {clock!r}")
         object.__setattr__(self, "clock_mhz", float(clock))
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,6 +17,10 @@ class MissingExtra(RuntimeError):
 def require(module: str, what: str, extra: str, command: str) -> None:
     """Raise ``MissingExtra`` naming ``what`` and ``pip install 'edgemoe[extra]'`` when
     ``module`` cannot be found."""
-    if importlib.util.find_spec(module) is None:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:  # a dotted name whose parent package is not there
+        found = False
+    if not found:
         raise MissingExtra(f"edgemoe {command} needs {what}, which is not installed: "
                            f"pip install 'edgemoe[{extra}]'")

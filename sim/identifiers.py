@@ -108,22 +108,6 @@ def name(value: str) -> str:
     return value
 
 
-def tensor(value: str) -> str:
-    """``value`` if it is a dotted tensor name."""
-    if not isinstance(value, str) or not TENSOR.match(value):
-        raise IdentifierError(f"{_shown(value)} is not a tensor name (lower-case words "
-                              "joined by '.')")
-    return value
-
-
-def relative_path(value: str) -> str:
-    """``value`` if it names a file inside an artifact folder."""
-    if not isinstance(value, str) or not RELATIVE_PATH.match(value):
-        raise IdentifierError(f"{_shown(value)} is not a path inside the artifact (relative, "
-                              "no '..', no hidden or empty parts)")
-    return value
-
-
 def safe_path(value: str, what: str) -> str:
     """``value`` if a Makefile and a Tcl script can hold it as it is."""
     if not SAFE_PATH.match(value):

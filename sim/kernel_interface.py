@@ -150,9 +150,6 @@ class BufferLayout(Record):
     scratch_bytes: Positive  # one spare word past the last tap
     taps: tuple[Tap, ...]
 
-    def tap(self, name: str) -> Tap:
-        return next(t for t in self.taps if t.name == name)
-
     @property
     def lanes(self) -> int:
         return self.axi_bits // self.feature_bits

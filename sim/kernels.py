@@ -112,7 +112,6 @@ def _accumulate(acc: FixedArray, *terms: FixedArray | None) -> FixedArray:
     return FixedArray._trusted(raw, FixedFormat(width, int_bits, signed))
 
 
-
 def linear(x: FixedArray, weight: FixedArray, bias: FixedArray | None, out_fmt: FixedFormat,
            *, residual: FixedArray | None = None, gelu: GeluSpec | None = None) -> FixedArray:
     """The unified linear unit: x W^T + b (+ residual), accumulated exactly and cast once

@@ -39,7 +39,14 @@ from .kernel_interface import (
     weight_bits,
 )
 from .network import weight_shapes
-from .quant import PRESETS, QuantSpec, approximation_sites, format_problem, required_formats
+from .quant import (
+    PIXELS,
+    PRESETS,
+    QuantSpec,
+    approximation_sites,
+    format_problem,
+    required_formats,
+)
 from .schema import (
     Count,
     Name,
@@ -179,6 +186,8 @@ class Manifest(Record):
             data = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ManifestError(f"{source} is not valid JSON: {err}") from None
+        except RecursionError:
+            raise ManifestError(f"{source} nests deeper than any manifest") from None
         version = data.get("format_version") if isinstance(data, dict) else None
         if version != FORMAT_VERSION:
             raise ManifestError(f"{source} has format version {version!r}; this edgemoe reads "
@@ -256,9 +265,28 @@ def _problems(m: Manifest) -> list[str]:
     _compare(problems, "kernel", m.kernel, kernel_interface(spec.fmt("norm")))
     _compare(problems, "approximations.sites", m.approximations.sites,
              approximations_section(config, spec).sites)
+    if formats["pixels"] != PIXELS:
+        problems.append(f"quantization.formats.pixels is {formats['pixels']}, the 8-bit "
+                        f"images' {PIXELS}")
     _check_tasks(problems, m)
     _check_vectors(problems, m, derived_buffers)
+    _check_file_names(problems, m)
     return problems
+
+
+def _check_file_names(problems: list[str], m: Manifest) -> None:
+    """Each file under the name the csim testbench and every tool open it by."""
+    expected: list[tuple[str, FileEntry, str]] = [
+        ("weights", m.weights, "weights.bin"), ("heads", m.heads, "heads.npz"),
+        ("vectors.images", m.vectors.images, "vectors/images.bin")]
+    expected += [(f"vectors.outputs.{task}.{name}", entry, f"vectors/{task}/{name}.bin")
+                 for task, outputs in m.vectors.outputs.items()
+                 for name, entry in outputs.items()]
+    expected += [(f"onnx.{task}", entry, f"model_{task}.onnx") for task, entry in m.onnx.items()]
+    for where, entry, name in expected:
+        if entry.file != name:
+            problems.append(f"{where}.file is {entry.file!r}, expected {name!r}")
+            return
 
 
 def approximations_section(config: ModelConfig, spec: QuantSpec) -> ApproximationsSection:

@@ -8,13 +8,27 @@ each unit must output, so the Verilog and its check come from the same numbers.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from .approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec, default_domains
+from pydantic import Field, ValidationError
+
+from .approx import (
+    ExpSpec,
+    ExpTable,
+    GeluSpec,
+    GeluTable,
+    NewtonTable,
+    ReciprocalSpec,
+    RsqrtSpec,
+    Tables,
+    default_domains,
+)
 from .fixed_format import FixedFormat
 from .kernels import SoftmaxSpec
 from .manifest import Manifest
+from .schema import Record, describe
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,6 @@ class MacSpec:
     @property
     def acc_frac(self) -> int:
         return self.x_fmt.frac_bits + self.w_fmt.frac_bits
-
 
 
 @dataclass(frozen=True)
@@ -64,10 +77,6 @@ class VectorKernelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"axi_bits": self.axi_bits, "max_burst": self.max_burst}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], gelu: GeluSpec, exp: ExpSpec) -> VectorKernelSpec:
-        return cls(gelu, exp, data["axi_bits"], data["max_burst"])
 
 
 @dataclass(frozen=True)
@@ -127,21 +136,82 @@ class UnitSpecs:
                 "vector": self.vector.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> UnitSpecs:
-        def fmt(d: dict[str, Any]) -> FixedFormat:
-            return FixedFormat(**d)
+    def from_dict(cls, data: Any) -> UnitSpecs:
+        """Read back ``to_dict``'s output (``units.json``): every field typed and in range,
+        or a ValueError naming the first problem."""
+        try:
+            entry = _UnitSpecsFile.model_validate_json(json.dumps(data, allow_nan=False))
+            tables = Tables(ExpTable(entry.exp.table_bits, entry.exp.frac_bits),
+                            entry.reciprocal.table(), entry.rsqrt.table(),
+                            GeluTable(entry.gelu.step_bits, entry.gelu.limit,
+                                      entry.gelu.frac_bits))
+        except ValidationError as err:
+            raise ValueError(describe(err, "unit specs")) from None
+        except TypeError as err:
+            raise ValueError(f"unit specs: not plain values ({err})") from None
+        exp = tables.exp_spec(entry.exp.input, entry.exp.output)
+        reciprocal = tables.reciprocal_spec(entry.reciprocal.input, entry.reciprocal.output)
+        gelu = tables.gelu_spec(entry.gelu.input, entry.gelu.output)
+        mac = entry.mac
+        return cls(gelu, exp, reciprocal, tables.rsqrt_spec(entry.rsqrt.input, entry.rsqrt.output),
+                   SoftmaxSpec(exp, entry.softmax.sum, reciprocal, entry.softmax.prob),
+                   entry.score,
+                   MacSpec(mac.x, mac.w, mac.out, mac.tile_in, mac.tile_out, mac.max_reduction),
+                   VectorKernelSpec(gelu, exp, entry.vector.axi_bits, entry.vector.max_burst))
 
-        def approx(kind: type, d: dict[str, Any]) -> Any:
-            rest = {k: v for k, v in d.items() if k not in ("input", "output")}
-            return kind(fmt(d["input"]), fmt(d["output"]), **rest)
 
-        exp, reciprocal = approx(ExpSpec, data["exp"]), approx(ReciprocalSpec, data["reciprocal"])
-        mac = data["mac"]
-        gelu = approx(GeluSpec, data["gelu"])
-        return cls(gelu, exp, reciprocal, approx(RsqrtSpec, data["rsqrt"]),
-                   SoftmaxSpec(exp, fmt(data["softmax"]["sum"]), reciprocal,
-                               fmt(data["softmax"]["prob"])),
-                   fmt(data["score"]),
-                   MacSpec(fmt(mac["x"]), fmt(mac["w"]), fmt(mac["out"]), mac["tile_in"],
-                           mac["tile_out"], mac["max_reduction"]),
-                   VectorKernelSpec.from_dict(data["vector"], gelu, exp))
+class _Formats(Record):
+    input: FixedFormat
+    output: FixedFormat
+
+
+class _ExpEntry(_Formats):
+    table_bits: int
+    frac_bits: int
+
+
+class _NewtonEntry(_Formats):
+    seed_bits: int
+    newton_steps: int
+    work_bits: int
+
+    def table(self) -> NewtonTable:
+        return NewtonTable(self.seed_bits, self.newton_steps, self.work_bits)
+
+
+class _GeluEntry(_Formats):
+    step_bits: int
+    limit: float
+    frac_bits: int
+
+
+class _SoftmaxEntry(Record):
+    sum: FixedFormat
+    prob: FixedFormat
+
+
+class _MacEntry(Record):
+    x: FixedFormat
+    w: FixedFormat
+    out: FixedFormat
+    tile_in: Annotated[int, Field(ge=1, le=256)]
+    tile_out: Annotated[int, Field(ge=1, le=256)]
+    max_reduction: Annotated[int, Field(ge=1, le=1 << 20)]
+
+
+class _VectorEntry(Record):
+    axi_bits: Literal[128, 256, 512]
+    max_burst: Annotated[int, Field(ge=1, le=256)]
+
+
+class _UnitSpecsFile(Record):
+    """``UnitSpecs.to_dict()`` as a schema: what ``units.json`` must hold."""
+
+    gelu: _GeluEntry
+    exp: _ExpEntry
+    reciprocal: _NewtonEntry
+    rsqrt: _NewtonEntry
+    softmax: _SoftmaxEntry
+    score: FixedFormat
+    mac: _MacEntry
+    vector: _VectorEntry

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from edgemoe.sim.atomic import atomic_path
-from edgemoe.sim.output_folder import OutputError, output_folder
+from edgemoe.sim.output_folder import OutputError, check_output_folder, output_folder
 
 from .dse import PRECISIONS, with_point
 
@@ -169,9 +169,13 @@ def dse(config_name: str, artifact: Path | None, out_dir: Path | None) -> None:
             stats = _stats_per_task(artifact, 1)[config.tasks[0]][0]
     except (ConfigError, ArtifactError) as err:
         raise click.ClickException(str(err)) from None
+    out_dir = out_dir or Path("reports") / f"dse-{config.name}"
+    try:
+        check_output_folder(out_dir)  # before the sweep
+    except OutputError as err:
+        raise click.ClickException(str(err)) from None
     points = sweep(config, stats)
     front = pareto(points)
-    out_dir = out_dir or Path("reports") / f"dse-{config.name}"
     rows = [{"parallel": p.parallel, "tile": list(p.tile), "precision": p.precision,
              "clock_mhz": p.clock_mhz, "ms": p.seconds * 1e3, "fps": p.fps, "fits": p.fits,
              "dsp": p.resources.dsp, "bram36": p.resources.bram36, "uram": p.resources.uram,

@@ -170,12 +170,9 @@ class AcceleratorWorkload:
 
 
 def load_workload(manifest_dir: Path, images: int = 1) -> Workload:
-    """The workload a folder's validated manifest describes: an artifact's accelerator, or
-    a generated RTL folder's vector_kernel."""
+    """The workload a folder's validated manifest describes: a generated RTL folder's
+    vector_kernel (it has ``units.json``), else an artifact's accelerator."""
     path = manifest_dir / MANIFEST_FILE
-    if not path.is_file():
-        raise CosimError(f"{manifest_dir} has no {MANIFEST_FILE}: give an artifact (edgemoe "
-                         "export) or a generated RTL folder (edgemoe rtl generate)")
     if (manifest_dir / UNITS_FILE).is_file():
         try:
             return VectorKernelWorkload(RtlManifest.model_validate_json(path.read_bytes()))

@@ -20,6 +20,7 @@ import numpy as np
 from edgemoe.sim.approx import ExpSpec, GeluSpec
 from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.fixed_array import FixedArray
+from edgemoe.sim.identifiers import identifier
 
 from .generate import read_units, unit_sources
 
@@ -52,19 +53,29 @@ def _count(cells: dict[str, int], module: str, note: str = "") -> Resources:
                      cells.get("DSP48E2", 0), bram, lutram, note)
 
 
-def synthesize(sources: list[Path], top: str, note: str = "", workdir: Path | None = None,
-               ) -> Resources:
-    """``synth_xilinx -family xcup`` of ``top`` (flattened, no I/O buffers) and its cells."""
+def synthesize(sources: list[Path], top: str, note: str = "") -> Resources:
+    """``synth_xilinx -family xcup`` of ``top`` (flattened, no I/O buffers) and its cells.
+
+    The sources (and the ``.hex`` tables beside them, which ``$readmemh`` reads from the
+    working folder) are copied under plain names into yosys's own folder, so no path of the
+    user's reaches the yosys script."""
     if shutil.which("yosys") is None:
         raise EstimateError("yosys is not installed (Debian: apt-get install yosys)")
+    identifier(top)
     with tempfile.TemporaryDirectory(prefix="edgemoe-yosys-") as tmp:
-        stat = Path(tmp) / "stat.json"
-        # yosys runs in its own working folder: sources by absolute path
-        script = (f"read_verilog {' '.join(str(s.resolve()) for s in sources)}; "
+        folder = Path(tmp)
+        for table in {t for source in sources for t in source.parent.glob("*.hex")}:
+            shutil.copyfile(table, folder / table.name)
+        names = []
+        for index, source in enumerate(sources):
+            names.append(f"source_{index}.v")
+            shutil.copyfile(source, folder / names[-1])
+        stat = folder / "stat.json"
+        script = (f"read_verilog {' '.join(names)}; "
                   f"synth_xilinx -family xcup -flatten -noiopad -top {top}; "
-                  f"tee -q -o {stat} stat -json")
+                  f"tee -q -o stat.json stat -json")
         done = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True,
-                              cwd=workdir or tmp, timeout=1800)
+                              cwd=folder, timeout=1800)
         if done.returncode or not stat.is_file():
             raise EstimateError(f"yosys failed on {top}: {done.stderr.strip()[-2000:]}")
         modules = json.loads(stat.read_text())["modules"]
@@ -110,7 +121,7 @@ def estimate(rtl_dir: str | Path, out_json: str | Path | None = None,
             for name, spec in (("gelu_full_table", specs.gelu), ("exp_full_table", specs.exp)):
                 if name in references and spec.input_fmt.width <= 16:
                     rows.append(synthesize([_full_table(name, spec, folder)], name,
-                                           "naive: a ROM entry per input", workdir=folder))
+                                           "naive: a ROM entry per input"))
     if out_json:
         with atomic_path(out_json) as path:
             path.write_text(json.dumps([asdict(r) for r in rows], indent=2))

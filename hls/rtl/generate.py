@@ -52,19 +52,25 @@ class UnitsFile(Record):
     units: dict[Identifier, UnitEntry]
 
     @model_validator(mode="after")
-    def _consistent(self) -> UnitsFile:
-        try:
-            UnitSpecs.from_dict(self.specs)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"specs are not the unit specs edgemoe writes: {err}") from None
-        unknown = sorted({d for u in self.units.values() for d in u.depends} - set(self.units))
-        if unknown:
-            raise ValueError(f"units depend on {unknown}, which the file does not list")
+    def _what_the_specs_give(self) -> UnitsFile:
+        """Each unit under its own file name, with the latency and dependencies its plan
+        has for these specs (which read back typed and in range)."""
+        if self.units != unit_entries(unit_plans(UnitSpecs.from_dict(self.specs))):
+            raise ValueError("units are not the ones these specs give (files, latencies, "
+                             "dependencies)")
         return self
 
     @property
     def unit_specs(self) -> UnitSpecs:
         return UnitSpecs.from_dict(self.specs)
+
+
+def unit_entries(plans: list[UnitPlan]) -> dict[str, UnitEntry]:
+    """What ``units.json`` lists for these plans: each module's file, latency, needs."""
+    entries = {plan.module: UnitEntry(file=f"{plan.module}.v", latency=plan.latency,
+                                      depends=plan.depends) for plan in plans}
+    entries["fixed_cast"] = UnitEntry(file="fixed_cast.v", latency=0, depends=())
+    return entries
 
 
 def read_units(rtl_dir: Path) -> UnitsFile:
@@ -85,7 +91,6 @@ def unit_plans(specs: UnitSpecs) -> list[UnitPlan]:
             rsqrt_plan(specs.rsqrt), softmax_update_plan(specs.softmax, specs.score_fmt),
             softmax_finalize_plan(specs.softmax, specs.score_fmt), mac_tile_plan(specs.mac),
             vector_kernel_plan(specs.vector)]
-
 
 
 def _sign_extend(signal: str, width: int, to: int) -> str:
@@ -127,15 +132,12 @@ def generate_rtl(out_dir: str | Path, specs: UnitSpecs | None = None,
     plans = unit_plans(specs)  # refuses an unimplementable spec before anything is written
     sources = {plan.module: render(plan) for plan in plans}
     out_dir = Path(out_dir)
-    with output_folder(out_dir, "rtl generate", force) as scratch:
+    with output_folder(out_dir, "rtl generate", force, forceable=True) as scratch:
         shutil.copyfile(TEMPLATES / "fixed_cast.v", scratch / "fixed_cast.v")
         for module, text in sources.items():
             (scratch / f"{module}.v").write_text(text)
-        units = {plan.module: UnitEntry(file=f"{plan.module}.v", latency=plan.latency,
-                                        depends=plan.depends) for plan in plans}
-        units["fixed_cast"] = UnitEntry(file="fixed_cast.v", latency=0, depends=())
-        (scratch / UNITS_FILE).write_text(
-            UnitsFile(specs=specs.to_dict(), units=units).model_dump_json(indent=2))
+        (scratch / UNITS_FILE).write_text(UnitsFile.model_construct(
+            specs=specs.to_dict(), units=unit_entries(plans)).model_dump_json(indent=2))
         (scratch / MANIFEST_FILE).write_text(
             vector_kernel_manifest(specs).model_dump_json(indent=2))
     return out_dir

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import model_validator
 
 from edgemoe.sim.kernel_interface import KernelInterface, kernel_interface
 from edgemoe.sim.schema import Positive, Record
@@ -43,14 +43,15 @@ class RtlManifest(Record):
     vector_kernel: VectorKernelInfo
     specs: dict[str, Any]
 
-    @field_validator("specs")
-    @classmethod
-    def _readable_specs(cls, specs: dict[str, Any]) -> dict[str, Any]:
-        try:
-            UnitSpecs.from_dict(specs)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"not the unit specs edgemoe writes: {err}") from None
-        return specs
+    @model_validator(mode="after")
+    def _what_the_specs_give(self) -> RtlManifest:
+        """The interface and the lanes are vector_kernel's, for these specs (which read
+        back typed and in range)."""
+        derived = vector_kernel_manifest(UnitSpecs.from_dict(self.specs))
+        for name in ("kernel", "vector_kernel"):
+            if getattr(self, name) != getattr(derived, name):
+                raise ValueError(f"{name} is not what vector_kernel has for these specs")
+        return self
 
     @property
     def unit_specs(self) -> UnitSpecs:
@@ -106,6 +107,7 @@ def vector_kernel_manifest(specs: UnitSpecs) -> RtlManifest:
     """What ``edgemoe rtl cosim`` needs to drive the kernel: its argument registers and
     m_axi bundle, and the formats to compute the expected output with."""
     spec = specs.vector
-    return RtlManifest(kernel=vector_kernel_interface(), vector_kernel=VectorKernelInfo(
-        lanes=spec.lanes, feature_bits=spec.feature_bits, axi_bits=spec.axi_bits,
-        max_burst=spec.max_burst, ops=VectorKernelSpec.OPS), specs=specs.to_dict())
+    return RtlManifest.model_construct(
+        kernel=vector_kernel_interface(), vector_kernel=VectorKernelInfo(
+            lanes=spec.lanes, feature_bits=spec.feature_bits, axi_bits=spec.axi_bits,
+            max_burst=spec.max_burst, ops=VectorKernelSpec.OPS), specs=specs.to_dict())

@@ -17,14 +17,21 @@ class CsimBackend:
     def __init__(self, manifest: Manifest, project: Path) -> None:
         self.manifest = manifest
         self.kernel = CsimKernel(project)
+        buffers = manifest.buffers
+        compiled = (self.kernel.image_bytes, self.kernel.token_bytes, self.kernel.scratch_bytes)
+        expected = (buffers.image_bytes, buffers.token_bytes, buffers.scratch_bytes)
+        if compiled != expected:
+            raise ValueError(f"the kernel compiled in {project} has image, token and scratch "
+                             f"buffers of {compiled} bytes, the manifest {expected}: generate "
+                             "it again")
 
     def run(self, device: EmulatedDevice, arguments: dict[str, int]) -> None:
-        count = arguments["num_images"]
+        count, buffers = arguments["num_images"], self.manifest.buffers
         self.kernel.run(
             device.memory(arguments["weights"], self.manifest.weights.bytes),
-            device.memory(arguments["images"], count * self.kernel.image_bytes),
-            device.memory(arguments["tokens"], count * self.kernel.token_bytes),
-            device.memory(arguments["scratch"], self.kernel.scratch_bytes),
+            device.memory(arguments["images"], count * buffers.image_bytes),
+            device.memory(arguments["tokens"], count * buffers.token_bytes),
+            device.memory(arguments["scratch"], buffers.scratch_bytes),
             arguments["task_index"], count, arguments["debug"] != 0)
 
 

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from edgemoe.sim.config import AcceleratorConfig, ModelConfig
-from edgemoe.sim.kernel_interface import KERNEL_NAME, kernel_interface
+from edgemoe.sim.kernel_interface import KernelInterface, kernel_interface
 
 # colours by role: memory, interface, compute, shared approximation units, software
 COLOURS = {"memory": "#d9e8f5", "port": "#fde4c8", "compute": "#dff0d8", "unit": "#f3dff0",
@@ -41,8 +41,10 @@ def _arrow(axis, start: tuple[float, float], end: tuple[float, float], label: st
                   ha="center", va="bottom", fontsize=7.5)
 
 
-def architecture_figure(config: ModelConfig, accelerator: AcceleratorConfig):
-    """DDR, the AXI ports, the kernel's shared units and the ARM side, as one figure."""
+def architecture_figure(config: ModelConfig, accelerator: AcceleratorConfig,
+                        kernel: KernelInterface | None = None):
+    """DDR, the AXI ports, the kernel's shared units and the ARM side, as one figure: an
+    artifact's ``kernel`` interface, or the one this edgemoe generates."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,7 +55,8 @@ def architecture_figure(config: ModelConfig, accelerator: AcceleratorConfig):
     axis.set_ylim(0, 9.1)
     axis.set_axis_off()
     bundles: dict[str, list[str]] = {}
-    arguments = kernel_interface(None).arguments
+    kernel = kernel or kernel_interface(None)
+    arguments = kernel.arguments
     for argument in arguments:
         if argument.bundle is not None:
             bundles.setdefault(argument.bundle, []).append(argument.name)
@@ -66,7 +69,7 @@ def architecture_figure(config: ModelConfig, accelerator: AcceleratorConfig):
     for row, (title, body) in enumerate(regions):
         _box(axis, 0.45, 5.55 - 1.55 * row, 2.4, 1.3, title, body, role="memory", size=8.5)
 
-    _box(axis, 4.6, 0.4, 11.2, 7.0, f"{KERNEL_NAME}: Vitis HLS kernel in the PL, "
+    _box(axis, 4.6, 0.4, 11.2, 7.0, f"{kernel.name}: Vitis HLS kernel in the PL, "
          f"{accelerator.clock_mhz:g} MHz", role="kernel", size=11)
     for row, (bundle, names) in enumerate(sorted(bundles.items(), reverse=True)):
         y = 5.9 - 2.6 * row

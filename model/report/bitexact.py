@@ -12,7 +12,12 @@ from tqdm import tqdm
 from edgemoe.sim.accelerator import Accelerator
 from edgemoe.sim.artifact import Artifact
 from edgemoe.sim.bitexact import first_mismatch
-from edgemoe.sim.bitexact_record import BitExactResult, FirstMismatch, load_bitexact_results
+from edgemoe.sim.bitexact_record import (
+    BitExactRecordError,
+    BitExactResult,
+    FirstMismatch,
+    load_bitexact_results,
+)
 
 from .page import Section, Table
 
@@ -44,7 +49,14 @@ def simulator_check(artifact: Artifact, progress: bool = True) -> BitExactResult
 
 def from_run_json(path: Path) -> BitExactResult | None:
     """``edgemoe run --validate``'s record (``run.json``) as a bit-exactness result."""
-    record: dict[str, Any] = json.loads(path.read_text())
+    try:
+        return _run_result(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError) as err:
+        raise BitExactRecordError(f"{path} is not the run.json edgemoe run writes "
+                                  f"({type(err).__name__}: {err})") from None
+
+
+def _run_result(record: dict[str, Any]) -> BitExactResult | None:
     validation = record.get("validation")
     if not validation:
         return None

@@ -86,7 +86,8 @@ def _data(config, float_model: FloatModel | None, options: ReportOptions):
     trained on them (``edgemoe train --data``), else the synthetic scenes of its seed."""
     training = float_model.training if float_model else {}
     if training.get("data"):
-        from ..train import TrainConfig, build_datasets
+        from ..train import build_datasets
+        from ..train_config import TrainConfig
 
         train_set, val = build_datasets(config, TrainConfig.from_dict(training))
         return val, train_set.images[:options.calibration_images].numpy()
@@ -108,7 +109,8 @@ def _architecture(artifact: Artifact, folder: Path) -> Section:
     from .architecture import architecture_figure
 
     manifest = artifact.manifest
-    figure = save_figure(architecture_figure(manifest.config, manifest.accelerator), folder,
+    figure = save_figure(architecture_figure(manifest.config, manifest.accelerator,
+                                             manifest.kernel), folder,
                          "architecture", "block diagram of the accelerator this artifact "
                                          "configures")
     return Section("architecture", "Architecture", figures=[figure],

@@ -66,17 +66,42 @@ def test_fixed_demo_rejects_an_unreadable_format() -> None:
     ("hls4ml", ["hls", "generate", "x"], "edgemoe hls needs the Xilinx ap_fixed headers"),
     ("pynq", ["run", "x", "--emulate", "sim"], "edgemoe run needs the pynq library"),
     ("cocotb", ["rtl", "test", "build/rtl"], "edgemoe rtl test needs cocotb"),
+    ("cocotbext", ["rtl", "cosim", "x", "--rtl", "y"], "edgemoe rtl cosim needs cocotbext-axi"),
 ])
 def test_a_missing_extra_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, missing: str,
                                                arguments: list[str], message: str) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == missing else real(name, *a))
+
+    def find_spec(name: str, *args):
+        if name == missing:
+            return None
+        if name.startswith(f"{missing}."):  # as find_spec does when the parent is not there
+            raise ModuleNotFoundError(f"No module named {missing!r}")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     result = CliRunner().invoke(main, arguments)
-    extra = {"torch": "model", "hls4ml": "hls", "pynq": "board", "cocotb": "rtl"}[missing]
+    extra = {"torch": "model", "hls4ml": "hls", "pynq": "board", "cocotb": "rtl",
+             "cocotbext": "rtl"}[missing]
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert result.output.strip().splitlines() == [
         f"Error: {message}, which is not installed: pip install 'edgemoe[{extra}]'"
         if missing != "hls4ml" else
         f"Error: {message} (inside the hls4ml wheel), which is not installed: "
         f"pip install 'edgemoe[{extra}]'"]
+
+
+def test_every_package_folder_is_in_the_distribution() -> None:
+    """A wheel holds only the packages pyproject.toml lists: a folder missing from the list
+    works in an editable install and breaks `edgemoe` everywhere else."""
+    from pathlib import Path
+
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {"edgemoe." + ".".join(init.parent.relative_to(root).parts)
+             for top in ("model", "sim", "hls", "host") for init in (root / top).rglob(
+                 "__init__.py")}
+    assert found == listed, f"missing {sorted(found - listed)}, stale {sorted(listed - found)}"

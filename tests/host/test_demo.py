@@ -73,6 +73,7 @@ def test_changed_parameter_or_touched_output_reruns(tmp_path: Path, runner: Runn
     assert runner.run([rtl_stage(tmp_path, calls, {"samples": 2})])[0].status == "ran"
     assert len(calls) == 3
     assert "// edited" not in (tmp_path / "rtl" / "gelu_unit.v").read_text()
+    assert (tmp_path / "rtl" / "gelu_unit.v.edited").read_text() == "// edited\n"  # kept
 
 
 def test_failed_stage_names_itself_and_its_command_and_leaves_no_stamp(

@@ -102,6 +102,16 @@ def test_train_quantize_and_export_on_your_own_folders(tmp_path: Path,
                                ReportOptions(images=2, calibration_images=4))
     assert np.array_equal(shown.images.numpy(), val.images.numpy())
     assert np.array_equal(calibration, train_set.images[:4].numpy())
+    # a checkpoint whose data folder has gone: one line naming it, nothing written
+    (data / "val" / "images").rename(data / "val" / "moved")
+    for command in (["export", str(run / "checkpoint.pt"), "-o", str(tmp_path / "again")],
+                    ["quantize", str(run / "checkpoint.pt"), "-o", str(tmp_path / "q")],
+                    ["eval", str(run / "checkpoint.pt")]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        assert result.output.strip().splitlines()[-1].endswith(
+            "val has no images/ folder (expected images/, labels/ and depths/)"), result.output
+    assert not (tmp_path / "again").exists() and not (tmp_path / "q").exists()
 
 
 def test_train_refuses_a_data_folder_without_its_splits(tmp_path: Path,

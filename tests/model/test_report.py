@@ -36,8 +36,10 @@ def report_dir(tiny_run: Path, tiny_artifact: Path, tmp_path_factory: pytest.Tem
     """A report with the checkpoint and the emulated board's validation in its results."""
     out = tmp_path_factory.mktemp("report") / "tiny"
     results = out / "results"
-    run = CliRunner().invoke(main, ["run", str(tiny_artifact), "--emulate", "sim",
-                                    "--validate", "1", "-o", str(results)])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(out.parent)  # the emulated design goes to build/ there
+        run = CliRunner().invoke(main, ["run", str(tiny_artifact), "--emulate", "sim",
+                                        "--validate", "1", "-o", str(results)])
     assert run.exit_code == 0, run.output
     code, output = _report(tiny_artifact, "--checkpoint", tiny_run / "checkpoint.pt", "-o", out,
                            "--images", 3, "--gallery", 2, "--calibration-images", 8,

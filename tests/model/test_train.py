@@ -13,12 +13,12 @@ import yaml
 from edgemoe.model.checkpoint import CheckpointError, load_checkpoint
 from edgemoe.model.m3vit import Routing
 from edgemoe.model.train import (
-    TrainConfig,
     balance_loss,
     build_datasets,
     class_weights,
     train,
 )
+from edgemoe.model.train_config import TrainConfig
 from edgemoe.sim.config import ConfigError
 from edgemoe.sim.config_file import load_config_file, load_model_config
 
@@ -73,6 +73,12 @@ def test_a_checkpoint_with_a_hostile_config_is_refused(tiny_run: Path, tmp_path:
     with pytest.raises(CheckpointError, match=r"its config\): accelerator: accelerator: "
                                               r"attention_parallel must be an integer from 1 "
                                               r"to 256"):
+        load_checkpoint(tmp_path / "checkpoint.pt")
+    payload["config"]["accelerator"] = {}
+    payload["config"]["training"]["epochs"] = 0
+    torch.save(payload, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match=r"training config: epochs: Input should be "
+                                              r"greater than or equal to 1"):
         load_checkpoint(tmp_path / "checkpoint.pt")
 
 
