@@ -12,6 +12,7 @@ beyond, so every width is exact.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -34,8 +35,8 @@ def _work_dtype(bits: int) -> np.dtype:
 
 
 def _as_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if not isinstance(values, np.ndarray):  # object arithmetic on 0-d arrays gives ints
-        values = np.array(values, dtype=object)
+    if not isinstance(values, np.ndarray):  # arithmetic on 0-d arrays gives scalars
+        values = np.asarray(values)
     if values.dtype == dtype:
         return values
     if dtype.kind == "O":
@@ -72,6 +73,8 @@ def _round_increment(mode: str, *, negative: np.ndarray, above_half: np.ndarray,
 
 def _handle_overflow(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
     """Bring exact integers into ``fmt``'s raw range by its overflow mode."""
+    if fmt.storage.kind == "O" or not isinstance(values, np.ndarray):
+        values = _as_dtype(values, np.dtype(object))  # limits and mask beyond an int64
     lo, hi = fmt.min_raw, fmt.max_raw
     if fmt.overflow == "WRAP":  # keep the low width bits, sign-extended when signed
         mask = (1 << fmt.width) - 1
@@ -117,23 +120,51 @@ def quantize(raw: np.ndarray, src: FixedFormat, dst: FixedFormat) -> np.ndarray:
 
 
 def quantize_float(values: np.ndarray, dst: FixedFormat) -> np.ndarray:
-    """Raw bits of float64 ``values`` cast to ``dst``, as ``ap_fixed``'s ctor from double."""
+    """Raw bits of float64 ``values`` cast to ``dst``, as ``ap_fixed``'s ctor from double.
+
+    Scaling by ``2**frac_bits`` is exact for most doubles; where it would leave the double
+    range (1e308 into a format with fraction bits), underflow to zero (a subnormal into one
+    with few) or pass the int64 range, the double is taken as the exact fixed-point value it
+    is (53 bits of mantissa and an exponent) and cast with ``quantize``."""
+    values = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         bad = values[~np.isfinite(values)].flat[0]
         raise ValueError(f"cannot convert {bad} to fixed point {dst}: not a finite number")
-    scaled = np.ldexp(values, dst.frac_bits)  # exact: a power-of-two scale
+    with np.errstate(over="ignore", under="ignore"):
+        scaled = np.ldexp(values, dst.frac_bits)
+    limit = float(1 << INT64_BITS)
+    exact = ~(np.abs(scaled) < limit) | ((scaled == 0) & (values != 0))
+    scaled = np.where(exact, 0.0, scaled)
     floor = np.floor(scaled)
     dropped = scaled - floor  # exact, in [0, 1)
     increment = _round_increment(
         dst.rounding, negative=values < 0, above_half=dropped > 0.5, tie=dropped == 0.5,
         inexact=dropped != 0, odd=np.fmod(floor, 2) != 0)
-    rounded = floor + increment
-    limit = float(1 << INT64_BITS)
-    if np.all(np.abs(rounded) < limit):
-        ints = rounded.astype(np.int64)
-    else:
-        ints = _as_dtype(rounded, np.dtype(object))
-    return _handle_overflow(ints, dst)
+    ints = (floor + increment).astype(np.int64)
+    if not exact.any():
+        return _handle_overflow(ints, dst)
+    out = _handle_overflow(ints, dst).astype(object).reshape(-1)
+    for index in np.flatnonzero(exact):
+        out[index] = _exact_from_float(float(values.flat[index]), dst)
+    return _as_dtype(out.reshape(values.shape), dst.storage)
+
+
+def _exact_from_float(value: float, dst: FixedFormat) -> int:
+    """One double's raw bits in ``dst``: the double is ``m * 2**(e - 53)`` exactly, an
+    ap_fixed<54, e + 1> of raw ``m``."""
+    mantissa, exponent = math.frexp(value)
+    raw = np.array([int(mantissa * (1 << 53))], dtype=object)
+    return int(quantize(raw, FixedFormat(54, exponent + 1), dst)[0])
+
+
+def _exact_to_float(raw: int, frac_bits: int) -> float:
+    """``raw * 2**-frac_bits`` rounded once to a double (Python's int division is correctly
+    rounded), +-inf past the largest."""
+    raw = int(raw)
+    try:
+        return raw / (1 << frac_bits) if frac_bits >= 0 else float(raw << -frac_bits)
+    except OverflowError:
+        return math.inf if raw > 0 else -math.inf
 
 
 def _check_raw(raw: Any, fmt: FixedFormat) -> np.ndarray:
@@ -153,6 +184,26 @@ def _check_raw(raw: Any, fmt: FixedFormat) -> np.ndarray:
             raise ValueError(f"raw value {int(bad)} does not fit {fmt} "
                              f"(raw range [{fmt.min_raw}, {fmt.max_raw}])")
     return _as_dtype(array, fmt.storage)
+
+
+def _ap_fixed_operands(x: FixedArray, y: FixedArray) -> tuple[tuple[np.ndarray, int], ...]:
+    """The integers ``ap_fixed`` compares and their widths: the operand with fewer fraction
+    bits moved to the other's LSB (the left one with a bit to spare, as its code does)."""
+    fx, fy = x.fmt.frac_bits, y.fmt.frac_bits
+    width_x, width_y = x.fmt.width, y.fmt.width
+    if fx > fy:
+        width_y = max(width_y + fx - fy, 1)
+    elif fx < fy:
+        width_x = max(width_x + fy - fx + 1, 1)
+    work = _work_dtype(max(width_x, width_y) + 2)
+    a, b = _as_dtype(x.raw, work), _as_dtype(y.raw, work)
+    return ((a << max(fy - fx, 0) if fy > fx else a, width_x),
+            (b << max(fx - fy, 0) if fx > fy else b, width_y))
+
+
+def _pattern(values: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement bit patterns of ``bits`` bits, as non-negative integers."""
+    return _as_dtype(values, _work_dtype(bits + 1)) & ((1 << bits) - 1)
 
 
 class FixedArray:
@@ -197,8 +248,15 @@ class FixedArray:
         return cls._trusted(quantize_float(array.astype(np.float64), fmt), fmt)
 
     def to_float(self) -> np.ndarray:
-        """float64 values (round to nearest even where a format is wider than 53 bits)."""
-        return np.ldexp(self.raw.astype(np.float64), -self.fmt.frac_bits)
+        """float64 values, each the exact value rounded once to the nearest double (ties to
+        even); beyond the double range they are +-inf, below its smallest subnormal +-0.
+        (ap_fixed.h's ``to_double`` agrees wherever the value is a normal double, and gives
+        no meaningful result beyond.)"""
+        fmt = self.fmt
+        if fmt.width <= 53 or (fmt.frac_bits <= 1022 and fmt.width - fmt.frac_bits <= 1023):
+            with np.errstate(over="ignore"):  # raw exact, or a normal result: one rounding
+                return np.ldexp(self.raw.astype(np.float64), -fmt.frac_bits)
+        return np.vectorize(_exact_to_float, otypes=[np.float64])(self.raw, fmt.frac_bits)
 
     def cast(self, fmt: FixedFormat) -> FixedArray:
         return FixedArray._trusted(quantize(self.raw, self.fmt, fmt), fmt)
@@ -294,9 +352,26 @@ class FixedArray:
         return self._shifted(amount, left=False)
 
     def _compare(self, other: Any, op: Callable) -> np.ndarray:
+        """``ap_fixed``'s comparison: both values aligned to the finer LSB as ``ap_fixed``
+        aligns them, then compared as its integers compare, which follows C's rules where
+        the signs differ: ``==`` compares bit patterns, each value sign- or zero-extended
+        to the wider width and at least 32 bits (to 64 when the widths are equal and at
+        most 64), and an order compares the patterns unsigned when the unsigned operand is
+        at least as wide as the signed one and either reaches 32 bits (so a negative value
+        can be larger than a positive one), by value otherwise."""
         if not isinstance(other, FixedArray):
             return NotImplemented
-        a, b = self._aligned(other, sum_format(self.fmt, other.fmt))
+        (a, width_a), (b, width_b) = _ap_fixed_operands(self, other)
+        signed_a, signed_b = self.fmt.signed, other.fmt.signed
+        if op in (operator.eq, operator.ne):
+            same = 64 if width_a <= 64 else width_a  # a cast of both to uint64_t
+            bits = same if width_a == width_b else max(width_a, width_b, 32)
+            a, b = _pattern(a, bits), _pattern(b, bits)
+        elif signed_a != signed_b and not (width_a < 32 and width_b < 32):
+            unsigned, signed = (width_b, width_a) if signed_a else (width_a, width_b)
+            if unsigned >= signed:
+                bits = max(width_a, width_b) + 1
+                a, b = _pattern(a, bits), _pattern(b, bits)
         return np.asarray(op(a, b), dtype=bool)
 
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
