@@ -81,11 +81,11 @@ def build_batch() -> dict[OracleCase, dict[str, np.ndarray]]:
         # integers, or fraction bits that differ (ap_fixed then widens one operand)
         signed = F(s, s // 2) if fractional else F(s, s)
         unsigned = F(u, u - 3, False) if fractional else F(u, u, False)
-        a = _raws(signed, [-1, 0, 1, signed.min_raw, signed.max_raw, -2, 2]
-                  + _random(rng, signed, 60))
+        a = _raws(signed, [-1, 0, 1, signed.min_raw, signed.max_raw, -2, 2,
+                           *_random(rng, signed, 60)])
         # -1 beside the all-ones pattern: equal bits, where ap_fixed compares bits
         b = _raws(unsigned, [unsigned.max_raw, 0, 1, unsigned.max_raw, 0, 2,
-                             unsigned.max_raw - 1] + _random(rng, unsigned, 60))
+                             unsigned.max_raw - 1, *_random(rng, unsigned, 60)])
         size = min(len(a), len(b))
         batch[OracleCase("compare", (signed, unsigned))] = {"a": a[:size], "b": b[:size]}
         batch[OracleCase("compare", (unsigned, signed))] = {"a": b[:size], "b": a[:size]}
@@ -198,7 +198,7 @@ def test_to_float_beyond_the_double_range_rounds_once(fmt: FixedFormat) -> None:
     value rounded once to the nearest double, +-inf past DBL_MAX, +-0 below the smallest
     subnormal."""
     rng = random.Random(fmt.width)
-    raw = _raws(fmt, [0, 1, -1, fmt.max_raw, fmt.min_raw] + _random(rng, fmt, 50))
+    raw = _raws(fmt, [0, 1, -1, fmt.max_raw, fmt.min_raw, *_random(rng, fmt, 50)])
     expected = []
     for value in raw:
         exact = Fraction(int(value), 1) / Fraction(2) ** fmt.frac_bits
