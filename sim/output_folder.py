@@ -11,7 +11,7 @@ is moved aside as ``NAME.edited`` before the new one takes its place. An existin
 without the marker that holds anything is refused by name unless ``force`` is given (then
 it is emptied first), and so is a path that is a file.
 
-Commits to one folder take turns (an advisory lock beside the marker). The marker is
+Commits to one folder take turns (an advisory lock on the folder). The marker is
 written before the first move (listing the old and the new bytes of every file) and again
 after the last, so a run killed half way leaves a folder the next run can clean; scratch
 folders of processes that no longer run are removed by the next run beside them.
@@ -35,7 +35,6 @@ from .identifiers import RELATIVE_PATH, SHA256
 
 LOG = logging.getLogger(__name__)
 MARKER = ".edgemoe-output.json"
-LOCK = ".edgemoe-output.lock"
 _SCRATCH = ".edgemoe-scratch-"
 
 #: tool -> relative path -> the SHA-256s the file may have (one, or two while replacing)
@@ -172,13 +171,14 @@ def _keep_aside(path: Path) -> Path:
 
 @contextlib.contextmanager
 def _turn(target: Path) -> Iterator[None]:
-    """One commit at a time into ``target`` (an advisory lock; released on exit or death)."""
-    with (target / LOCK).open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """One commit at a time into ``target``: an advisory lock on the folder itself,
+    released on exit or when the process dies."""
+    folder = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def _remove(target: Path, relative: str, hashes: list[str]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edgemoe.sim.output_folder import LOCK, MARKER, OutputError, output_folder
+from edgemoe.sim.output_folder import MARKER, OutputError, output_folder
 
 
 def _write(tool: str, target: Path, files: dict[str, str]) -> None:
@@ -52,7 +52,7 @@ def test_a_foreign_folder_is_refused_by_name_unless_forced(tmp_path: Path) -> No
     assert (target / "notes" / "thesis.txt").read_text() == "chapter 1"
     with output_folder(target, "generate", force=True) as scratch:
         (scratch / "a.cpp").write_text("1")
-    assert sorted(p.name for p in target.iterdir()) == [MARKER, LOCK, "a.cpp"]
+    assert sorted(p.name for p in target.iterdir()) == [MARKER, "a.cpp"]
 
 
 def test_a_file_as_the_target_and_a_file_in_the_way_are_refused(tmp_path: Path) -> None:
