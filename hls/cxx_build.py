@@ -24,7 +24,7 @@ from edgemoe.sim.cache import cache_dir, content_digest
 
 from .headers import include_dirs
 
-CXX_STANDARD = "-std=c++17"
+CXX_STANDARD = "-std=c++14"  # what UG1399 documents for Vitis HLS
 OPTIMIZE = "-O2"
 # Warnings that catch real mistakes in our code. The Xilinx headers come in through
 # -isystem so their own warnings stay quiet; HLS pragmas are unknown to g++ by design.

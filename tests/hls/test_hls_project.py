@@ -119,26 +119,40 @@ def test_unimplementable_parameters_are_refused_before_writing(generated, tmp_pa
     assert not (tmp_path / "hls").exists()
 
 
-# Every Xilinx command (and the file operations the scripts make) only logs itself.
+# Every Xilinx command (and the file operations the scripts make) only logs itself; the
+# implementation run reports the slack the test asks for, and exit ends the script.
 TCL_STUBS = """
-proc unknown {args} { puts "CALL [lindex $args 0]" }
-proc exit {args} {}
+proc unknown {args} { puts "CALL $args" }
+proc exit {args} { error "EXIT $args" }
 rename file _file
 proc file {args} { puts "CALL file [lindex $args 0]" }
+proc get_property {name args} {
+    if {[string match STATS.* $name]} { return $::slack }
+    puts "CALL get_property $name"
+}
 """
+
+
+def _run_tcl(project: Path, script: str, slack: float, tmp_path: Path) -> str:
+    runner = tmp_path / f"run_{script}"
+    runner.write_text(TCL_STUBS + f"set slack {slack}\n"
+                      f"if {{[catch {{source {script}}} message]}} {{ puts $message }}\n")
+    done = subprocess.run(["tclsh", str(runner)], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def test_tcl_scripts_parse_and_name_their_files_and_target(generated, tmp_path) -> None:
     _, project = generated
     if shutil.which("tclsh") is None:
         pytest.skip("tclsh is not installed")
-    for script in ("vitis_hls.tcl", "vivado.tcl"):
-        runner = tmp_path / f"run_{script}"
-        runner.write_text(TCL_STUBS + f"source {script}\n")
-        done = subprocess.run(["tclsh", str(runner)], cwd=project, capture_output=True,
-                              text=True)
-        assert done.returncode == 0, done.stderr
-        assert "CALL" in done.stdout
+    assert "CALL csynth_design" in _run_tcl(project, "vitis_hls.tcl", 0.0, tmp_path)
+    met = _run_tcl(project, "vivado.tcl", 0.05, tmp_path)
+    assert "CALL launch_runs impl_1 -to_step write_bitstream" in met
+    assert met.strip().endswith("EXIT"), met  # the script's own end, after the copies
+    missed = _run_tcl(project, "vivado.tcl", -0.2, tmp_path)
+    assert "ERROR: timing is not met; no bitstream written" in missed
+    assert "write_bitstream" not in missed and missed.strip().endswith("EXIT 1")
     hls = (project / "vitis_hls.tcl").read_text()
     vivado = (project / "vivado.tcl").read_text()
     assert f"set_part {ZCU104_PART}" in hls and ZCU104_PART in vivado and ZCU104_BOARD in vivado
@@ -146,6 +160,7 @@ def test_tcl_scripts_parse_and_name_their_files_and_target(generated, tmp_path) 
         assert (project / name).is_file(), name
     assert "S_AXI_HP0_FPD" in vivado and "M_AXI_HPM0_FPD" in vivado
     assert "bitstream/edgemoe.hwh" in vivado
+    assert '-std=c++14' in hls  # what UG1399 documents for Vitis HLS
 
 
 # The Xilinx headers left-shift negative values (ap_private::clearUnusedBits), which C++20
@@ -251,3 +266,27 @@ def test_regenerating_keeps_synthesis_results_and_user_files(tiny_artifact: Path
         assert result.exit_code == 0, result.output
     assert {path: path.read_text() for path in kept} == kept
     assert (project / "src" / "top.cpp").is_file() and (rtl / "gelu_unit.v").is_file()
+
+
+def test_make_bitstream_reuses_an_up_to_date_synthesis(generated, tmp_path) -> None:
+    """`make bitstream` runs Vitis HLS again only when a kernel source changed since the
+    exported IP (a dry run: no Xilinx tools needed)."""
+    import os
+    import time
+
+    _, project = generated
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy)
+    ip = copy / "hls_project" / "solution1" / "impl" / "ip" / "component.xml"
+    ip.parent.mkdir(parents=True)
+    ip.write_text("<component/>")
+    later = time.time() + 60
+    os.utime(ip, (later, later))
+
+    def planned() -> str:
+        return subprocess.run(["make", "-n", "bitstream"], cwd=copy, capture_output=True,
+                              text=True, check=True).stdout
+
+    assert "vitis_hls" not in planned() and "vivado -mode batch" in planned()
+    os.utime(copy / "src" / "linear.cpp", (later + 60, later + 60))
+    assert "vitis_hls" in planned()
