@@ -74,14 +74,21 @@ inline wide_t requantize(wide_t value, int frac, const Format &out) {
     return value;
 }
 
-// Position of the leading one plus one (0 for 0), for non-negative values.
+// Position of the leading one plus one (0 for 0), for non-negative values: a priority
+// encoder of log2(WIDE_BITS) halving steps, each a compare and a shift (not a scan of
+// every bit, which a rolled loop would spend WIDE_BITS cycles on).
 inline int bit_length(wide_t value) {
+    static_assert((WIDE_BITS & (WIDE_BITS - 1)) == 0, "halving needs a power-of-two width");
     int length = 0;
-bit_length_scan:
-    for (int bit = WIDE_BITS - 1; bit >= 0; --bit) {
-        if (length == 0 && ((value >> bit) & 1) != 0) length = bit + 1;
+bit_length_halve:
+    for (int step = WIDE_BITS / 2; step > 0; step /= 2) {
+#pragma HLS unroll
+        if ((value >> step) != 0) {
+            value >>= step;
+            length += step;
+        }
     }
-    return length;
+    return value != 0 ? length + 1 : 0;
 }
 
 // exp(x) for x <= 0: t = -x log2(e) = n + f, 2^-f from the table with interpolation,
