@@ -56,7 +56,17 @@ def available_configs() -> list[str]:
 
 
 def load_config_file(name_or_path: str | Path) -> dict[str, Any]:
-    """The whole config document by name or path, checked (``read_document``)."""
+    """The whole config document by name or path as plain values, checked
+    (``read_document``)."""
+    return _read_config(name_or_path)[0]
+
+
+def load_config(name_or_path: str | Path) -> ConfigDocument:
+    """The whole config document by name or path, checked and typed."""
+    return _read_config(name_or_path)[1]
+
+
+def _read_config(name_or_path: str | Path) -> tuple[dict[str, Any], ConfigDocument]:
     path = Path(name_or_path)
     if not path.suffix:
         path = CONFIG_DIR / f"{name_or_path}.yaml"
@@ -75,13 +85,12 @@ def load_config_file(name_or_path: str | Path) -> dict[str, Any]:
                           f": {str(err).splitlines()[0]}") from None
     if not isinstance(document, dict) or "model" not in document:
         raise ConfigError(f"{path}: a config needs a 'model' section")
-    read_document(document, str(path))
-    return document
+    return document, read_document(document, str(path))
 
 
 def load_model_config(name_or_path: str | Path) -> ModelConfig:
-    return ModelConfig.from_dict(load_config_file(name_or_path)["model"])
+    return load_config(name_or_path).model
 
 
 def load_accelerator_config(name_or_path: str | Path) -> AcceleratorConfig:
-    return AcceleratorConfig.from_dict(load_config_file(name_or_path).get("accelerator", {}))
+    return load_config(name_or_path).accelerator

@@ -124,6 +124,11 @@ class QuantSpec:
         return self.tables.gelu_spec(self.fmt(f"{prefix}fc1"), self.fmt(f"{prefix}hidden"))
 
 
+def softmax_names(config: ModelConfig, layer: int) -> tuple[str, ...]:
+    """The softmaxes of a block: attention's, and the gate's in a MoE layer."""
+    return ("softmax", "gate") if layer in config.moe_layers else ("softmax",)
+
+
 def approximation_sites(config: ModelConfig, spec: QuantSpec) -> dict[str, Any]:
     """Every place an approximation is used, with its spec (formats and table parameters)."""
     sites: dict[str, Any] = {}
@@ -131,8 +136,7 @@ def approximation_sites(config: ModelConfig, spec: QuantSpec) -> dict[str, Any]:
         p = block_prefix(layer)
         for norm in ("norm1", "norm2"):
             sites[f"{p}{norm}.rsqrt"] = spec.layer_norm(p + norm).rsqrt
-        softmaxes = ("softmax", "gate") if layer in config.moe_layers else ("softmax",)
-        for softmax in softmaxes:
+        for softmax in softmax_names(config, layer):
             unit = spec.softmax(p + softmax)
             sites[f"{p}{softmax}.exp"] = unit.exp
             sites[f"{p}{softmax}.reciprocal"] = unit.reciprocal
@@ -146,8 +150,7 @@ def required_formats(config: ModelConfig) -> list[str]:
     names = ["pixels", *weight_shapes(config), *activation_names(config)]
     for layer in range(config.layers):
         p = block_prefix(layer)
-        softmaxes = ("softmax", "gate") if layer in config.moe_layers else ("softmax",)
-        names += [f"{p}{softmax}.{part}" for softmax in softmaxes
+        names += [f"{p}{softmax}.{part}" for softmax in softmax_names(config, layer)
                   for part in ("diff", "exp", "sum", "inv_sum", "prob")]
     return names
 
