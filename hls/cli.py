@@ -1,4 +1,4 @@
-"""``edgemoe hls generate`` and ``edgemoe hls csim``."""
+"""``edgemoe hls generate``, ``edgemoe hls lint`` and ``edgemoe hls csim``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,21 @@ def _generate(artifact: Path, out_dir: Path | None, force: bool) -> Path:
         raise click.ClickException(str(err).splitlines()[0]) from None
 
 
+def _lint(project: Path) -> None:
+    """Every finding on its own line, then a summary; a finding fails the command."""
+    from .lint import RULES, LintError, lint_project
+
+    try:
+        findings = lint_project(project)
+    except LintError as err:
+        raise click.ClickException(str(err).splitlines()[0]) from None
+    for finding in findings:
+        click.echo(str(finding))
+    if findings:
+        raise click.ClickException(f"hls lint: {len(findings)} findings in {project}")
+    click.echo(f"hls lint: {project} follows all {len(RULES)} rules")
+
+
 @click.group()
 def hls() -> None:
     """Generate the Vitis HLS project of an artifact and run it in C simulation."""
@@ -49,6 +64,18 @@ def generate_command(artifact: Path, out_dir: Path | None, force: bool) -> None:
     is in the folder, such as hls_project/ or bitstream/, stays)."""
     project = _generate(artifact, out_dir, force)
     click.echo(f"{project}: the Vitis HLS project of {artifact}")
+    _lint(project)
+
+
+@hls.command("lint")
+@click.argument("project", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def lint_command(project: Path) -> None:
+    """Check PROJECT's HLS sources (src/*.cpp and include/) for what Vitis HLS would refuse
+    or build far below its pragmas: pointers in structs, pointer comparisons, unsized array
+    parameters, run-time division in pipelined loops, variable loops without
+    loop_tripcount, units built more than once, indirect updates without a dependence
+    pragma, HDL keywords as ports, and pragmas UG1399 does not know."""
+    _lint(project)
 
 
 @hls.command("csim")

@@ -10,6 +10,7 @@ identifier; the project is written to a scratch folder and moved into place.
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,8 @@ class _Context:
             "config": c, "accelerator": self.accelerator, "approx": tables,
             "feature_bits": buffers.feature_bits, "weight_bits": manifest.weights.lane_bits,
             "wide_bits": buffers.wide_bits, "min_mac_rows": MIN_MAC_ROWS,
+            "feature_block": math.lcm(self.accelerator.tile_in, self.accelerator.tile_out,
+                                      self.accelerator.axi_bits // buffers.feature_bits),
             "exp_log2e": exp.log2e_raw, "exp_table": exp.table().tolist(),
             "reciprocal_table": reciprocal.table().tolist(),
             "rsqrt_table": norm.rsqrt.table().tolist(), "gelu_table": gelu.table().tolist(),
@@ -176,7 +179,7 @@ def generate(artifact: str | Path, out_dir: str | Path, force: bool = False) -> 
     env = _environment()
     with output_folder(out_dir, "hls generate", force, forceable=True) as scratch:
         for template in sorted(PROJECT_TEMPLATES.rglob("*")):
-            if template.is_dir():
+            if template.is_dir() or template.name.startswith("_"):  # _*.j2: imported
                 continue
             relative = template.relative_to(PROJECT_TEMPLATES)
             target = scratch / (relative.with_suffix("") if template.suffix == ".j2" else relative)

@@ -104,25 +104,24 @@ def arrays(design: Design) -> list[Array]:
     strip_words = a.tile_out * max_inputs * w // design.port.axi_bits
     image_words = c.image_height * c.image_width * 3 * 8 // design.port.axi_bits
     t = c.tokens
+    # the shared feature buffers' rows: whole words of every unit's lanes
+    block = math.lcm(a.tile_in, a.tile_out, feature_lanes)
+    buffer_words = -(-max(max_inputs, max_outputs) // block)
     found = [
+        # top.cpp: the buffers every unit shares
+        Array("feature buffers (two sides)", t * buffer_words, block * f, 2, "uram"),
+        Array("token rows (residual, positions, MoE tokens)", t * buffer_words, block * f,
+              impl="uram"),
         # linear.cpp
         Array("linear weight strips (ping/pong)", max_inputs // a.tile_in, a.tile_in * w,
               2 * a.tile_out, "lutram"),
         Array("linear accumulators", t, wide, a.tile_out),
         Array("linear bias", max_outputs // a.tile_out, wide, a.tile_out, "lutram"),
         Array("linear weight stream", strip_words, design.port.axi_bits),
-        Array("linear rows in", t * max_inputs // a.tile_in, a.tile_in * f, impl="uram"),
-        Array("linear residual rows", t * c.dim // a.tile_out, a.tile_out * f, impl="uram"),
-        Array("linear rows out", t * max_outputs // a.tile_out, a.tile_out * f, impl="uram"),
         # patch_embed.cpp
         Array("image", image_words, design.port.axi_bits, impl="uram"),
-        Array("patches", c.patches * 3 * c.patch * c.patch // a.tile_in, a.tile_in * f,
-              impl="uram"),
-        Array("positions", t * c.dim // a.tile_out, a.tile_out * f, impl="uram"),
-        Array("embedded tokens", t * c.dim // a.tile_out, a.tile_out * f, impl="uram"),
+        Array("class token", c.dim // feature_lanes, feature_lanes * f),
         # layer_norm.cpp
-        Array("layer norm rows in", t * c.dim // feature_lanes, feature_lanes * f, impl="uram"),
-        Array("layer norm rows out", t * c.dim // feature_lanes, feature_lanes * f, impl="uram"),
         Array("layer norm gamma, beta", c.dim // feature_lanes, wide, 2 * feature_lanes),
         # attention.cpp
         Array("attention keys", t, c.dim * operand),
@@ -130,18 +129,16 @@ def arrays(design: Design) -> list[Array]:
         Array("attention queries", a.attention_parallel, c.dim * operand, impl="lutram"),
         Array("attention scores", a.attention_parallel * t, wide, c.heads),
         Array("attention accumulators", a.attention_parallel, c.dim * wide, impl="lutram"),
+        Array("attention outputs", a.attention_parallel * c.dim // feature_lanes,
+              feature_lanes * wide),
         # moe.cpp
-        Array("moe rows", t * c.dim // a.tile_in, a.tile_in * f, impl="uram"),
-        Array("moe sums", t * c.dim // a.tile_out, a.tile_out * wide, impl="uram"),
+        Array("moe sums", t * c.dim // block, block * wide, impl="uram"),
         Array("moe probabilities", t * c.experts, wide),
         Array("moe queues", c.experts * t, 16),
         Array("moe gate", c.dim, wide, c.experts),
-        Array("expert rows", t * c.dim // a.tile_in, a.tile_in * f, impl="uram"),
-        Array("expert hidden rows", t * c.expert_hidden // a.tile_in, a.tile_in * f, impl="uram"),
-        Array("expert rows out", t * c.dim // a.tile_out, a.tile_out * f, impl="uram"),
     ]
     if not c.moe_layers:
-        found = [x for x in found if not x.name.startswith(("moe", "expert"))]
+        found = [x for x in found if not x.name.startswith("moe")]
     return found
 
 

@@ -115,7 +115,7 @@ def test_the_resource_model_binds_memories_as_the_generated_pragmas_do(
     from edgemoe.hls.generator import PROJECT_TEMPLATES
     from edgemoe.hls.perf.resource_model import arrays
 
-    sources = "".join(p.read_text() for p in (PROJECT_TEMPLATES / "src").glob("*.cpp"))
+    sources = "".join(p.read_text() for p in (PROJECT_TEMPLATES / "src").glob("*.cpp*"))
     pragmas = re.findall(r"#pragma HLS bind_storage variable = \w+ type = \w+ impl = (\w+)",
                          sources)
     modelled = [array.impl for array in arrays(design) if array.impl != "auto"]

@@ -140,10 +140,15 @@ def export_stage(paths: Paths) -> str:
 
 def hls_stage(paths: Paths) -> str:
     from edgemoe.hls.generator import generate
+    from edgemoe.hls.lint import RULES, lint_project
 
     project = generate(paths.artifact, paths.hls_project)
+    findings = lint_project(project)
+    if findings:
+        raise click.ClickException(f"hls lint: {len(findings)} findings, the first "
+                                   f"{findings[0]}")
     files = [p for p in project.rglob("*") if p.is_file()]
-    return f"{len(files)} files in {project}"
+    return f"{len(files)} files in {project}, lint clean ({len(RULES)} rules)"
 
 
 def csim_stage(paths: Paths, command: str) -> str:

@@ -18,6 +18,7 @@ constexpr int MAX_SHIFT = 62;
 
 // value / 2^amount rounded half up (AP_RND); a negative amount shifts left.
 inline wide_t round_shift(wide_t value, int amount) {
+#pragma HLS inline
     if (amount <= 0) return value << (-amount < MAX_SHIFT ? -amount : MAX_SHIFT);
     if (amount > MAX_SHIFT) amount = MAX_SHIFT;
     const wide_t half = wide_t(1) << (amount - 1);
@@ -30,6 +31,7 @@ constexpr int MAX_DROPPED_BITS = WIDE_BITS - 3;
 // An exact value with `frac` fraction bits cast to `out`: rounding by out.rounding, then
 // overflow by out.overflow (ap_fixed's converting assignment).
 inline wide_t requantize(wide_t value, int frac, const Format &out) {
+#pragma HLS inline
     int shift = frac - out.frac;
     if (shift > 0) {
         // Once every bit of the value is dropped, the floor and every rounding decision
@@ -78,6 +80,7 @@ inline wide_t requantize(wide_t value, int frac, const Format &out) {
 // encoder of log2(WIDE_BITS) halving steps, each a compare and a shift (not a scan of
 // every bit, which a rolled loop would spend WIDE_BITS cycles on).
 inline int bit_length(wide_t value) {
+#pragma HLS inline
     static_assert((WIDE_BITS & (WIDE_BITS - 1)) == 0, "halving needs a power-of-two width");
     int length = 0;
 bit_length_halve:
@@ -94,6 +97,7 @@ bit_length_halve:
 // exp(x) for x <= 0: t = -x log2(e) = n + f, 2^-f from the table with interpolation,
 // then a shift by n. x has in.frac fraction bits.
 inline wide_t approx_exp(wide_t x, const Format &in, const Format &out) {
+#pragma HLS inline
     constexpr int ft = EXP_FRAC_BITS;
     constexpr int segment_bits = EXP_FRAC_BITS - EXP_TABLE_BITS;
     const wide_t magnitude = x < 0 ? wide_t(-x) : wide_t(0);
@@ -111,11 +115,13 @@ inline wide_t approx_exp(wide_t x, const Format &in, const Format &out) {
 
 // Normalize a positive value to w+1 bits with its leading one at bit w.
 inline wide_t normalize(wide_t raw, int length, int w) {
+#pragma HLS inline
     return length <= w + 1 ? wide_t(raw << (w + 1 - length)) : wide_t(raw >> (length - w - 1));
 }
 
 // 1/x for x > 0: normalize, seed from the table, Newton steps r <- r (2 - m r).
 inline wide_t approx_reciprocal(wide_t x, const Format &in, const Format &out) {
+#pragma HLS inline
     constexpr int w = RECIPROCAL_WORK_BITS;
     const wide_t raw = x < 1 ? wide_t(1) : wide_t(x);  // 1/0 saturates like 1/lsb
     const int length = bit_length(raw);
@@ -135,6 +141,7 @@ reciprocal_newton:
 // 1/sqrt(x) for x > 0: normalize to [1, 4) with an even exponent, seed, Newton steps
 // r <- r (3 - m r^2) / 2.
 inline wide_t approx_rsqrt(wide_t x, const Format &in, const Format &out) {
+#pragma HLS inline
     constexpr int w = RSQRT_WORK_BITS;
     constexpr int half_bits = RSQRT_SEED_BITS - 1;
     const wide_t raw = x < 1 ? wide_t(1) : wide_t(x);
@@ -157,6 +164,7 @@ rsqrt_newton:
 // GELU(x) = ReLU(x) - d(|x|), d tabulated every 2^-GELU_STEP_BITS with interpolation
 // and 0 from the table's end on.
 inline wide_t approx_gelu(wide_t x, const Format &in, const Format &out) {
+#pragma HLS inline
     constexpr int g = GELU_FRAC_BITS;
     const wide_t magnitude = x < 0 ? wide_t(-x) : wide_t(x);
     int offset_bits = 0;

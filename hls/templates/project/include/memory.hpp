@@ -2,8 +2,13 @@
 //
 // Feature maps (scratch) hold one value per FEATURE_BITS lane, weights.bin one weight per
 // WEIGHT_BITS lane, images one byte per lane; a tensor starts on a word and runs in
-// row-major order. Raw values are two's complement in their lane; an unsigned format as
-// wide as its lane is read back as unsigned.
+// row-major order, and every row this accelerator moves is a whole number of words. Raw
+// values are two's complement in their lane; an unsigned format as wide as its lane is
+// read back as unsigned.
+//
+// On chip, rows live in two-dimensional arrays [row][column] whose row length is a
+// compile-time constant: a word's lanes land in one row at columns the unrolled lanes
+// make constant offsets of, so a reshaped array takes the whole word in one access.
 #ifndef EDGEMOE_MEMORY_HPP
 #define EDGEMOE_MEMORY_HPP
 
@@ -14,6 +19,7 @@
 namespace edgemoe {
 
 inline wide_t from_lane(wide_t raw, int lane_bits, const Format &format) {
+#pragma HLS inline
     if (!format.is_signed && format.width == lane_bits && raw < 0) {
         return raw + (wide_t(1) << lane_bits);
     }
@@ -25,6 +31,7 @@ inline wide_t from_lane(wide_t raw, int lane_bits, const Format &format) {
 constexpr int PIECES = AXI_BITS / 64;
 
 inline void unpack(const word_t &word, std::uint64_t pieces[PIECES]) {
+#pragma HLS inline
 unpack_pieces:
     for (int p = 0; p < PIECES; ++p) {
 #pragma HLS unroll
@@ -33,6 +40,7 @@ unpack_pieces:
 }
 
 inline word_t pack(const std::uint64_t pieces[PIECES]) {
+#pragma HLS inline
     word_t word = 0;
 pack_pieces:
     for (int p = 0; p < PIECES; ++p) {
@@ -42,94 +50,107 @@ pack_pieces:
     return word;
 }
 
-// Lane `lane` of `bits` bits (bits divides 64), sign-extended.
-inline wide_t lane_of(const std::uint64_t pieces[PIECES], int lane, int bits) {
-    const int per_piece = 64 / bits;
-    const std::uint64_t raw = (pieces[lane / per_piece] >> ((lane % per_piece) * bits));
-    const std::int64_t shifted = std::int64_t(raw << (64 - bits));
-    return wide_t(shifted >> (64 - bits));
+// The value in lane `lane` of BITS bits (BITS divides 64) of an unpacked word, read in
+// `format`; `lane` is a constant wherever the lanes are unrolled.
+template <int BITS>
+wide_t lane_value(const std::uint64_t pieces[PIECES], int lane, const Format &format) {
+#pragma HLS inline
+    constexpr int PER_PIECE = 64 / BITS;
+    const std::uint64_t raw = pieces[lane / PER_PIECE] >> ((lane % PER_PIECE) * BITS);
+    const std::int64_t shifted = std::int64_t(raw << (64 - BITS));
+    return from_lane(wide_t(shifted >> (64 - BITS)), BITS, format);
 }
 
-// The value in lane `lane` (of `bits` bits) of an unpacked word, read in `format`.
-inline wide_t lane_value(const std::uint64_t pieces[PIECES], int lane, int bits,
-                         const Format &format) {
-    return from_lane(lane_of(pieces, lane, bits), bits, format);
-}
-
-// `count` values from element `first` of the values packed `BITS` to a lane from `word` on,
-// read in `format`: a whole word a cycle, each lane to its own element of `values`.
-template <int BITS, typename T>
-void load_lanes(const word_t *memory, unsigned word, unsigned first, int count,
-                const Format &format, T values[]) {
+// `rows` rows of `columns` values (whole words of BITS-bit lanes) from word `word` on,
+// read in `format`, into the first columns of `values`: a word a cycle. (MAX_WORDS, the
+// trip count's bound, is a template parameter so that the pragma names one constant.)
+template <int BITS, int ROWS, int COLUMNS, typename T,
+          int MAX_WORDS = ROWS * COLUMNS / (AXI_BITS / BITS)>
+void load_rows(const word_t *memory, unsigned word, int rows, int columns,
+               const Format &format, T values[ROWS][COLUMNS]) {
+#pragma HLS inline
     constexpr int LANES = AXI_BITS / BITS;
-    const unsigned first_word = first / LANES;
-    const int words = int((first % LANES + count + LANES - 1) / LANES);
-load_lanes_words:
-    for (int w = 0; w < words; ++w) {
+    const int words_per_row = columns / LANES;
+    int row = 0, block = 0;
+load_rows_words:
+    for (int w = 0; w < rows * words_per_row; ++w) {
+#pragma HLS loop_tripcount min = 1 max = MAX_WORDS
 #pragma HLS pipeline II = 1
         std::uint64_t pieces[PIECES];
-        unpack(memory[word + first_word + w], pieces);
-    load_lanes_lanes:
+        unpack(memory[word + w], pieces);
+    load_rows_lanes:
         for (int lane = 0; lane < LANES; ++lane) {
 #pragma HLS unroll
-            const int i = int((first_word + w) * LANES + lane) - int(first);
-            if (i >= 0 && i < count) values[i] = T(lane_value(pieces, lane, BITS, format));
+            values[row][block * LANES + lane] = T(lane_value<BITS>(pieces, lane, format));
+        }
+        if (++block == words_per_row) {
+            block = 0;
+            ++row;
         }
     }
 }
 
-// `count` values of a tensor in weights.bin from its element `first`.
-template <typename T>
-void load_weights(const word_t *weights, const Tensor &tensor, unsigned first, int count,
-                  T values[]) {
-    load_lanes<WEIGHT_BITS>(weights, tensor.word, first, count, tensor.format, values);
-}
-
-// `count` values starting at element `first` of the feature map at `word`.
-template <typename T>
-void load_features(const word_t *scratch, unsigned word, unsigned first, int count,
-                   const Format &format, T values[]) {
-    load_lanes<FEATURE_BITS>(scratch, word, first, count, format, values);
+// `count` values (whole words) of a weight tensor from its element `first` (on a word).
+template <int CAPACITY, typename T, int MAX_WORDS = CAPACITY / WEIGHT_LANES>
+void load_vector(const word_t *weights, const Tensor &tensor, unsigned first, int count,
+                 T values[CAPACITY]) {
+#pragma HLS inline
+    const unsigned word = tensor.word + first / WEIGHT_LANES;
+load_vector_words:
+    for (int w = 0; w < count / WEIGHT_LANES; ++w) {
+#pragma HLS loop_tripcount min = 1 max = MAX_WORDS
+#pragma HLS pipeline II = 1
+        std::uint64_t pieces[PIECES];
+        unpack(weights[word + w], pieces);
+    load_vector_lanes:
+        for (int lane = 0; lane < WEIGHT_LANES; ++lane) {
+#pragma HLS unroll
+            values[w * WEIGHT_LANES + lane] = T(lane_value<WEIGHT_BITS>(pieces, lane,
+                                                                         tensor.format));
+        }
+    }
 }
 
 // A value held in a feature lane (feature_t) read back in its format.
 inline wide_t feature_value(const feature_t &raw, const Format &format) {
+#pragma HLS inline
     return from_lane(wide_t(raw), FEATURE_BITS, format);
 }
 
-// Byte `index` of an image held as words.
-inline ap_uint<8> read_pixel(const word_t image[], unsigned index) {
-    const word_t word = image[index / PIXEL_LANES];
-    const int low = (index % PIXEL_LANES) * 8;
-    return word.range(low + 7, low);
-}
-
-// Writes whole words: `first` and `count` must be multiples of FEATURE_LANES, except at
-// the end of a feature map (the rest of its last word is zero).
-template <typename T>
-void store_features(word_t *scratch, unsigned word, unsigned first, int count,
-                    const T values[]) {
-    const int words = (count + FEATURE_LANES - 1) / FEATURE_LANES;
-    constexpr int per_piece = 64 / FEATURE_BITS;
-    constexpr std::uint64_t mask = FEATURE_BITS == 64 ? ~0ULL : (1ULL << FEATURE_BITS) - 1;
-store_features_words:
-    for (int w = 0; w < words; ++w) {
+// The first `columns` values of `rows` rows out to the feature map at `word`, a word a
+// cycle (`columns` a whole number of words).
+template <int ROWS, int COLUMNS, typename T, int MAX_WORDS = ROWS * COLUMNS / FEATURE_LANES>
+void store_rows(word_t *scratch, unsigned word, int rows, int columns,
+                const T values[ROWS][COLUMNS]) {
+#pragma HLS inline
+    constexpr int PER_PIECE = 64 / FEATURE_BITS;
+    constexpr std::uint64_t MASK = FEATURE_BITS == 64 ? ~0ULL : (1ULL << FEATURE_BITS) - 1;
+    const int words_per_row = columns / FEATURE_LANES;
+    int row = 0, block = 0;
+store_rows_words:
+    for (int w = 0; w < rows * words_per_row; ++w) {
+#pragma HLS loop_tripcount min = 1 max = MAX_WORDS
 #pragma HLS pipeline II = 1
         std::uint64_t pieces[PIECES] = {};
-    store_features_lanes:
+    store_rows_lanes:
         for (int lane = 0; lane < FEATURE_LANES; ++lane) {
 #pragma HLS unroll
-            const int i = w * FEATURE_LANES + lane;
-            const std::uint64_t raw = i < count ? std::uint64_t(values[i].to_int64()) & mask : 0;
-            pieces[lane / per_piece] |= raw << ((lane % per_piece) * FEATURE_BITS);
+            const T &value = values[row][block * FEATURE_LANES + lane];
+            const std::uint64_t raw = std::uint64_t(feature_t(value).to_int64()) & MASK;
+            pieces[lane / PER_PIECE] |= raw << ((lane % PER_PIECE) * FEATURE_BITS);
         }
-        scratch[word + first / FEATURE_LANES + w] = pack(pieces);
+        scratch[word + w] = pack(pieces);
+        if (++block == words_per_row) {
+            block = 0;
+            ++row;
+        }
     }
 }
 
-// Values in a feature map laid out without alignment (scores: HEADS x TOKENS x TOKENS),
-// one at a time: only the debug tap writes these.
+// One value into a feature map laid out without alignment (scores: HEADS x TOKENS x
+// TOKENS): only the debug tap writes these.
 inline void store_feature(word_t *scratch, unsigned word, unsigned index, wide_t value) {
+#pragma HLS inline
     word_t data = scratch[word + index / FEATURE_LANES];
     const int low = (index % FEATURE_LANES) * FEATURE_BITS;
     data.range(low + FEATURE_BITS - 1, low) = feature_t(value);

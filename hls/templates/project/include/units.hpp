@@ -1,4 +1,10 @@
 // The accelerator's units, shared by every layer (formats and offsets are parameters).
+//
+// Each unit is one instance: the top calls it, either directly or through wrappers that
+// are inlined into it, under `allocation ... limit=1`. The top owns the feature buffers
+// the units share: `features` (two sides of rows, one the linear unit's input and the
+// other its output) and `rows` (a residual, the position embedding, or the MoE layer's
+// tokens), each row a whole number of FEATURE_BLOCK words.
 #ifndef EDGEMOE_UNITS_HPP
 #define EDGEMOE_UNITS_HPP
 
@@ -6,48 +12,49 @@
 
 namespace edgemoe {
 
-// The widest rows the linear unit takes in and gives out (a patch is a row of the
-// embedding layer).
-constexpr int MAX_INPUTS = MAX_HIDDEN > PATCH_INPUTS ? MAX_HIDDEN : PATCH_INPUTS;
-constexpr int MAX_OUTPUTS = DIM > MAX_HIDDEN ? DIM : MAX_HIDDEN;
-
-// Tokens (TOKENS x DIM) from one image: patch embedding, bias, CLS and positions.
-void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
-                 word_t *scratch, unsigned out_word);
-
-// One-pass LayerNorm of TOKENS rows of DIM.
-void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
-                word_t *scratch, unsigned in_word, unsigned out_word);
+typedef feature_t FeatureSides[2][TOKENS][BUFFER_WIDTH];
+typedef feature_t FeatureRows[TOKENS][BUFFER_WIDTH];
 
 // One layer of the linear unit: W (out_dim x in_dim) and b, `offset_rows` rows into their
 // tensors (an expert's slice of a stacked tensor).
 struct LinearLayer {
-    const Tensor *weight;
-    const Tensor *bias;
+    Tensor weight;
+    Tensor bias;
     unsigned offset_rows;
     int in_dim, out_dim;
 };
 
-// What the linear unit does to a row's exact sums before they leave it.
+// What the linear unit does to a row's exact sums before they leave it: round to `out`;
+// or, with `gelu`, cast to `gelu_in` and pass through the GELU to `out`; with `residual`,
+// add the row of `rows` (in `residual_format`) first.
 struct LinearOutput {
-    const Format *out;  // the result's format
-    const Format *gelu_in;  // nullptr: no GELU; else cast to it, then GELU to `out`
-    const Format *residual_format;  // nullptr: no residual; else the residual's format
+    Format out;
+    bool gelu;
+    Format gelu_in;
+    bool residual;
+    Format residual_format;
 };
 
-// out = x W^T + b (+ residual), or its GELU, for `count` rows held on chip (row r of x at
-// r * in_dim, of residual and out at r * out_dim). The weights stream from DDR a strip of
+// Tokens (TOKENS x DIM) from one image: patch embedding, bias, CLS and positions.
+void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
+                 word_t *scratch, unsigned out_word, FeatureSides features, FeatureRows rows);
+
+// One-pass LayerNorm of TOKENS rows of DIM, through features[0] and features[1].
+void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
+                word_t *scratch, unsigned in_word, unsigned out_word, FeatureSides features);
+
+// out = x W^T + b (+ residual), or its GELU, for the first `count` rows of
+// features[source] into features[1 - source]. The weights stream from DDR a strip of
 // TILE_OUT rows at a time while the strip before it meets every row in TILE_IN x TILE_OUT
 // MACs; products and sums are exact and each result is rounded once.
-void linear_rows(const word_t *weights, const LinearLayer &layer, const Format &in,
-                 const feature_t x[], int count, const feature_t residual[],
-                 const LinearOutput &output, feature_t out[]);
+void linear_rows(const word_t *weights, LinearLayer layer, Format in, FeatureSides features,
+                 int source, int count, const FeatureRows rows, LinearOutput output);
 
 // The same over feature maps in DDR: all TOKENS rows of `in_word` (and of `residual_word`
 // when the output has a residual) on chip, through the unit, and out to `out_word`.
 void linear(const word_t *weights, const LinearLayer &layer, word_t *scratch,
             unsigned in_word, const Format &in, unsigned out_word, const LinearOutput &output,
-            unsigned residual_word);
+            unsigned residual_word, FeatureSides features, FeatureRows rows);
 
 // Multi-head attention, P query rows at a time, keys in the reordered order, with the
 // single-pass softmax; writes the attention output (TOKENS x DIM) and, in debug mode,
@@ -59,7 +66,7 @@ void attention(const BlockParams &block, word_t *scratch, unsigned q_word, unsig
 // gate-weighted scatter into the residual.
 void moe_layer(const word_t *weights, const BlockParams &block, int task, word_t *scratch,
                unsigned in_word, unsigned residual_word, unsigned out_word,
-               unsigned probs_word, bool debug);
+               unsigned probs_word, bool debug, FeatureSides features, FeatureRows rows);
 
 }  // namespace edgemoe
 

@@ -25,15 +25,18 @@ struct RowState {
 
 // score - peak (both in the scores' format) cast to the exp's input format.
 wide_t difference(wide_t lower, wide_t upper, const BlockParams &block) {
+#pragma HLS inline
     return requantize(lower - upper, block.scores.frac, block.softmax.diff);
 }
 
 // exp(0) = 1 in the sum's format (the first key of a row, and every new maximum).
 wide_t one_in_sum(const SoftmaxParams &softmax) {
+#pragma HLS inline
     return requantize(wide_t(1) << softmax.exp.frac, softmax.exp.frac, softmax.sum);
 }
 
 void softmax_update(RowState &state, wide_t score, const BlockParams &block) {
+#pragma HLS inline
     const SoftmaxParams &softmax = block.softmax;
     if (score > state.peak) {
         const wide_t factor = approx_exp(difference(state.peak, score, block), softmax.diff,
@@ -52,6 +55,7 @@ void softmax_update(RowState &state, wide_t score, const BlockParams &block) {
 
 void attention(const BlockParams &block, word_t *scratch, unsigned q_word, unsigned k_word,
                unsigned v_word, unsigned out_word, unsigned scores_word, bool debug) {
+    constexpr int BLOCK_STEPS = TOKENS * ATTENTION_PARALLEL;
     const SoftmaxParams &softmax = block.softmax;
     const int score_frac = block.q.frac + block.k.frac;
     const int value_frac = softmax.prob.frac + block.v.frac;
@@ -59,8 +63,8 @@ void attention(const BlockParams &block, word_t *scratch, unsigned q_word, unsig
 #pragma HLS array_reshape variable = keys complete dim = 2
     static operand_t values[TOKENS][DIM];
 #pragma HLS array_reshape variable = values complete dim = 2
-    load_features(scratch, k_word, 0, TOKENS * DIM, block.k, &keys[0][0]);
-    load_features(scratch, v_word, 0, TOKENS * DIM, block.v, &values[0][0]);
+    load_rows<FEATURE_BITS, TOKENS, DIM>(scratch, k_word, TOKENS, DIM, block.k, keys);
+    load_rows<FEATURE_BITS, TOKENS, DIM>(scratch, v_word, TOKENS, DIM, block.v, values);
 
 attention_blocks:
     for (int first = 0; first < TOKENS; first += ATTENTION_PARALLEL) {
@@ -78,76 +82,101 @@ attention_blocks:
 #pragma HLS bind_storage variable = acc type = ram_2p impl = lutram
         const int rows = TOKENS - first < ATTENTION_PARALLEL ? TOKENS - first : ATTENTION_PARALLEL;
         // the block's query rows are contiguous in DDR: one burst in, one out
-        load_features(scratch, q_word, first * DIM, rows * DIM, block.q, &q[0][0]);
+        load_rows<FEATURE_BITS, ATTENTION_PARALLEL, DIM>(
+            scratch, q_word + first * (DIM / FEATURE_LANES), rows, DIM, block.q, q);
+        // row first + p meets key p + step (mod TOKENS) in step `step`
+        int step = 0, p = 0, key = 0;
     attention_key_steps:
-        for (int i = 0; i < TOKENS * ATTENTION_PARALLEL; ++i) {
+        for (int i = 0; i < BLOCK_STEPS; ++i) {
 #pragma HLS pipeline
 #pragma HLS dependence variable = state type = inter direction = RAW distance = ATTENTION_PARALLEL true
-            const int step = i / ATTENTION_PARALLEL, p = i % ATTENTION_PARALLEL;
-            if (p >= rows) continue;
-            const int key = (p + step) % TOKENS;  // row first + p starts at key p
-        attention_key_heads:
-            for (int h = 0; h < HEADS; ++h) {
+            if (p < rows) {
+            attention_key_heads:
+                for (int h = 0; h < HEADS; ++h) {
 #pragma HLS unroll
-                wide_t dot = 0;
-            attention_dot:
-                for (int d = 0; d < HEAD_DIM; ++d) {
+                    wide_t dot = 0;
+                attention_dot:
+                    for (int d = 0; d < HEAD_DIM; ++d) {
 #pragma HLS unroll
-                    dot += q[p][h * HEAD_DIM + d] * keys[key][h * HEAD_DIM + d];
-                }
-                const wide_t score = requantize(dot, score_frac, block.scores);
-                scores[p][h][key] = score;
-                if (step == 0) {
-                    state[p][h] = {score, one_in_sum(softmax)};
-                } else {
-                    softmax_update(state[p][h], score, block);
+                        dot += q[p][h * HEAD_DIM + d] * keys[key][h * HEAD_DIM + d];
+                    }
+                    const wide_t score = requantize(dot, score_frac, block.scores);
+                    scores[p][h][key] = score;
+                    if (step == 0) {
+                        state[p][h] = {score, one_in_sum(softmax)};
+                    } else {
+                        softmax_update(state[p][h], score, block);
+                    }
                 }
             }
+            if (++p == ATTENTION_PARALLEL) {
+                p = 0;
+                ++step;
+            }
+            key = p + step < TOKENS ? p + step : p + step - TOKENS;
         }
     attention_row_stats:
         for (int p = 0; p < rows; ++p) {
+#pragma HLS loop_tripcount min = 1 max = ATTENTION_PARALLEL
         attention_row_stats_heads:
             for (int h = 0; h < HEADS; ++h) {
                 inv_sum[p][h] = approx_reciprocal(state[p][h].total, softmax.sum,
                                                   softmax.inv_sum);
             }
         }
+        int value_key = 0, value_row = 0;
     attention_values:
-        for (int i = 0; i < TOKENS * ATTENTION_PARALLEL; ++i) {
+        for (int i = 0; i < BLOCK_STEPS; ++i) {
 #pragma HLS pipeline II = 1
-            const int key = i / ATTENTION_PARALLEL, p = i % ATTENTION_PARALLEL;
-            if (p >= rows) continue;
-        attention_value_heads:
-            for (int h = 0; h < HEADS; ++h) {
+#pragma HLS dependence variable = acc type = inter direction = RAW distance = ATTENTION_PARALLEL true
+            if (value_row < rows) {
+            attention_value_heads:
+                for (int h = 0; h < HEADS; ++h) {
 #pragma HLS unroll
-                const wide_t e = approx_exp(difference(scores[p][h][key], state[p][h].peak,
-                                                       block),
-                                            softmax.diff, softmax.exp);
-                const wide_t prob = requantize(e * inv_sum[p][h],
-                                               softmax.exp.frac + softmax.inv_sum.frac,
-                                               softmax.prob);
-            attention_value_dims:
-                for (int d = 0; d < HEAD_DIM; ++d) {
+                    const wide_t e = approx_exp(
+                        difference(scores[value_row][h][value_key], state[value_row][h].peak,
+                                   block),
+                        softmax.diff, softmax.exp);
+                    const wide_t prob = requantize(e * inv_sum[value_row][h],
+                                                   softmax.exp.frac + softmax.inv_sum.frac,
+                                                   softmax.prob);
+                attention_value_dims:
+                    for (int d = 0; d < HEAD_DIM; ++d) {
 #pragma HLS unroll
-                    const wide_t term = operand_t(prob) * values[key][h * HEAD_DIM + d];
-                    acc[p][h * HEAD_DIM + d] = (key == 0 ? wide_t(0) : acc[p][h * HEAD_DIM + d])
-                                               + term;
+                        const int column = h * HEAD_DIM + d;
+                        const wide_t term = operand_t(prob) * values[value_key][column];
+                        acc[value_row][column] =
+                            (value_key == 0 ? wide_t(0) : acc[value_row][column]) + term;
+                    }
+                }
+            }
+            if (++value_row == ATTENTION_PARALLEL) {
+                value_row = 0;
+                ++value_key;
+            }
+        }
+        wide_t out[ATTENTION_PARALLEL][DIM];
+#pragma HLS array_reshape variable = out cyclic factor = FEATURE_LANES dim = 2
+    attention_round:
+        for (int p = 0; p < rows; ++p) {
+#pragma HLS loop_tripcount min = 1 max = ATTENTION_PARALLEL
+        attention_round_blocks:
+            for (int b = 0; b < DIM / FEATURE_LANES; ++b) {
+#pragma HLS pipeline II = 1
+            attention_round_lanes:
+                for (int lane = 0; lane < FEATURE_LANES; ++lane) {
+#pragma HLS unroll
+                    const int column = b * FEATURE_LANES + lane;
+                    out[p][column] = requantize(acc[p][column], value_frac, block.attn);
                 }
             }
         }
-        wide_t out[ATTENTION_PARALLEL * DIM];
-#pragma HLS array_partition variable = out cyclic factor = FEATURE_LANES
-    attention_round:
-        for (int i = 0; i < rows * DIM; ++i) {
-#pragma HLS loop_tripcount min = DIM max = ATTENTION_PARALLEL * DIM
-#pragma HLS pipeline II = 1
-#pragma HLS unroll factor = FEATURE_LANES
-            out[i] = requantize(acc[i / DIM][i % DIM], value_frac, block.attn);
-        }
-        store_features(scratch, out_word, first * DIM, rows * DIM, out);
+        store_rows<ATTENTION_PARALLEL, DIM>(scratch, out_word + first * (DIM / FEATURE_LANES),
+                                            rows, DIM, out);
         if (debug) {
         attention_debug_rows:
             for (int p = 0; p < rows; ++p) {
+#pragma HLS loop_tripcount min = 1 max = ATTENTION_PARALLEL
             attention_debug_scores:
                 for (int h = 0; h < HEADS; ++h) {
                 attention_debug_keys:

@@ -10,19 +10,15 @@
 namespace edgemoe {
 
 void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
-                word_t *scratch, unsigned in_word, unsigned out_word) {
+                word_t *scratch, unsigned in_word, unsigned out_word, FeatureSides features) {
+    constexpr int BLOCKS = DIM / FEATURE_LANES;
     wide_t gamma[DIM], beta[DIM];
 #pragma HLS array_partition variable = gamma cyclic factor = FEATURE_LANES
 #pragma HLS array_partition variable = beta cyclic factor = FEATURE_LANES
-    load_weights(weights, params.gamma, 0, DIM, gamma);
-    load_weights(weights, params.beta, 0, DIM, beta);
-    static feature_t x[TOKENS * DIM];
-#pragma HLS array_reshape variable = x cyclic factor = FEATURE_LANES
-#pragma HLS bind_storage variable = x type = ram_2p impl = uram
-    static feature_t out[TOKENS * DIM];
-#pragma HLS array_reshape variable = out cyclic factor = FEATURE_LANES
-#pragma HLS bind_storage variable = out type = ram_2p impl = uram
-    load_features(scratch, in_word, 0, TOKENS * DIM, in, x);
+    load_vector<DIM>(weights, params.gamma, 0, DIM, gamma);
+    load_vector<DIM>(weights, params.beta, 0, DIM, beta);
+    load_rows<FEATURE_BITS, TOKENS, BUFFER_WIDTH>(scratch, in_word, TOKENS, DIM, in,
+                                                  features[0]);
     const int fx = in.frac;
     // x - mean at the finer of the two precisions
     const int centered_frac = params.mean.frac > fx ? params.mean.frac : fx;
@@ -33,40 +29,45 @@ layer_norm_tokens:
     for (int t = 0; t < TOKENS; ++t) {
         wide_t total = 0, squares = 0;
     layer_norm_sums:
-        for (int w = 0; w < DIM / FEATURE_LANES; ++w) {
+        for (int b = 0; b < BLOCKS; ++b) {
 #pragma HLS pipeline II = 1
         layer_norm_sums_lanes:
             for (int lane = 0; lane < FEATURE_LANES; ++lane) {
 #pragma HLS unroll
-                const wide_t value = feature_value(x[t * DIM + w * FEATURE_LANES + lane], in);
+                const wide_t value = feature_value(features[0][t][b * FEATURE_LANES + lane], in);
                 total += value;
                 squares += operand_t(value) * operand_t(value);
             }
         }
-        const int b = LAYER_NORM_INV_DIM_BITS;
-        const wide_t mean = requantize(total * wide_t(LAYER_NORM_INV_DIM), fx + b, params.mean);
-        const wide_t mean_of_squares = requantize(squares * wide_t(LAYER_NORM_INV_DIM), 2 * fx + b,
-                                                  params.var);
+        const int inv_dim_bits = LAYER_NORM_INV_DIM_BITS;
+        const wide_t mean = requantize(total * wide_t(LAYER_NORM_INV_DIM), fx + inv_dim_bits,
+                                       params.mean);
+        const wide_t mean_of_squares = requantize(squares * wide_t(LAYER_NORM_INV_DIM),
+                                                  2 * fx + inv_dim_bits, params.var);
         const wide_t mean_squared = requantize(mean * mean, 2 * params.mean.frac, params.var);
         wide_t variance = mean_of_squares - mean_squared;
         if (variance < 0) variance = 0;
         variance = requantize(variance + wide_t(params.eps), params.var.frac, params.var);
         const wide_t inv_std = approx_rsqrt(variance, params.var, params.inv_std);
     layer_norm_normalize:
-        for (int d = 0; d < DIM; ++d) {
+        for (int b = 0; b < BLOCKS; ++b) {
 #pragma HLS pipeline II = 1
-#pragma HLS unroll factor = FEATURE_LANES
-            const wide_t centered = (feature_value(x[t * DIM + d], in) << (centered_frac - fx))
-                                    - (mean << (centered_frac - params.mean.frac));
-            const wide_t normalized = requantize(centered * inv_std,
-                                                 centered_frac + params.inv_std.frac,
-                                                 params.normalized);
-            const wide_t affine = ((normalized * gamma[d]) << (out_frac - affine_frac))
-                                  + (beta[d] << (out_frac - params.beta.format.frac));
-            out[t * DIM + d] = feature_t(requantize(affine, out_frac, params.out));
+        layer_norm_normalize_lanes:
+            for (int lane = 0; lane < FEATURE_LANES; ++lane) {
+#pragma HLS unroll
+                const int d = b * FEATURE_LANES + lane;
+                const wide_t centered = (feature_value(features[0][t][d], in) << (centered_frac - fx))
+                                        - (mean << (centered_frac - params.mean.frac));
+                const wide_t normalized = requantize(centered * inv_std,
+                                                     centered_frac + params.inv_std.frac,
+                                                     params.normalized);
+                const wide_t affine = ((normalized * gamma[d]) << (out_frac - affine_frac))
+                                      + (beta[d] << (out_frac - params.beta.format.frac));
+                features[1][t][d] = feature_t(requantize(affine, out_frac, params.out));
+            }
         }
     }
-    store_features(scratch, out_word, 0, TOKENS * DIM, out);
+    store_rows<TOKENS, BUFFER_WIDTH>(scratch, out_word, TOKENS, DIM, features[1]);
 }
 
 }  // namespace edgemoe

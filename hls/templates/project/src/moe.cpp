@@ -12,8 +12,18 @@ namespace edgemoe {
 
 namespace {
 
-void gate_probabilities(const BlockParams &block, const wide_t gate[EXPERTS * DIM],
-                        const feature_t x[DIM], wide_t probs[EXPERTS]) {
+constexpr int GATHER_BLOCKS = DIM / TILE_IN;  // words of a token's row on the tile's input
+constexpr int SCATTER_BLOCKS = DIM / TILE_OUT;
+constexpr int MAX_GATHER_STEPS = TOKENS * GATHER_BLOCKS;
+constexpr int MAX_SCATTER_STEPS = TOKENS * SCATTER_BLOCKS;
+
+typedef wide_t Probabilities[TOKENS][EXPERTS];
+typedef unsigned short Queues[EXPERTS][TOKENS];
+
+// Token t's probability for every expert.
+void gate_probabilities(const BlockParams &block, const wide_t gate[EXPERTS][DIM],
+                        const FeatureRows tokens, int t, Probabilities probs) {
+#pragma HLS inline
     const SoftmaxParams &softmax = block.gate_softmax;
     const Format &g = block.gate.format;
     wide_t dots[EXPERTS];
@@ -30,8 +40,8 @@ gate_dots:
     gate_dot_experts:
         for (int e = 0; e < EXPERTS; ++e) {
 #pragma HLS unroll
-            dots[e] += operand_t(feature_value(x[d], block.norm2.out))
-                       * weight_t(gate[e * DIM + d]);
+            dots[e] += operand_t(feature_value(tokens[t][d], block.norm2.out))
+                       * weight_t(gate[e][d]);
         }
     }
     wide_t logits[EXPERTS];
@@ -56,13 +66,14 @@ gate_exp:
 gate_normalize:
     for (int e = 0; e < EXPERTS; ++e) {
 #pragma HLS pipeline II = 1
-        probs[e] = requantize(exps[e] * inv, softmax.exp.frac + softmax.inv_sum.frac,
-                              softmax.prob);
+        probs[t][e] = requantize(exps[e] * inv, softmax.exp.frac + softmax.inv_sum.frac,
+                                 softmax.prob);
     }
 }
 
 // Expert e's rank: how many experts beat it (higher probability, or equal and lower id).
-void top_k(const wide_t probs[EXPERTS], unsigned char chosen[TOP_K]) {
+void top_k(const Probabilities probs, int t, unsigned char chosen[TOP_K]) {
+#pragma HLS inline
 top_k_experts:
     for (int e = 0; e < EXPERTS; ++e) {
 #pragma HLS pipeline II = 1
@@ -70,70 +81,75 @@ top_k_experts:
     top_k_compare:
         for (int other = 0; other < EXPERTS; ++other) {
 #pragma HLS unroll
-            if (probs[other] > probs[e] || (probs[other] == probs[e] && other < e)) ++rank;
+            if (probs[t][other] > probs[t][e] || (probs[t][other] == probs[t][e] && other < e)) {
+                ++rank;
+            }
         }
         if (rank < TOP_K) chosen[rank] = e;
     }
 }
 
-struct ExpertQueue {
-    const unsigned short *tokens;
-    int length;
-};
-
 LinearLayer expert_fc1(const BlockParams &block, int e) {
-    return {&block.fc1_weight, &block.fc1_bias, unsigned(e * EXPERT_HIDDEN), DIM, EXPERT_HIDDEN};
+#pragma HLS inline
+    return {block.fc1_weight, block.fc1_bias, unsigned(e * EXPERT_HIDDEN), DIM, EXPERT_HIDDEN};
 }
 
 LinearLayer expert_fc2(const BlockParams &block, int e) {
-    return {&block.fc2_weight, &block.fc2_bias, unsigned(e * DIM), EXPERT_HIDDEN, DIM};
+#pragma HLS inline
+    return {block.fc2_weight, block.fc2_bias, unsigned(e * DIM), EXPERT_HIDDEN, DIM};
 }
 
-// The expert over its queue on the linear unit: gather the rows, fc1 + GELU, fc2, then
-// each output row times the token's gate probability into the token's accumulator row
-// (the scatter).
-void run_expert(const word_t *weights, const BlockParams &block, int e,
-                const ExpertQueue &queue, const feature_t x[TOKENS * DIM],
-                const wide_t probs[TOKENS][EXPERTS], int frac, wide_t acc[TOKENS * DIM]) {
-    static feature_t rows[TOKENS * DIM];
-#pragma HLS array_reshape variable = rows cyclic factor = TILE_IN
-#pragma HLS bind_storage variable = rows type = ram_2p impl = uram
-    static feature_t hidden[TOKENS * EXPERT_HIDDEN];
-#pragma HLS array_reshape variable = hidden cyclic factor = TILE_IN
-#pragma HLS bind_storage variable = hidden type = ram_2p impl = uram
-    static feature_t out[TOKENS * DIM];
-#pragma HLS array_reshape variable = out cyclic factor = TILE_OUT
-#pragma HLS bind_storage variable = out type = ram_2p impl = uram
+// Expert e over its queue of `length` tokens on the linear unit: gather the rows into
+// features[0], fc1 + GELU into features[1], fc2 back into features[0], then each output
+// row times the token's gate probability into the token's accumulator row (the scatter).
+void run_expert(const word_t *weights, const BlockParams &block, int e, const Queues queue,
+                int length, const FeatureRows tokens, const Probabilities probs, int frac,
+                wide_t acc[TOKENS][DIM], FeatureSides features) {
+#pragma HLS inline
+    int r = 0, block_index = 0;
 run_expert_gather:
-    for (int k = 0; k < queue.length * (DIM / TILE_IN); ++k) {
-#pragma HLS loop_tripcount min = 1 max = TOKENS * DIM / TILE_IN
+    for (int k = 0; k < length * GATHER_BLOCKS; ++k) {
+#pragma HLS loop_tripcount min = 1 max = MAX_GATHER_STEPS
 #pragma HLS pipeline II = 1
-        const int r = k / (DIM / TILE_IN), base = (k % (DIM / TILE_IN)) * TILE_IN;
+        const int t = queue[e][r];
     run_expert_gather_lanes:
         for (int i = 0; i < TILE_IN; ++i) {
 #pragma HLS unroll
-            rows[r * DIM + base + i] = x[queue.tokens[r] * DIM + base + i];
+            features[0][r][block_index * TILE_IN + i] = tokens[t][block_index * TILE_IN + i];
+        }
+        if (++block_index == GATHER_BLOCKS) {
+            block_index = 0;
+            ++r;
         }
     }
-    const LinearOutput to_hidden = {&block.hidden, &block.fc1, nullptr};
-    linear_rows(weights, expert_fc1(block, e), block.norm2.out, rows, queue.length, nullptr,
-                to_hidden, hidden);
-    const LinearOutput to_out = {&block.expert_out, nullptr, nullptr};
-    linear_rows(weights, expert_fc2(block, e), block.hidden, hidden, queue.length, nullptr,
-                to_out, out);
+    const LinearOutput to_hidden = {block.hidden, true, block.fc1, false, block.hidden};
+    linear_rows(weights, expert_fc1(block, e), block.norm2.out, features, 0, length, tokens,
+                to_hidden);
+    const LinearOutput to_out = {block.expert_out, false, block.expert_out, false,
+                                 block.expert_out};
+    linear_rows(weights, expert_fc2(block, e), block.hidden, features, 1, length, tokens,
+                to_out);
     const int product_frac = block.gate_softmax.prob.frac + block.expert_out.frac;
+    r = 0;
+    block_index = 0;
 run_expert_scatter:
-    for (int k = 0; k < queue.length * (DIM / TILE_OUT); ++k) {
-#pragma HLS loop_tripcount min = 1 max = TOKENS * DIM / TILE_OUT
+    for (int k = 0; k < length * SCATTER_BLOCKS; ++k) {
+#pragma HLS loop_tripcount min = 1 max = MAX_SCATTER_STEPS
 #pragma HLS pipeline II = 1
-        const int r = k / (DIM / TILE_OUT), base = (k % (DIM / TILE_OUT)) * TILE_OUT;
-        const int t = queue.tokens[r];
+        // a queue holds each token once: no two iterations touch one accumulator
+#pragma HLS dependence variable = acc type = inter false
+        const int t = queue[e][r];
     run_expert_scatter_lanes:
         for (int o = 0; o < TILE_OUT; ++o) {
 #pragma HLS unroll
-            const wide_t value = feature_value(out[r * DIM + base + o], block.expert_out);
-            acc[t * DIM + base + o] += wide_t(operand_t(probs[t][e]) * operand_t(value))
-                                       << (frac - product_frac);
+            const int column = block_index * TILE_OUT + o;
+            const wide_t value = feature_value(features[0][r][column], block.expert_out);
+            acc[t][column] += wide_t(operand_t(probs[t][e]) * operand_t(value))
+                              << (frac - product_frac);
+        }
+        if (++block_index == SCATTER_BLOCKS) {
+            block_index = 0;
+            ++r;
         }
     }
 }
@@ -142,38 +158,49 @@ run_expert_scatter:
 
 void moe_layer(const word_t *weights, const BlockParams &block, int task, word_t *scratch,
                unsigned in_word, unsigned residual_word, unsigned out_word,
-               unsigned probs_word, bool debug) {
-    static feature_t x[TOKENS * DIM];
-#pragma HLS array_reshape variable = x cyclic factor = TILE_IN
-#pragma HLS bind_storage variable = x type = ram_2p impl = uram
-    static wide_t acc[TOKENS * DIM];  // residual + sum of gate-weighted expert outputs
-#pragma HLS array_reshape variable = acc cyclic factor = TILE_OUT
+               unsigned probs_word, bool debug, FeatureSides features, FeatureRows rows) {
+#pragma HLS inline
+    constexpr int BLOCKS = DIM / FEATURE_LANES;
+    // the layer's tokens stay in `rows` while the experts use `features`
+    load_rows<FEATURE_BITS, TOKENS, BUFFER_WIDTH>(scratch, in_word, TOKENS, DIM,
+                                                  block.norm2.out, rows);
+    static wide_t acc[TOKENS][DIM];  // residual + sum of gate-weighted expert outputs
+#pragma HLS array_reshape variable = acc cyclic factor = FEATURE_BLOCK dim = 2
 #pragma HLS bind_storage variable = acc type = ram_2p impl = uram
-    static wide_t probs[TOKENS][EXPERTS];
-    static unsigned short queue[EXPERTS][TOKENS];
+    static Probabilities probs;
+    static Queues queue;
     static unsigned short queue_length[EXPERTS];
-    load_features(scratch, in_word, 0, TOKENS * DIM, block.norm2.out, x);
 
     const int product_frac = block.gate_softmax.prob.frac + block.expert_out.frac;
     const int frac = product_frac > block.residual1.frac ? product_frac : block.residual1.frac;
-    load_features(scratch, residual_word, 0, TOKENS * DIM, block.residual1, acc);
+    load_rows<FEATURE_BITS, TOKENS, DIM>(scratch, residual_word, TOKENS, DIM, block.residual1,
+                                         acc);
 moe_residual:
-    for (int i = 0; i < TOKENS * DIM; ++i) {
+    for (int t = 0; t < TOKENS; ++t) {
+    moe_residual_blocks:
+        for (int b = 0; b < BLOCKS; ++b) {
 #pragma HLS pipeline II = 1
-#pragma HLS unroll factor = TILE_OUT
-        acc[i] = acc[i] << (frac - block.residual1.frac);
+        moe_residual_lanes:
+            for (int lane = 0; lane < FEATURE_LANES; ++lane) {
+#pragma HLS unroll
+                const int d = b * FEATURE_LANES + lane;
+                acc[t][d] = acc[t][d] << (frac - block.residual1.frac);
+            }
+        }
     }
 
-    static wide_t gate[EXPERTS * DIM];  // this task's gate: all tasks' sit in DDR
-#pragma HLS array_partition variable = gate block factor = EXPERTS
-    load_weights(weights, block.gate, task * EXPERTS * DIM, EXPERTS * DIM, gate);
+    static wide_t gate[EXPERTS][DIM];  // this task's gate: all tasks' sit in DDR
+#pragma HLS array_partition variable = gate complete dim = 1
+    load_rows<WEIGHT_BITS, EXPERTS, DIM>(weights,
+                                         block.gate.word + task * (EXPERTS * DIM / WEIGHT_LANES),
+                                         EXPERTS, DIM, block.gate.format, gate);
 moe_clear_queues:
     for (int e = 0; e < EXPERTS; ++e) queue_length[e] = 0;
 moe_route:
     for (int t = 0; t < TOKENS; ++t) {
-        gate_probabilities(block, gate, &x[t * DIM], probs[t]);
+        gate_probabilities(block, gate, rows, t, probs);
         unsigned char chosen[TOP_K];
-        top_k(probs[t], chosen);
+        top_k(probs, t, chosen);
     moe_enqueue:
         for (int k = 0; k < TOP_K; ++k) {
             const int e = chosen[k];
@@ -191,16 +218,22 @@ moe_route:
 moe_experts:
     for (int e = 0; e < EXPERTS; ++e) {
         if (queue_length[e] == 0) continue;
-        const ExpertQueue queue_of = {queue[e], queue_length[e]};
-        run_expert(weights, block, e, queue_of, x, probs, frac, acc);
+        run_expert(weights, block, e, queue, queue_length[e], rows, probs, frac, acc, features);
     }
-moe_round:  // x is spent: the rounded outputs take its place, then leave in one burst
-    for (int i = 0; i < TOKENS * DIM; ++i) {
+moe_round:  // the rounded outputs into features[1], then out in one burst
+    for (int t = 0; t < TOKENS; ++t) {
+    moe_round_blocks:
+        for (int b = 0; b < BLOCKS; ++b) {
 #pragma HLS pipeline II = 1
-#pragma HLS unroll factor = FEATURE_LANES
-        x[i] = feature_t(requantize(acc[i], frac, block.out));
+        moe_round_lanes:
+            for (int lane = 0; lane < FEATURE_LANES; ++lane) {
+#pragma HLS unroll
+                const int d = b * FEATURE_LANES + lane;
+                features[1][t][d] = feature_t(requantize(acc[t][d], frac, block.out));
+            }
+        }
     }
-    store_features(scratch, out_word, 0, TOKENS * DIM, x);
+    store_rows<TOKENS, BUFFER_WIDTH>(scratch, out_word, TOKENS, DIM, features[1]);
 }
 
 }  // namespace edgemoe

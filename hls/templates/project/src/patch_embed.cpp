@@ -8,21 +8,21 @@
 namespace edgemoe {
 
 void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
-                 word_t *scratch, unsigned out_word) {
+                 word_t *scratch, unsigned out_word, FeatureSides features, FeatureRows rows) {
+#pragma HLS inline
     // The embedding is a linear layer (PATCH_INPUTS -> DIM) on the linear unit, every
     // patch a row, with the token's position joining its exact sum as a residual would.
-    static feature_t patches[PATCHES * PATCH_INPUTS];
-#pragma HLS array_reshape variable = patches cyclic factor = TILE_IN
-#pragma HLS bind_storage variable = patches type = ram_2p impl = uram
-    static feature_t position[TOKENS * DIM];
-#pragma HLS array_reshape variable = position cyclic factor = TILE_OUT
-#pragma HLS bind_storage variable = position type = ram_2p impl = uram
-    static feature_t out[TOKENS * DIM];
-#pragma HLS array_reshape variable = out cyclic factor = TILE_OUT
-#pragma HLS bind_storage variable = out type = ram_2p impl = uram
-    const LinearLayer layer = {&PATCH_WEIGHT, &PATCH_BIAS, 0, PATCH_INPUTS, DIM};
-    const LinearOutput to_embedding = {&EMBED_FORMAT, nullptr, &POSITION.format};
-    load_weights(weights, POSITION, 0, TOKENS * DIM, position);
+    constexpr int POSITION_ROW_WORDS = DIM / WEIGHT_LANES;
+    constexpr int TOKEN_ROW_WORDS = DIM / FEATURE_LANES;
+    const LinearLayer layer = {PATCH_WEIGHT, PATCH_BIAS, 0, PATCH_INPUTS, DIM};
+    const LinearOutput to_embedding = {EMBED_FORMAT, false, EMBED_FORMAT, true,
+                                       POSITION.format};
+    feature_t class_token[1][DIM];  // the CLS token: its position alone
+#pragma HLS array_reshape variable = class_token cyclic factor = FEATURE_LANES dim = 2
+    load_rows<WEIGHT_BITS, 1, DIM>(weights, POSITION.word, 1, DIM, POSITION.format,
+                                   class_token);
+    load_rows<WEIGHT_BITS, TOKENS, BUFFER_WIDTH>(weights, POSITION.word + POSITION_ROW_WORDS,
+                                                 PATCHES, DIM, POSITION.format, rows);
 
     // the image on chip (a burst of whole words), then every patch's pixels in the order of
     // the embedding's inputs
@@ -33,24 +33,41 @@ patch_embed_image:
 #pragma HLS pipeline II = 1
         image[w] = images[image_word + w];
     }
+    // patch (row, col), input (c, y, x): counters over the patch grid and the patch
+    int row = 0, col = 0, c = 0, y = 0, x = 0;
 patch_embed_gather:
     for (int i = 0; i < PATCHES * PATCH_INPUTS; ++i) {
 #pragma HLS pipeline II = 1
-        const int p = i / PATCH_INPUTS, k = i % PATCH_INPUTS;
-        const int row = p / GRID_COLS, col = p % GRID_COLS;
-        const int c = k / (PATCH * PATCH), y = (k / PATCH) % PATCH, x = k % PATCH;
         const int pixel = ((row * PATCH + y) * IMAGE_WIDTH + col * PATCH + x) * CHANNELS + c;
-        patches[i] = feature_t(read_pixel(image, pixel));
+        const word_t word = image[pixel / PIXEL_LANES];
+        const int low = (pixel % PIXEL_LANES) * 8;
+        features[0][row * GRID_COLS + col][(c * PATCH + y) * PATCH + x] =
+            feature_t(ap_uint<8>(word.range(low + 7, low)));
+        if (++x == PATCH) {
+            x = 0;
+            if (++y == PATCH) {
+                y = 0;
+                if (++c == CHANNELS) {
+                    c = 0;
+                    if (++col == GRID_COLS) {
+                        col = 0;
+                        ++row;
+                    }
+                }
+            }
+        }
     }
-    linear_rows(weights, layer, PIXEL_FORMAT, patches, PATCHES, &position[DIM], to_embedding,
-                &out[DIM]);
-patch_embed_class_token:  // the CLS token: its position alone
+    linear_rows(weights, layer, PIXEL_FORMAT, features, 0, PATCHES, rows, to_embedding);
+patch_embed_class_token:
     for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
-        out[d] = feature_t(requantize(feature_value(position[d], POSITION.format),
-                                      POSITION.format.frac, EMBED_FORMAT));
+        class_token[0][d] = feature_t(requantize(feature_value(class_token[0][d],
+                                                               POSITION.format),
+                                                 POSITION.format.frac, EMBED_FORMAT));
     }
-    store_features(scratch, out_word, 0, TOKENS * DIM, out);
+    store_rows<1, DIM>(scratch, out_word, 1, DIM, class_token);
+    store_rows<TOKENS, BUFFER_WIDTH>(scratch, out_word + TOKEN_ROW_WORDS, PATCHES, DIM,
+                                     features[1]);
 }
 
 }  // namespace edgemoe
