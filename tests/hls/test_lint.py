@@ -278,3 +278,29 @@ def test_the_lint_command_names_file_and_line(tiny_artifact: Path, tmp_path: Pat
     assert f"linear.cpp:{line}: missing-tripcount: multiply_strips/multiply_strips_strips" \
         in result.output
     assert "1 findings" in result.output
+
+
+@pytest.mark.parametrize("preset", ["int16", "edge-moe"])
+def test_the_m3vit_s_projects_are_clean(preset: str, tmp_path: Path) -> None:
+    """The paper's shapes (an untrained m3vit-s, exported as `edgemoe export` does)."""
+    import numpy as np
+    import torch
+
+    from edgemoe.hls.generator import generate
+    from edgemoe.model.data.scenes import render_scene
+    from edgemoe.model.export import export_artifact
+    from edgemoe.model.hardware_weights import hardware_weights
+    from edgemoe.model.m3vit import M3ViT
+    from edgemoe.sim.config_file import load_config
+    from edgemoe.sim.quant import calibrate
+
+    document = load_config("m3vit-s")
+    config = document.model
+    torch.manual_seed(0)
+    model = M3ViT(config).eval()
+    weights = hardware_weights(model)
+    scenes = [render_scene(s, config.image_height, config.image_width).image for s in range(2)]
+    spec = calibrate(config, weights, scenes[1:], preset)
+    artifact = export_artifact(model, weights, spec, document.accelerator,
+                               tmp_path / "artifact", np.stack(scenes[:1]), progress=False)
+    assert lint_project(generate(artifact, tmp_path / "hls")) == []
