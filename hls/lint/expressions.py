@@ -4,8 +4,11 @@ constant, which array it subscripts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import clang.cindex as ci
+if TYPE_CHECKING:  # libclang is needed to lint, not to import
+    import clang.cindex as ci
+
 
 LITERALS = ("INTEGER_LITERAL", "CXX_BOOL_LITERAL_EXPR", "CHARACTER_LITERAL",
             "FLOATING_LITERAL", "CXX_UNARY_EXPR")  # sizeof counts as a constant

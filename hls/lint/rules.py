@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-import clang.cindex as ci
+from typing import TYPE_CHECKING
 
 from edgemoe.sim.identifiers import VERILOG_KEYWORDS, VHDL_KEYWORDS
 
@@ -26,6 +25,9 @@ from .expressions import (
     unwrap,
 )
 from .source import Function, Key, Loop, Program
+
+if TYPE_CHECKING:  # libclang is needed to lint, not to import
+    import clang.cindex as ci
 
 
 @dataclass(frozen=True, order=True)
