@@ -250,10 +250,28 @@ def _dependence_named(loop: Loop | None, variable: str) -> bool:
     return False
 
 
+MEMORY_READS = ("ARRAY_SUBSCRIPT_EXPR", "MEMBER_REF_EXPR")
+
+
+def _loaded_variables(function: Function) -> set[str]:
+    """Local variables initialized from memory (``const int t = queue[r];``)."""
+    return {c.spelling for c in function.cursor.walk_preorder()
+            if c.kind.name == "VAR_DECL"
+            and any(d.kind.name in MEMORY_READS for d in c.walk_preorder())}
+
+
+def _reads_memory(index: ci.Cursor, loaded: set[str]) -> bool:
+    return any(c.kind.name in MEMORY_READS
+               or (c.kind.name == "DECL_REF_EXPR" and c.spelling in loaded)
+               for c in index.walk_preorder())
+
+
 def indirect_updates(program: Program) -> Iterator[Finding]:
-    """``a[b[i]] += x`` in a pipelined loop: HLS must assume the next iteration reads what
-    this one writes unless a dependence pragma says otherwise."""
+    """``a[b[i]] += x`` in a pipelined loop (directly, or through a local read from
+    memory): HLS must assume the next iteration reads what this one writes unless a
+    dependence pragma says otherwise."""
     for function in program.functions.values():
+        loaded = _loaded_variables(function)
         for loop in function.loops:
             if not loop.pipelined:
                 continue
@@ -266,8 +284,7 @@ def indirect_updates(program: Program) -> Iterator[Finding]:
                 if target.kind.name != "ARRAY_SUBSCRIPT_EXPR":
                     continue
                 variable = subscripted_variable(target)
-                indirect = any(c.kind.name in ("ARRAY_SUBSCRIPT_EXPR", "MEMBER_REF_EXPR")
-                               for index in indices(target) for c in index.walk_preorder())
+                indirect = any(_reads_memory(index, loaded) for index in indices(target))
                 reads = op != "=" or any(
                     c.kind.name == "ARRAY_SUBSCRIPT_EXPR" and subscripted_variable(c) == variable
                     for c in pair[1].walk_preorder())

@@ -231,6 +231,20 @@ def test_division_in_a_function_the_pipelined_loop_calls_is_found(tmp_path: Path
     assert [(f.rule, f.line) for f in findings] == [("division-in-pipeline", 5)]
 
 
+def test_an_index_read_into_a_local_first_is_indirect_too(tmp_path: Path) -> None:
+    findings = lint_snippet(tmp_path, """
+        void scatter(const unsigned short tokens[8], const int values[8], int sums[16][4]) {
+        scatter_tokens:
+            for (int i = 0; i < 8; ++i) {
+        #pragma HLS pipeline II = 1
+                const int token = tokens[i];
+                sums[token][i % 4] += values[i];
+            }
+        }
+        """)
+    assert [(f.rule, f.line) for f in findings] == [("indirect-update", 7)]
+
+
 def test_two_call_sites_in_one_parent_need_the_allocation_limit(tmp_path: Path) -> None:
     findings = lint_snippet(tmp_path, """
         int unit(int x) { return x * x; }
