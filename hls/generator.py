@@ -145,13 +145,24 @@ class _Context:
                               for p in (PROJECT_TEMPLATES / "src").iterdir()),
             "hls_project": "hls_project", "vivado_project": "edgemoe_bd",
             "bitstream_name": "edgemoe",
-            "hp_ports": [(bundle, f"S_AXI_HP{index}_FPD")
-                         for index, bundle in enumerate(kernel.bundles)],
+            "hp_ports": hp_ports(kernel.bundles),
             "ap_types": safe_path(str(ap_types_dir()), "the ap_types headers' folder"),
         }
 
 
 READ_ONLY = ("weights", "images")
+#: The Zynq UltraScale+ PS's high-performance slave ports (PG201): S_AXI_HPn_FPD is the
+#: PS's slave GP port n + 2, 128 bits wide on the ZCU104 designs.
+HP_PORTS = 4
+HP_PORT_BITS = 128
+
+
+def hp_ports(bundles: list[str]) -> list[dict[str, Any]]:
+    """One HP port per m_axi bundle, in order."""
+    if len(bundles) > HP_PORTS:
+        raise ValueError(f"{len(bundles)} m_axi bundles, but the PS has {HP_PORTS} HP ports")
+    return [{"bundle": bundle, "port": f"S_AXI_HP{index}_FPD", "gp": index + 2,
+             "bits": HP_PORT_BITS} for index, bundle in enumerate(bundles)]
 
 
 def _argument(argument: Argument) -> dict[str, Any]:

@@ -91,12 +91,13 @@ class KernelInterface(Record):
         return sorted({a.bundle for a in self.arguments if a.bundle is not None})
 
 
-#: (name, kind, bundle, description) in declaration order.
+#: (name, kind, bundle, description) in declaration order. Each pointer has its own
+#: m_axi bundle, so that the four reach DDR through the ZCU104's four HP ports.
 ARGUMENTS = (
     ("weights", "pointer", "gmem_weights", "weights.bin, read only"),
-    ("images", "pointer", "gmem_features", "input images, uint8 H x W x 3 each"),
-    ("tokens", "pointer", "gmem_features", "output tokens, raw words per image"),
-    ("scratch", "pointer", "gmem_features", "feature maps between layers"),
+    ("images", "pointer", "gmem_images", "input images, uint8 H x W x 3 each"),
+    ("tokens", "pointer", "gmem_tokens", "output tokens, raw words per image"),
+    ("scratch", "pointer", "gmem_scratch", "feature maps between layers"),
     ("task_index", "scalar", None, "task index: selects the MoE gates, nothing else"),
     ("num_images", "scalar", None, "images to process in this call"),
     ("debug", "scalar", None, "nonzero: also write scores and gate probabilities to scratch "

@@ -36,7 +36,8 @@ def _design(artifact: Path):
 
     manifest = Artifact(artifact).manifest
     return manifest, Design(manifest.config, manifest.accelerator,
-                            manifest.buffers.feature_bits, manifest.weights.lane_bits)
+                            manifest.buffers.feature_bits, manifest.weights.lane_bits,
+                            manifest.approximations)
 
 
 def _parse_tile(tile: str | None) -> tuple[int, int] | None:

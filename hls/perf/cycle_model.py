@@ -3,47 +3,65 @@
 Each kernel of ``hls/templates/project`` is written down here as its loops: trip counts,
 initiation intervals, pipeline depths, and which loops are unrolled or overlap (the linear
 unit's next weight strip streaming in beside the MAC steps of the current one). DDR
-traffic is counted per m_axi port: a 256-bit word per cycle at most, times a burst
-efficiency, plus a latency per transfer; a loop moving values is bound by whichever of the
-loop and the port is slower.
+traffic is counted per m_axi port, each on its own 128-bit HP port of the PS (PG201): at
+most 128 bits a cycle whatever the width of the kernel's words (a 256-bit word takes two
+port cycles), times a burst efficiency, plus a latency per transfer; a loop moving values
+is bound by whichever of the loop and the port is slower.
 
 MoE layers cost what the routing does: the experts a task actually activates in a layer
 and the tokens each receives (``ExpertStats``, from the simulator's trace), so only the
 experts loaded are counted.
 
-The figures are a model, not a synthesis report: ``PIPELINE_DEPTH`` and the port
-parameters are typical Vitis HLS values on a ZCU104, to be corrected from real reports
-(``hls/csynth_report.py`` puts both side by side).
+Every loop is costed by its label, with the II and trip count ``loops.LOOPS`` gives it
+(a test holds that table to the generated code). The figures are a model, not a
+synthesis report: the pipeline depth, the latencies and the port parameters are typical
+Vitis HLS values on a ZCU104, to be corrected from real reports (``csynth_report`` puts
+both side by side).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
+from edgemoe.sim.approx import Tables
 from edgemoe.sim.config import AcceleratorConfig, ModelConfig
 from edgemoe.sim.kernel_interface import wide_bits
 
-from ..generator import MIN_MAC_ROWS
+from ..generator import HP_PORT_BITS, MIN_MAC_ROWS
+from .loops import (
+    LOOPS,
+    PIPELINE_DEPTH,
+    exp_latency,
+    reciprocal_latency,
+    rsqrt_latency,
+    statistics_latency,
+)
 
-#: Stages of a pipelined loop body (a multiply-accumulate, a requantize): its fill time.
-PIPELINE_DEPTH = 8
-#: Cycles of the approximation units HLS builds from the same integer recipes as the RTL.
-EXP_LATENCY, RECIPROCAL_LATENCY, RSQRT_LATENCY = 6, 7, 8
-#: One softmax update: compare, exp, rescale (a product and its rounding), add.
-SOFTMAX_UPDATE_LATENCY = EXP_LATENCY + 4
-#: LayerNorm's statistics between its sweeps: mean, mean of squares, variance (products
-#: and roundings in sequence).
-STATISTICS_LATENCY = 6
+#: Which labelled loops the model has costed, while ``costed_loops`` listens.
+_COSTED: ContextVar[set[str] | None] = ContextVar("costed_loops", default=None)
 
 
 @dataclass(frozen=True)
 class MemoryPort:
-    """One m_axi port into DDR."""
+    """One m_axi port into DDR: the kernel's words of ``axi_bits`` through an HP port of
+    ``hp_bits`` a cycle."""
 
     axi_bits: int = 256
-    burst_efficiency: float = 0.85  # sustained fraction of one word per cycle in bursts
+    burst_efficiency: float = 0.85  # sustained fraction of the HP port's width in bursts
     latency: int = 64  # cycles from a request to its first word (PS DDR4 through the HP port)
+    hp_bits: int = HP_PORT_BITS
+
+    @property
+    def bits_per_cycle(self) -> int:
+        return min(self.axi_bits, self.hp_bits)
+
+    def cycles(self, words: int) -> int:
+        """Port cycles for ``words`` of the kernel's words in a burst."""
+        return math.ceil(words * self.axi_bits / self.bits_per_cycle / self.burst_efficiency)
 
 
 def pipelined(trip: int, ii: int = 1, depth: int = PIPELINE_DEPTH) -> int:
@@ -76,8 +94,7 @@ def transfer(values: int, bits: int, port: MemoryPort, per_cycle: int = 1) -> Co
     loop or the port, whichever is slower, after the port's latency."""
     if values <= 0:
         return Cost(0)
-    words = math.ceil(values * bits / port.axi_bits)
-    port_cycles = math.ceil(words / port.burst_efficiency)
+    port_cycles = port.cycles(math.ceil(values * bits / port.axi_bits))
     loop_cycles = math.ceil(values / per_cycle)
     return Cost(max(port_cycles, loop_cycles) + port.latency, port_cycles + port.latency)
 
@@ -112,6 +129,7 @@ class Design:
     accelerator: AcceleratorConfig
     feature_bits: int = 16  # the lanes of feature maps in DDR and of the multipliers' inputs
     weight_bits: int = 16
+    tables: Tables = field(default_factory=Tables)  # the approximations' parameters
 
     @property
     def port(self) -> MemoryPort:
@@ -144,26 +162,61 @@ class Step:
     cost: Cost
 
 
+# ------------------------------------------------------------------------------ loops
+@contextmanager
+def costed_loops() -> Iterator[set[str]]:
+    """The labels of the loops the model costs inside the ``with`` block."""
+    labels: set[str] = set()
+    token = _COSTED.set(labels)
+    try:
+        yield labels
+    finally:
+        _COSTED.reset(token)
+
+
+def visit(*labels: str) -> None:
+    """Loops the model costs by arithmetic (sequential loops, multiplied out)."""
+    costed = _COSTED.get()
+    for label in labels:
+        if label not in LOOPS:
+            raise KeyError(f"the cycle model names {label!r}, which is not in loops.LOOPS")
+        if costed is not None:
+            costed.add(label)
+
+
+def loop(design: Design, label: str, trip: int, depth: int = PIPELINE_DEPTH) -> Cost:
+    """A pipelined loop of the generated code, at the II the model gives it."""
+    visit(label)
+    model = LOOPS[label]
+    if model.kind != "pipelined":
+        raise ValueError(f"{label} is {model.kind}, not pipelined")
+    return Cost(pipelined(trip, model.ii(design), depth))
+
+
 # ------------------------------------------------------------------------------ kernels
 def load_features(design: Design, count: int) -> Cost:
-    """``load_features``: a word of lanes a cycle, one burst."""
+    """``load_rows`` of a feature map: a word of lanes a cycle, one burst."""
+    visit("load_rows_words")
     return transfer(count, design.feature_bits, design.port,
                     per_cycle=design.feature_lanes)
 
 
 def store_features(design: Design, count: int) -> Cost:
+    visit("store_rows_words")
     return transfer(math.ceil(count / design.feature_lanes),
                     design.port.axi_bits, design.port)
 
 
-def load_weights(design: Design, count: int) -> Cost:
+def load_weights(design: Design, count: int, label: str = "load_vector_words") -> Cost:
+    """Weights in (``load_vector``, or ``load_rows`` of a weight tensor's rows)."""
+    visit(label)
     return transfer(count, design.weight_bits, design.port,
                     per_cycle=design.weight_lanes)
 
 
 def port_words(design: Design, words: int) -> int:
     """Cycles for ``words`` to arrive in a stream the port fills."""
-    return math.ceil(words / design.port.burst_efficiency)
+    return design.port.cycles(words)
 
 
 def linear_rows(design: Design, in_dim: int, out_dim: int, count: int) -> Cost:
@@ -172,13 +225,17 @@ def linear_rows(design: Design, in_dim: int, out_dim: int, count: int) -> Cost:
     beside the next strip's words (whichever is longer), then a row a cycle out of the
     accumulators (TILE_OUT results each)."""
     a = design.accelerator
+    visit("stream_weights_words", "multiply_strips_strips")
     strip_words = math.ceil(a.tile_out * in_dim / design.weight_lanes)
     strips = math.ceil(out_dim / a.tile_out)
     macs = math.ceil(in_dim / a.tile_in) * max(count, MIN_MAC_ROWS)
-    first = design.port.latency + pipelined(port_words(design, strip_words))
-    per_strip = (pipelined(max(macs, port_words(design, strip_words)))
-                 + pipelined(count))
-    last = pipelined(macs) + pipelined(count)
+    first = design.port.latency + loop(design, "multiply_strips_first",
+                                       port_words(design, strip_words)).cycles
+    per_strip = (loop(design, "multiply_strips_steps",
+                      max(macs, port_words(design, strip_words)))
+                 + loop(design, "multiply_strips_finish", count)).cycles
+    last = (loop(design, "multiply_strips_steps", macs)
+            + loop(design, "multiply_strips_finish", count)).cycles
     traffic = port_words(design, strip_words * strips) + design.port.latency
     return load_weights(design, out_dim) + Cost(first + (strips - 1) * per_strip + last,
                                                 traffic)
@@ -202,19 +259,25 @@ def patch_embed(design: Design) -> Cost:
     c = design.config
     inputs = c.patch * c.patch * 3
     image_words = math.ceil(c.image_height * c.image_width * 3 * 8 / design.port.axi_bits)
-    return (load_weights(design, c.tokens * c.dim)
+    visit("patch_embed_image")
+    return (load_weights(design, c.tokens * c.dim, "load_rows_words")
             + transfer(image_words, design.port.axi_bits, design.port)
-            + Cost(pipelined(c.patches * inputs))
+            + loop(design, "patch_embed_gather", c.patches * inputs)
             + linear_rows(design, inputs, c.dim, c.patches)
-            + Cost(pipelined(c.dim)) + store_features(design, c.tokens * c.dim))
+            + loop(design, "patch_embed_class_token", c.dim)
+            + store_features(design, c.tokens * c.dim))
 
 
 def layer_norm(design: Design) -> Cost:
     """gamma and beta, the feature map in one burst; per token the sums and the normalize
     sweep a word a cycle, the statistics and the rsqrt between them; one burst out."""
     c = design.config
+    visit("layer_norm_tokens", "rsqrt_newton")
     words = math.ceil(c.dim / design.feature_lanes)
-    per_token = pipelined(words) + RSQRT_LATENCY + STATISTICS_LATENCY + pipelined(words)
+    per_token = (loop(design, "layer_norm_sums", words).cycles
+                 + rsqrt_latency(design.wide_bits, design.tables)
+                 + statistics_latency(design.wide_bits)
+                 + loop(design, "layer_norm_normalize", words).cycles)
     return (load_weights(design, c.dim) * 2 + load_features(design, c.tokens * c.dim)
             + Cost(per_token * c.tokens) + store_features(design, c.tokens * c.dim))
 
@@ -223,41 +286,51 @@ def attention(design: Design) -> Cost:
     """K and V read once per layer, a word a cycle; then per block of P query rows (one
     burst in), a row a cycle with all its heads side by side, for the scores and again for
     A x V. A row's softmax state comes round every P cycles; when that is shorter than its
-    update, the loop waits (an initiation interval above 1). The block leaves in one
-    burst."""
+    update, the loop waits (its II is the update's latency over P). Each row is rounded a
+    word a cycle and the block leaves in one burst."""
     c, p = design.config, design.accelerator.attention_parallel
-    ii = max(1, math.ceil(SOFTMAX_UPDATE_LATENCY / p))
-    depth = PIPELINE_DEPTH + EXP_LATENCY
+    visit("attention_blocks", "attention_row_stats", "attention_row_stats_heads",
+          "reciprocal_newton", "attention_round")
+    depth = PIPELINE_DEPTH + exp_latency(design.wide_bits, design.tables)
+    reciprocal = reciprocal_latency(design.wide_bits, design.tables)
     total = load_features(design, c.tokens * c.dim) * 2
     for first in range(0, c.tokens, p):
         rows = min(p, c.tokens - first)
         queries = load_features(design, rows * c.dim)
-        scores = Cost(pipelined(c.tokens * p, ii=ii, depth=depth))
-        stats = Cost(rows * c.heads * RECIPROCAL_LATENCY)
-        values = Cost(pipelined(c.tokens * p, depth=depth))
-        words = math.ceil(rows * c.dim / design.feature_lanes)
-        store = Cost(pipelined(words)) + store_features(design, rows * c.dim)
+        scores = loop(design, "attention_key_steps", c.tokens * p, depth)
+        stats = Cost(rows * c.heads * reciprocal)
+        values = loop(design, "attention_values", c.tokens * p, depth)
+        round_rows = loop(design, "attention_round_blocks",
+                          math.ceil(c.dim / design.feature_lanes)) * rows
+        store = round_rows + store_features(design, rows * c.dim)
         total = total + queries + scores + stats + values + store
     return total
 
 
 def gate(design: Design) -> Cost:
-    """The normed rows and the residual in; per token all experts' logits at once (one input
-    a cycle), then logits, exps, 1/sum, probabilities and ranks an expert a cycle."""
+    """The tokens in, the residual in and shifted to the sums' precision a word a cycle,
+    the task's gate in; per token all experts' logits at once (one input a cycle), then
+    logits, exps, 1/sum, probabilities and ranks an expert a cycle, and its queue entries."""
     c = design.config
-    per_token = (pipelined(c.dim) + 4 * pipelined(c.experts) + RECIPROCAL_LATENCY
-                 + c.top_k)
-    words = math.ceil(c.tokens * c.dim / design.feature_lanes)
-    return (load_features(design, c.tokens * c.dim) * 2 + Cost(pipelined(words))
-            + load_weights(design, c.experts * c.dim) + Cost(per_token * c.tokens))
+    visit("moe_clear_queues", "moe_route", "moe_enqueue", "reciprocal_newton")
+    experts = c.experts
+    per_token = (loop(design, "gate_dots", c.dim) + loop(design, "gate_logits", experts)
+                 + loop(design, "gate_exp", experts) + loop(design, "gate_normalize", experts)
+                 + loop(design, "top_k_experts", experts)).cycles
+    per_token += reciprocal_latency(design.wide_bits, design.tables) + c.top_k
+    visit("moe_residual")
+    residual = loop(design, "moe_residual_blocks", math.ceil(c.dim / design.feature_lanes))
+    return (load_features(design, c.tokens * c.dim) * 2 + residual * c.tokens
+            + load_weights(design, c.experts * c.dim, "load_rows_words")
+            + Cost(per_token * c.tokens))
 
 
 def expert_run(design: Design, tokens: int) -> Cost:
     """One expert over its queue: gather (TILE_IN values a cycle), fc1 + GELU and fc2 on the
     linear unit (weights streamed), scatter (TILE_OUT values a cycle)."""
     c, a = design.config, design.accelerator
-    gather = Cost(pipelined(tokens * math.ceil(c.dim / a.tile_in)))
-    scatter = Cost(pipelined(tokens * math.ceil(c.dim / a.tile_out)))
+    gather = loop(design, "run_expert_gather", tokens * math.ceil(c.dim / a.tile_in))
+    scatter = loop(design, "run_expert_scatter", tokens * math.ceil(c.dim / a.tile_out))
     return (gather + linear_rows(design, c.dim, c.expert_hidden, tokens)
             + linear_rows(design, c.expert_hidden, c.dim, tokens) + scatter)
 
@@ -266,12 +339,13 @@ def moe(design: Design, queues: tuple[int, ...]) -> tuple[Cost, Cost]:
     """(gate and routing, experts): every active expert in turn, then the rounding (a word
     a cycle) and one burst out."""
     c = design.config
+    visit("moe_experts", "moe_round")
     experts = Cost(0)
     for tokens in queues:
         if tokens > 0:
             experts = experts + expert_run(design, tokens)
-    words = math.ceil(c.tokens * c.dim / design.feature_lanes)
-    out = Cost(pipelined(words)) + store_features(design, c.tokens * c.dim)
+    rounding = loop(design, "moe_round_blocks", math.ceil(c.dim / design.feature_lanes))
+    out = rounding * c.tokens + store_features(design, c.tokens * c.dim)
     return gate(design), experts + out
 
 
@@ -295,8 +369,11 @@ def network_steps(design: Design, stats: ExpertStats | None = None) -> list[Step
             steps += [Step(name, "linear fc1+gelu", linear(design, c.dim, c.mlp_hidden)),
                       Step(name, "linear fc2", linear(design, c.mlp_hidden, c.dim,
                                                       residual=True))]
+    visit("top_images", "top_layers", "top_copy_tokens")
+    copy = transfer(math.ceil(c.tokens * c.dim / design.feature_lanes), design.port.axi_bits,
+                    design.port) * 2
     steps += [Step("head", "layer_norm", layer_norm(design)),
-              Step("head", "copy tokens", store_features(design, c.tokens * c.dim) * 2)]
+              Step("head", "copy tokens", copy)]
     return steps
 
 

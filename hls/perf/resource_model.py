@@ -143,37 +143,51 @@ def arrays(design: Design) -> list[Array]:
 
 
 def multipliers(design: Design) -> dict[str, tuple[int, int]]:
-    """Per kernel: (multipliers the generated loops instantiate, DSP48E2s each). Every
-    linear layer, expert and the patch embedding run on one linear tile (the unified
-    unit); a synthesis report that shows more instances corrects this."""
-    c, a = design.config, design.accelerator
-    feature, weight = design.feature_bits, design.weight_bits
-    return {
-        "linear tile": (a.tile_in * a.tile_out, dsp_per_multiplier(feature, weight)),
-        "attention q.k": (c.dim, dsp_per_multiplier(feature + 1, feature + 1)),
-        "attention p.v": (c.dim, dsp_per_multiplier(feature + 1, feature + 1)),
-        "layer norm": (3 * design.feature_lanes, dsp_per_multiplier(feature + 1, feature + 1)),
-        "gate": (c.experts, dsp_per_multiplier(feature + 1, weight)),
-        "moe scatter": (a.tile_out, dsp_per_multiplier(feature + 1, feature + 1)),
+    """Per site: (multipliers the generated loops instantiate, DSP48E2s each), at the
+    operand widths the code gives them: the MAC datapaths at their feature and weight
+    widths, and every product of ``fixed_point.hpp``'s approximations, of LayerNorm's
+    statistics and of the softmaxes at the full ``wide_t`` (64 bits; 128 in the edge-moe
+    preset). Every linear layer, expert and the patch embedding run on one linear tile
+    (``allocation ... limit=1``); a synthesis report that shows otherwise corrects this."""
+    c, a, t = design.config, design.accelerator, design.tables
+    feature, weight, wide = design.feature_bits, design.weight_bits, design.wide_bits
+    lanes = design.feature_lanes
+    log2e_bits = t.exp.frac_bits + 2  # the constant's width: HLS narrows constant products
+    products: dict[str, tuple[int, int, int]] = {
+        "linear tile": (a.tile_in * a.tile_out, feature, weight),
+        "attention q.k": (c.dim, feature + 1, feature + 1),
+        "attention p.v": (c.dim, feature + 1, feature + 1),
+        "layer norm squares": (lanes, feature + 1, feature + 1),
+        "gate": (c.experts, feature + 1, weight),
+        "moe scatter": (a.tile_out, feature + 1, feature + 1),
+        # softmax_update per head: two exps (new peak or not) and the sum's rescale; A x V:
+        # an exp and e / sum per head; the gate's exp and normalize; each exp a constant
+        # product and an interpolation product
+        "exp log2(e) products": (3 * c.heads + 1, wide, log2e_bits),
+        "exp interpolations": (3 * c.heads + 1, wide, wide),
+        "softmax rescale and normalize": (2 * c.heads + 1, wide, wide),
+        # one Newton body each (its loop is sequential): reciprocal 2 products (attention's
+        # row statistics, the gate), rsqrt 3 (LayerNorm)
+        "newton products": (2 * 2 + 3, wide, wide),
+        "layer norm statistics": (3, wide, wide),
+        "layer norm normalize and affine": (2 * lanes, wide, wide),
+        "gelu interpolations": (a.tile_out, wide, wide),
     }
+    return {name: (count, dsp_per_multiplier(x, y)) for name, (count, x, y) in products.items()}
 
 
 def approximation_units(design: Design) -> dict[str, int]:
-    """Instances of each approximation: exp per head for the softmax updates and again for
-    A x V, one for the gate; a GELU per output of the linear tile; the rest once per
-    kernel that uses them."""
+    """Instances of each approximation, for their logic: exp per head twice for the
+    softmax updates and again for A x V, one for the gate; a GELU per output of the linear
+    tile; the rest once per kernel that uses them."""
     c, a = design.config, design.accelerator
-    return {"exp": 2 * c.heads + 1, "reciprocal": 2, "rsqrt": 1, "gelu": a.tile_out}
-
-
-UNIT_DSPS = {"exp": 2, "reciprocal": 4, "rsqrt": 6, "gelu": 1}  # yosys, int16 formats
+    return {"exp": 3 * c.heads + 1, "reciprocal": 2, "rsqrt": 1, "gelu": a.tile_out}
 
 
 def resources(design: Design) -> Resources:
     macs = multipliers(design)
     units = approximation_units(design)
     dsp = sum(n * per for n, per in macs.values())
-    dsp += sum(count * UNIT_DSPS[name] for name, count in units.items())
     lut, ff = INTERFACE_LOGIC
     count = sum(n for n, _ in macs.values())
     lut += count * MAC_LOGIC[0]

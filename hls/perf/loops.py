@@ -1,0 +1,220 @@
+"""The cycle model's view of every labelled loop of the generated HLS: how it is
+scheduled, its initiation interval and its largest trip count at a design point.
+
+``tests/hls/test_model_follows_code.py`` parses a generated project (the lint's libclang
+parse) and holds this table to it both ways: every label in the code is here with the
+same scheduling, the II its pragma asks for (or the recurrence that makes it longer) and
+the same trip count, and every loop here is in the code and costed by the model.
+
+The latencies below are the model's estimate of what Vitis HLS schedules for the code's
+real operand widths (``wide_t``: 64 bits, 128 in the edge-moe preset) at 300 MHz; a
+synthesis report (``edgemoe estimate --csynth``) corrects them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from edgemoe.sim.approx import Tables
+
+from ..generator import MIN_MAC_ROWS
+
+if TYPE_CHECKING:  # the table's functions take the cycle model's Design
+    from .cycle_model import Design
+
+#: Stages of a pipelined loop body (a multiply-accumulate, a requantize): its fill time.
+PIPELINE_DEPTH = 8
+#: A DSP48E2 multiplies 27x18 signed: 26x17 unsigned bits of each operand per tile.
+DSP_A_BITS, DSP_B_BITS = 26, 17
+#: Registers around a DSP product (A/B in, M, P): a 27x18 product's latency.
+DSP_LATENCY = 3
+#: A requantize: the shift, the rounding increment, the saturation compare and select.
+REQUANTIZE_LATENCY = 2
+#: A registered ROM read (the approximation tables).
+TABLE_LATENCY = 2
+
+
+def multiply_latency(a_bits: int, b_bits: int) -> int:
+    """A product of the given widths on DSP48E2 tiles, partial products summed in a tree."""
+    tiles = math.ceil(a_bits / DSP_A_BITS) * math.ceil(b_bits / DSP_B_BITS)
+    return DSP_LATENCY + math.ceil(math.log2(tiles))
+
+
+def leading_one_latency(wide_bits: int) -> int:
+    """The priority encoder of ``bit_length``: log2(width) compare-and-shift steps, two
+    to a cycle."""
+    return math.ceil(math.log2(wide_bits) / 2)
+
+
+def exp_latency(wide_bits: int, tables: Tables) -> int:
+    """approx_exp: t = |x| log2(e), the table read, the interpolation product, the shift,
+    the requantize (every operand a wide_t)."""
+    return (multiply_latency(wide_bits, tables.exp.frac_bits + 2) + 1 + TABLE_LATENCY
+            + multiply_latency(wide_bits, wide_bits) + 1 + REQUANTIZE_LATENCY)
+
+
+def newton_latency(wide_bits: int, steps: int, products: int) -> int:
+    """A Newton approximation: normalize, seed from the table, ``steps`` iterations of
+    ``products`` dependent products with their roundings, rescale and requantize."""
+    step = products * (multiply_latency(wide_bits, wide_bits) + 1) + 1
+    return (leading_one_latency(wide_bits) + 1 + TABLE_LATENCY + steps * step + 1
+            + REQUANTIZE_LATENCY)
+
+
+def reciprocal_latency(wide_bits: int, tables: Tables) -> int:
+    return newton_latency(wide_bits, tables.reciprocal.newton_steps, 2)
+
+
+def rsqrt_latency(wide_bits: int, tables: Tables) -> int:
+    return newton_latency(wide_bits, tables.rsqrt.newton_steps, 3)
+
+
+def softmax_update_latency(wide_bits: int, tables: Tables) -> int:
+    """One running-softmax update, the recurrence of a row: compare with the peak, the
+    difference requantized, exp, the sum rescaled (a product and its requantize), the add."""
+    return (1 + REQUANTIZE_LATENCY + exp_latency(wide_bits, tables)
+            + multiply_latency(wide_bits, wide_bits) + REQUANTIZE_LATENCY + 1)
+
+
+def statistics_latency(wide_bits: int) -> int:
+    """LayerNorm between its sweeps: mean and mean of squares (products by 1/DIM), the
+    square of the mean, the variance, each requantized, in sequence."""
+    return 3 * (multiply_latency(wide_bits, wide_bits) + REQUANTIZE_LATENCY) + 2
+
+
+# ------------------------------------------------------------------------ the loops
+@dataclass(frozen=True)
+class LoopModel:
+    """One labelled loop: ``kind`` as scheduled ("pipelined", "unrolled", "sequential"),
+    its largest trip count at a design (None where each call sets it: the template
+    loaders, whose transfers the model counts per call), and for a pipelined loop the II
+    the model charges, with the recurrence that makes it longer than the pragma's."""
+
+    kind: str
+    trip: Callable[[Design], int] | None
+    ii: Callable[[Design], int] = lambda design: 1
+    recurrence: str = ""
+    debug_only: bool = False  # runs only when the debug tap is asked for
+
+
+def key_step_ii(design: Design) -> int:
+    """A row's softmax state comes round every P cycles: the update must be done by then."""
+    latency = softmax_update_latency(design.wide_bits, design.tables)
+    return max(1, math.ceil(latency / design.accelerator.attention_parallel))
+
+
+def _max_inputs(d: Design) -> int:
+    c = d.config
+    return max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
+
+
+def _max_outputs(d: Design) -> int:
+    c = d.config
+    return max(c.dim, c.mlp_hidden, c.expert_hidden)
+
+
+def _token_blocks(d: Design) -> int:
+    return d.config.dim // d.feature_lanes
+
+
+P = "pipelined"
+U = "unrolled"
+S = "sequential"
+
+LOOPS: dict[str, LoopModel] = {
+    # memory.hpp
+    "unpack_pieces": LoopModel(U, lambda d: d.accelerator.axi_bits // 64),
+    "pack_pieces": LoopModel(U, lambda d: d.accelerator.axi_bits // 64),
+    "load_rows_words": LoopModel(P, None),
+    "load_rows_lanes": LoopModel(U, None),
+    "load_vector_words": LoopModel(P, None),
+    "load_vector_lanes": LoopModel(U, lambda d: d.weight_lanes),
+    "store_rows_words": LoopModel(P, None),
+    "store_rows_lanes": LoopModel(U, lambda d: d.feature_lanes),
+    # fixed_point.hpp
+    "bit_length_halve": LoopModel(U, None),
+    "reciprocal_newton": LoopModel(S, lambda d: d.tables.reciprocal.newton_steps),
+    "rsqrt_newton": LoopModel(S, lambda d: d.tables.rsqrt.newton_steps),
+    # linear.cpp
+    "stream_weights_words": LoopModel(
+        P, lambda d: _max_outputs(d) * _max_inputs(d) // d.weight_lanes),
+    "place_strip_lanes": LoopModel(U, lambda d: d.weight_lanes),
+    "multiply_strips_first": LoopModel(
+        P, lambda d: d.accelerator.tile_out * _max_inputs(d) // d.weight_lanes),
+    "multiply_strips_strips": LoopModel(S, lambda d: _max_outputs(d) // d.accelerator.tile_out),
+    "multiply_strips_steps": LoopModel(
+        P, lambda d: _max_inputs(d) // d.accelerator.tile_in
+        * max(d.config.tokens, MIN_MAC_ROWS)),
+    "multiply_strips_outputs": LoopModel(U, lambda d: d.accelerator.tile_out),
+    "multiply_strips_inputs": LoopModel(U, lambda d: d.accelerator.tile_in),
+    "multiply_strips_finish": LoopModel(P, lambda d: d.config.tokens),
+    "multiply_strips_finish_outputs": LoopModel(U, lambda d: d.accelerator.tile_out),
+    # attention.cpp
+    "attention_blocks": LoopModel(
+        S, lambda d: math.ceil(d.config.tokens / d.accelerator.attention_parallel)),
+    "attention_key_steps": LoopModel(
+        P, lambda d: d.config.tokens * d.accelerator.attention_parallel, key_step_ii,
+        "a row's softmax update (compare, exp, rescale, add) before its next key"),
+    "attention_key_heads": LoopModel(U, lambda d: d.config.heads),
+    "attention_dot": LoopModel(U, lambda d: d.config.head_dim),
+    "attention_row_stats": LoopModel(S, lambda d: d.accelerator.attention_parallel),
+    "attention_row_stats_heads": LoopModel(S, lambda d: d.config.heads),
+    "attention_values": LoopModel(P, lambda d: d.config.tokens
+                                  * d.accelerator.attention_parallel),
+    "attention_value_heads": LoopModel(U, lambda d: d.config.heads),
+    "attention_value_dims": LoopModel(U, lambda d: d.config.head_dim),
+    "attention_round": LoopModel(S, lambda d: d.accelerator.attention_parallel),
+    "attention_round_blocks": LoopModel(P, _token_blocks),
+    "attention_round_lanes": LoopModel(U, lambda d: d.feature_lanes),
+    "attention_debug_rows": LoopModel(S, lambda d: d.accelerator.attention_parallel,
+                                      debug_only=True),
+    "attention_debug_scores": LoopModel(S, lambda d: d.config.heads, debug_only=True),
+    "attention_debug_keys": LoopModel(S, lambda d: d.config.tokens, debug_only=True),
+    # layer_norm.cpp
+    "layer_norm_tokens": LoopModel(S, lambda d: d.config.tokens),
+    "layer_norm_sums": LoopModel(P, _token_blocks),
+    "layer_norm_sums_lanes": LoopModel(U, lambda d: d.feature_lanes),
+    "layer_norm_normalize": LoopModel(P, _token_blocks),
+    "layer_norm_normalize_lanes": LoopModel(U, lambda d: d.feature_lanes),
+    # moe.cpp
+    "gate_clear": LoopModel(U, lambda d: d.config.experts),
+    "gate_dots": LoopModel(P, lambda d: d.config.dim),
+    "gate_dot_experts": LoopModel(U, lambda d: d.config.experts),
+    "gate_logits": LoopModel(P, lambda d: d.config.experts),
+    "gate_exp": LoopModel(P, lambda d: d.config.experts),
+    "gate_normalize": LoopModel(P, lambda d: d.config.experts),
+    "top_k_experts": LoopModel(P, lambda d: d.config.experts),
+    "top_k_compare": LoopModel(U, lambda d: d.config.experts),
+    "run_expert_gather": LoopModel(
+        P, lambda d: d.config.tokens * d.config.dim // d.accelerator.tile_in),
+    "run_expert_gather_lanes": LoopModel(U, lambda d: d.accelerator.tile_in),
+    "run_expert_scatter": LoopModel(
+        P, lambda d: d.config.tokens * d.config.dim // d.accelerator.tile_out),
+    "run_expert_scatter_lanes": LoopModel(U, lambda d: d.accelerator.tile_out),
+    "moe_residual": LoopModel(S, lambda d: d.config.tokens),
+    "moe_residual_blocks": LoopModel(P, _token_blocks),
+    "moe_residual_lanes": LoopModel(U, lambda d: d.feature_lanes),
+    "moe_clear_queues": LoopModel(S, lambda d: d.config.experts),
+    "moe_route": LoopModel(S, lambda d: d.config.tokens),
+    "moe_enqueue": LoopModel(S, lambda d: d.config.top_k),
+    "moe_debug_probs": LoopModel(S, lambda d: d.config.experts, debug_only=True),
+    "moe_experts": LoopModel(S, lambda d: d.config.experts),
+    "moe_round": LoopModel(S, lambda d: d.config.tokens),
+    "moe_round_blocks": LoopModel(P, _token_blocks),
+    "moe_round_lanes": LoopModel(U, lambda d: d.feature_lanes),
+    # patch_embed.cpp
+    "patch_embed_image": LoopModel(
+        P, lambda d: d.config.image_height * d.config.image_width * 3 * 8
+        // d.accelerator.axi_bits),
+    "patch_embed_gather": LoopModel(
+        P, lambda d: d.config.patches * 3 * d.config.patch * d.config.patch),
+    "patch_embed_class_token": LoopModel(P, lambda d: d.config.dim),
+    # top.cpp
+    "top_images": LoopModel(S, lambda d: 1),
+    "top_layers": LoopModel(S, lambda d: d.config.layers),
+    "top_copy_tokens": LoopModel(P, lambda d: d.config.tokens * d.config.dim
+                                 // d.feature_lanes),
+}
