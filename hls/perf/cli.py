@@ -3,6 +3,7 @@ accelerator on a ZCU104 from the cycle and resource models, before any synthesis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def _design(artifact: Path):
     return manifest, Design(manifest.config, manifest.accelerator,
                             manifest.buffers.feature_bits, manifest.weights.lane_bits,
                             manifest.approximations)
+
+
+def _reported_loops(csynth: Path) -> dict:
+    """Each labelled loop a synthesis report shows (a one-line error if it has none)."""
+    from edgemoe.hls.perf.csynth_report import ReportError, read_loops
+    from edgemoe.sim.config import ConfigError
+
+    try:
+        return read_loops(csynth)
+    except ReportError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _parse_tile(tile: str | None) -> tuple[int, int] | None:
@@ -85,8 +97,11 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
                                    design.weight_bits)
         if problems:
             raise ConfigError("this design point cannot be built: " + "; ".join(problems))
+        reported = _reported_loops(csynth) if csynth else {}
     except (ArtifactError, ConfigError) as err:
         raise click.ClickException(str(err)) from None
+    design = dataclasses.replace(design, reported_ii=tuple(
+        (label, loop.ii) for label, loop in sorted(reported.items()) if loop.ii))
     a = design.accelerator
     click.echo(f"{manifest.config.name}: P={a.attention_parallel}, tile {a.tile_in}x"
                f"{a.tile_out}, {design.feature_bits}-bit features, {design.weight_bits}-bit "
@@ -120,6 +135,13 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
         value = getattr(used, key)
         click.echo(f"    {key:7} {value:>10,.0f} of {budget:>9,} ({value / budget:6.1%})")
     click.echo(f"  fits a ZCU104: {'yes' if used.fits() else 'NO'}")
+    from edgemoe.hls.perf.assumptions import assumptions
+
+    table = assumptions(design, reported)
+    summary["assumptions"] = [dataclasses.asdict(row) for row in table]
+    click.echo("  assumptions (model, or the synthesis report where --csynth gives one):")
+    for row in table:
+        click.echo(f"    {row.name:38} {row.value:34} {row.source}")
     if csynth:
         from edgemoe.hls.perf.csynth_report import (
             ReportError,

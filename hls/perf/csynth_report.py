@@ -1,10 +1,13 @@
 """Vitis HLS synthesis reports (``csynth.xml``) beside the cycle and resource model.
 
 Where a user has run ``csynth_design``, each function's report lies in
-``<solution>/syn/report/<function>_csynth.xml``. This reads the latency (cycles; ``None``
-where HLS reports it as undefined, e.g. a loop with a variable trip count), the clock and
-the resources, and lines them up with the model per kernel, so the ratios can be saved
-and given back to the model as corrections.
+``<solution>/syn/report/<function>_csynth.xml`` (a pipelined loop of a function often in a
+``<function>_Pipeline_<label>_csynth.xml`` of its own). This reads the latency (cycles;
+``None`` where HLS reports it as undefined), the clock and the resources, and lines them up
+with the model per kernel, so the ratios can be saved and given back to the model as
+corrections; and every labelled loop's II, trip count and depth
+(``PerformanceEstimates/SummaryOfLoopLatency/<label>``), which replace the model's
+assumptions for those loops.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from pathlib import Path
 
 from edgemoe.sim.atomic import atomic_path
 
-#: The model's kernels under the names of the HLS functions that implement them.
-MODEL_KERNELS = {"patch_embed": ("patch_embed",), "layer_norm": ("layer_norm",),
-                 "linear": ("linear q/k/v", "linear proj", "linear fc1+gelu", "linear fc2"),
-                 "attention": ("attention",), "moe_layer": ("moe gate", "moe experts")}
+#: The model's kernels under the names of the HLS functions that implement them (the
+#: units that stay functions: every wrapper is inlined into the top).
+MODEL_KERNELS = {"layer_norm": ("layer_norm",),
+                 "linear_rows": ("linear q/k/v", "linear proj", "linear fc1+gelu", "linear fc2",
+                                 "moe experts", "patch_embed"),
+                 "attention": ("attention",)}
 
 
 class ReportError(ValueError):
@@ -41,9 +46,11 @@ class SynthesisReport:
 
 
 def _number(text: str | None) -> int | None:
-    if text is None or not text.strip() or text.strip().lower() == "undef":
+    """A report's count; None where it has none ("undef", "-", empty)."""
+    try:
+        return int(float(text)) if text is not None else None
+    except ValueError:
         return None
-    return int(float(text))
 
 
 def _float(text: str | None) -> float | None:
@@ -74,18 +81,62 @@ def read_csynth(path: str | Path) -> SynthesisReport:
             ("uram", "URAM"))})
 
 
-def read_solution(solution: str | Path) -> dict[str, SynthesisReport]:
-    """Every ``*_csynth.xml`` under ``solution/syn/report`` (or the folder itself)."""
+def _report_files(solution: str | Path) -> list[Path]:
     solution = Path(solution)
     folder = solution / "syn" / "report" if (solution / "syn" / "report").is_dir() else solution
-    reports = {}
-    for path in sorted(folder.glob("*_csynth.xml")):
-        report = read_csynth(path)
-        reports[report.function] = report
-    if not reports:
+    paths = sorted(folder.glob("*_csynth.xml"))
+    if not paths:
         raise ReportError(f"no *_csynth.xml in {folder}: run csynth_design first "
                           "(vitis_hls -f vitis_hls.tcl)")
+    return paths
+
+
+def read_solution(solution: str | Path) -> dict[str, SynthesisReport]:
+    """Every ``*_csynth.xml`` under ``solution/syn/report`` (or the folder itself)."""
+    reports = {}
+    for path in _report_files(solution):
+        report = read_csynth(path)
+        reports[report.function] = report
     return reports
+
+
+@dataclass(frozen=True)
+class LoopReport:
+    label: str
+    ii: int | None
+    trip: int | None
+    depth: int | None
+    latency: int | None
+
+
+def _loops_in(element: ET.Element) -> list[LoopReport]:
+    """A SummaryOfLoopLatency's loops, nested loops included (each is an element named by
+    its label, holding its inner loops as elements of their own)."""
+    found = []
+    for loop in element:
+        if loop.find("TripCount") is None and loop.find("PipelineII") is None:
+            continue
+        found.append(LoopReport(loop.findtext("Name") or loop.tag,
+                                _number(loop.findtext("PipelineII")),
+                                _number(loop.findtext("TripCount")),
+                                _number(loop.findtext("PipelineDepth")),
+                                _number(loop.findtext("Latency"))))
+        found += _loops_in(loop)
+    return found
+
+
+def read_loops(solution: str | Path) -> dict[str, LoopReport]:
+    """Every labelled loop any report of the solution shows, by label."""
+    loops: dict[str, LoopReport] = {}
+    for path in _report_files(solution):
+        try:
+            root = ET.parse(path).getroot()
+        except (ET.ParseError, OSError) as err:
+            raise ReportError(f"{path} is not a readable XML report: {err}") from None
+        for summary in root.iter("SummaryOfLoopLatency"):
+            for loop in _loops_in(summary):
+                loops.setdefault(loop.label, loop)
+    return loops
 
 
 @dataclass(frozen=True)

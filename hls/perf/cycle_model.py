@@ -130,6 +130,8 @@ class Design:
     feature_bits: int = 16  # the lanes of feature maps in DDR and of the multipliers' inputs
     weight_bits: int = 16
     tables: Tables = field(default_factory=Tables)  # the approximations' parameters
+    #: (label, II) a synthesis report gives, in place of the model's (``--csynth``)
+    reported_ii: tuple[tuple[str, int], ...] = ()
 
     @property
     def port(self) -> MemoryPort:
@@ -184,13 +186,18 @@ def visit(*labels: str) -> None:
             costed.add(label)
 
 
+def loop_ii(design: Design, label: str) -> int:
+    """The II of a pipelined loop: a synthesis report's, else the model's."""
+    return dict(design.reported_ii).get(label) or LOOPS[label].ii(design)
+
+
 def loop(design: Design, label: str, trip: int, depth: int = PIPELINE_DEPTH) -> Cost:
-    """A pipelined loop of the generated code, at the II the model gives it."""
+    """A pipelined loop of the generated code, at its II (``loop_ii``)."""
     visit(label)
     model = LOOPS[label]
     if model.kind != "pipelined":
         raise ValueError(f"{label} is {model.kind}, not pipelined")
-    return Cost(pipelined(trip, model.ii(design), depth))
+    return Cost(pipelined(trip, loop_ii(design, label), depth))
 
 
 # ------------------------------------------------------------------------------ kernels
@@ -413,18 +420,14 @@ def latency(design: Design, stats: ExpertStats | None = None,
 
 
 def per_call(design: Design, stats: ExpertStats | None = None) -> dict[str, int]:
-    """Cycles of one call of each HLS function (a dim x dim linear layer, one MoE layer),
-    as a synthesis report gives them."""
+    """Cycles of one call of each unit that stays an HLS function (``linear_rows``: a dim
+    x dim layer over every token), as a synthesis report gives them."""
     c = design.config
     stats = stats or ExpertStats.uniform(c)
-    calls = {"patch_embed": patch_embed(design).cycles, "layer_norm": layer_norm(design).cycles,
-             "linear": linear(design, c.dim, c.dim).cycles,
-             "attention": attention(design).cycles}
-    if c.moe_layers:
-        routing, experts = moe(design, stats.queues[c.moe_layers[0]])
-        calls["moe_layer"] = routing.cycles + experts.cycles
-    calls["edgemoe_top"] = latency(design, stats).cycles
-    return calls
+    return {"layer_norm": layer_norm(design).cycles,
+            "linear_rows": linear_rows(design, c.dim, c.dim, c.tokens).cycles,
+            "attention": attention(design).cycles,
+            "edgemoe_top": latency(design, stats).cycles}
 
 
 # ------------------------------------------------------------------------------ RTL units

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from edgemoe.hls.perf.csynth_report import (
+    LoopReport,
     ReportError,
     compare,
     read_csynth,
+    read_loops,
     read_solution,
     save_corrections,
 )
@@ -79,3 +82,59 @@ def test_not_a_report_is_refused(tmp_path: Path) -> None:
         read_csynth(tmp_path / "x_csynth.xml")
     with pytest.raises(ReportError, match=r"no \*_csynth\.xml"):
         read_solution(tmp_path / "missing")
+
+
+LOOP_REPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<profile>
+  <PerformanceEstimates>
+    <SummaryOfOverallLatency><Best-caseLatency>undef</Best-caseLatency>
+      <Worst-caseLatency>undef</Worst-caseLatency></SummaryOfOverallLatency>
+    <SummaryOfLoopLatency>
+      <attention_blocks>
+        <TripCount>9</TripCount><Latency>undef</Latency><PipelineII>-</PipelineII>
+        <attention_key_steps>
+          <TripCount>36</TripCount><Latency>120</Latency><PipelineII>{ii}</PipelineII>
+          <PipelineDepth>24</PipelineDepth>
+        </attention_key_steps>
+      </attention_blocks>
+    </SummaryOfLoopLatency>
+  </PerformanceEstimates>
+  <AreaEstimates><Resources><DSP>1</DSP></Resources></AreaEstimates>
+</profile>
+"""
+
+
+def _loop_solution(tmp_path: Path, ii: int) -> Path:
+    folder = tmp_path / "solution1" / "syn" / "report"
+    folder.mkdir(parents=True)
+    (folder / "attention_csynth.xml").write_text(LOOP_REPORT.format(ii=ii))
+    return tmp_path / "solution1"
+
+
+def test_every_labelled_loop_of_the_reports_is_read(tmp_path: Path) -> None:
+    loops = read_loops(_loop_solution(tmp_path, 3))
+    assert loops["attention_key_steps"] == LoopReport("attention_key_steps", 3, 36, 24, 120)
+    assert loops["attention_blocks"] == LoopReport("attention_blocks", None, 9, None, None)
+
+
+def test_a_reported_ii_replaces_the_models_in_the_estimate(tiny_artifact: Path,
+                                                          tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from edgemoe.hls.perf.cli import estimate
+
+    def run(*extra: str) -> str:
+        result = CliRunner().invoke(estimate, [str(tiny_artifact), "--images", "1", *extra])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def attention_cycles(output: str) -> int:
+        line = next(x for x in output.splitlines() if x.strip().startswith("attention "))
+        return int(line.split()[1].replace(",", ""))
+
+    modelled = run()
+    assert re.search(r"loop attention_key_steps +II [2-9].* model", modelled)
+    reported = run("--csynth", str(_loop_solution(tmp_path, 1)))
+    assert re.search(r"loop attention_key_steps +II 1, trip <= 36 +csynth", reported)
+    assert re.search(r"loop attention_values +II 1.* model", reported)
+    assert attention_cycles(reported) < attention_cycles(modelled)
