@@ -10,6 +10,7 @@ identifier; the project is written to a scratch folder and moved into place.
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 from pathlib import Path
@@ -27,6 +28,7 @@ from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.network import block_prefix
 from edgemoe.sim.output_folder import output_folder
 
+from .datapath_widths import datapath_widths
 from .headers import ap_types_dir
 
 PROJECT_TEMPLATES = Path(__file__).parent / "templates" / "project"
@@ -128,6 +130,8 @@ class _Context:
             "reciprocal_table": reciprocal.table().tolist(),
             "rsqrt_table": norm.rsqrt.table().tolist(), "gelu_table": gelu.table().tolist(),
             "inv_dim_bits": norm.inv_dim_bits, "inv_dim": round(2**norm.inv_dim_bits / c.dim),
+            "operand_bits": operand_bits(manifest, exp.table().tolist(),
+                                         gelu.table().tolist()),
             "embed": {"weight": self.tensor("patch_embed.weight"),
                       "bias": self.tensor("patch_embed.bias"),
                       "position": self.tensor("embed.position"),
@@ -148,6 +152,23 @@ class _Context:
             "hp_ports": hp_ports(kernel.bundles),
             "ap_types": safe_path(str(ap_types_dir()), "the ap_types headers' folder"),
         }
+
+
+def operand_bits(manifest: Manifest, exp_table: list[int], gelu_table: list[int]
+                 ) -> dict[str, int]:
+    """config.hpp's multiplier operand widths: the artifact's bounds, and the largest step
+    between neighbouring entries of the interpolated tables."""
+    def step_bits(table: list[int]) -> int:
+        return max(abs(a - b) for a, b in itertools.pairwise(table)).bit_length() + 1
+
+    w = datapath_widths(manifest)
+    return {"LN_TOTAL_BITS": w.ln_total, "LN_SQUARES_BITS": w.ln_squares,
+            "LN_MEAN_BITS": w.ln_mean, "LN_CENTERED_BITS": w.ln_centered,
+            "LN_INV_STD_BITS": w.ln_inv_std, "LN_NORMALIZED_BITS": w.ln_normalized,
+            "LN_GAMMA_BITS": w.ln_gamma, "EXP_INPUT_BITS": w.exp_input,
+            "EXP_STEP_BITS": step_bits(exp_table), "SOFTMAX_TOTAL_BITS": w.softmax_total,
+            "SOFTMAX_EXP_BITS": w.softmax_exp, "SOFTMAX_INV_SUM_BITS": w.softmax_inv_sum,
+            "GELU_STEP_DIFF_BITS": step_bits(gelu_table), "GELU_OFFSET_BITS": w.gelu_offset}
 
 
 READ_ONLY = ("weights", "images")

@@ -33,12 +33,13 @@ def _stats_per_task(artifact: Path, images: int):
 def _design(artifact: Path):
     from edgemoe.sim.artifact import Artifact
 
+    from ..datapath_widths import datapath_widths
     from .cycle_model import Design
 
     manifest = Artifact(artifact).manifest
     return manifest, Design(manifest.config, manifest.accelerator,
                             manifest.buffers.feature_bits, manifest.weights.lane_bits,
-                            manifest.approximations)
+                            manifest.approximations, widths=datapath_widths(manifest))
 
 
 def _reported_loops(csynth: Path) -> dict:

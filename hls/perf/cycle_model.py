@@ -31,6 +31,7 @@ from edgemoe.sim.approx import Tables
 from edgemoe.sim.config import AcceleratorConfig, ModelConfig
 from edgemoe.sim.kernel_interface import wide_bits
 
+from ..datapath_widths import DatapathWidths
 from ..generator import HP_PORT_BITS, MIN_MAC_ROWS
 from .loops import (
     LOOPS,
@@ -132,6 +133,13 @@ class Design:
     tables: Tables = field(default_factory=Tables)  # the approximations' parameters
     #: (label, II) a synthesis report gives, in place of the model's (``--csynth``)
     reported_ii: tuple[tuple[str, int], ...] = ()
+    #: the multipliers' operand widths an artifact gives (None: the preset's bounds)
+    widths: DatapathWidths | None = None
+
+    @property
+    def operand_widths(self) -> DatapathWidths:
+        return self.widths or DatapathWidths.for_preset(self.config, self.feature_bits,
+                                                        self.weight_bits, self.tables)
 
     @property
     def port(self) -> MemoryPort:

@@ -55,8 +55,10 @@ def with_point(design: Design, parallel: int | None = None,
                                       **{k: v for k, v in changes.items() if v is not None})
     features, weights = PRECISIONS[precision] if precision else (design.feature_bits,
                                                                  design.weight_bits)
+    # an artifact's operand widths hold for its own precision only
+    same = (features, weights) == (design.feature_bits, design.weight_bits)
     return dataclasses.replace(design, accelerator=accelerator, feature_bits=features,
-                               weight_bits=weights)
+                               weight_bits=weights, widths=design.widths if same else None)
 
 
 def design_for(config: ModelConfig, parallel: int, tile: tuple[int, int], precision: str,

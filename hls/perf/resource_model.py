@@ -144,15 +144,18 @@ def arrays(design: Design) -> list[Array]:
 
 def multipliers(design: Design) -> dict[str, tuple[int, int]]:
     """Per site: (multipliers the generated loops instantiate, DSP48E2s each), at the
-    operand widths the code gives them: the MAC datapaths at their feature and weight
-    widths, and every product of ``fixed_point.hpp``'s approximations, of LayerNorm's
-    statistics and of the softmaxes at the full ``wide_t`` (64 bits; 128 in the edge-moe
-    preset). Every linear layer, expert and the patch embedding run on one linear tile
-    (``allocation ... limit=1``); a synthesis report that shows otherwise corrects this."""
+    operand widths the code casts them to: the MAC datapaths at their feature and weight
+    widths, the approximations', LayerNorm's and the softmaxes' products at the bounds of
+    the artifact's formats (``datapath_widths``; ``config.hpp``), the Newton iterations at
+    the full ``wide_t`` (64 bits; 128 in the edge-moe preset). Every linear layer, expert
+    and the patch embedding run on one linear tile (``allocation ... limit=1``); a
+    synthesis report that shows otherwise corrects this."""
     c, a, t = design.config, design.accelerator, design.tables
     feature, weight, wide = design.feature_bits, design.weight_bits, design.wide_bits
+    w = design.operand_widths
     lanes = design.feature_lanes
-    log2e_bits = t.exp.frac_bits + 2  # the constant's width: HLS narrows constant products
+    segment = t.exp.frac_bits - t.exp.table_bits + 1
+    exps = 3 * c.heads + 1  # two per head in the softmax update, one in A x V, the gate's
     products: dict[str, tuple[int, int, int]] = {
         "linear tile": (a.tile_in * a.tile_out, feature, weight),
         "attention q.k": (c.dim, feature + 1, feature + 1),
@@ -160,18 +163,18 @@ def multipliers(design: Design) -> dict[str, tuple[int, int]]:
         "layer norm squares": (lanes, feature + 1, feature + 1),
         "gate": (c.experts, feature + 1, weight),
         "moe scatter": (a.tile_out, feature + 1, feature + 1),
-        # softmax_update per head: two exps (new peak or not) and the sum's rescale; A x V:
-        # an exp and e / sum per head; the gate's exp and normalize; each exp a constant
-        # product and an interpolation product
-        "exp log2(e) products": (3 * c.heads + 1, wide, log2e_bits),
-        "exp interpolations": (3 * c.heads + 1, wide, wide),
-        "softmax rescale and normalize": (2 * c.heads + 1, wide, wide),
+        "exp log2(e) products": (exps, w.exp_input, t.exp.frac_bits + 2),
+        "exp interpolations": (exps, t.exp.frac_bits + 2, segment),
+        "softmax rescale": (c.heads, w.softmax_total, w.softmax_exp),
+        "softmax normalize": (c.heads + 1, w.softmax_exp, w.softmax_inv_sum),
         # one Newton body each (its loop is sequential): reciprocal 2 products (attention's
         # row statistics, the gate), rsqrt 3 (LayerNorm)
         "newton products": (2 * 2 + 3, wide, wide),
-        "layer norm statistics": (3, wide, wide),
-        "layer norm normalize and affine": (2 * lanes, wide, wide),
-        "gelu interpolations": (a.tile_out, wide, wide),
+        "layer norm statistics": (2, max(w.ln_total, w.ln_squares), w.ln_inv_dim),
+        "layer norm mean squared": (1, w.ln_mean, w.ln_mean),
+        "layer norm normalize": (lanes, w.ln_centered, w.ln_inv_std),
+        "layer norm affine": (lanes, w.ln_normalized, w.ln_gamma),
+        "gelu interpolations": (a.tile_out, t.gelu.frac_bits + 2, w.gelu_offset),
     }
     return {name: (count, dsp_per_multiplier(x, y)) for name, (count, x, y) in products.items()}
 

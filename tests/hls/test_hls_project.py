@@ -78,6 +78,31 @@ def test_a_changed_table_entry_is_caught_at_its_layer(generated, tmp_path: Path)
     assert all(t.equal for t in report.taps if t.name in before)
 
 
+def test_operand_widths_are_the_artifacts_bounds_and_are_used(generated,
+                                                             tmp_path: Path) -> None:
+    """config.hpp's multiplier operand widths are what the resource model counts
+    (datapath_widths), and the code relies on them: a LayerNorm operand cast two bits
+    narrower than its bound breaks the first LayerNorm."""
+    from edgemoe.hls.datapath_widths import datapath_widths
+
+    artifact, project = generated
+    text = (project / "include" / "config.hpp").read_text()
+    declared = dict(re.findall(r"constexpr int (\w+_BITS) = (\d+);", text))
+    widths = datapath_widths(Artifact(artifact).manifest)
+    assert int(declared["LN_CENTERED_BITS"]) == widths.ln_centered
+    assert int(declared["SOFTMAX_TOTAL_BITS"]) == widths.softmax_total
+    assert int(declared["LN_INV_STD_BITS"]) == widths.ln_inv_std < 64
+
+    broken = tmp_path / "hls"
+    shutil.copytree(project, broken)
+    config = broken / "include" / "config.hpp"
+    config.write_text(text.replace(f"LN_INV_STD_BITS = {widths.ln_inv_std};",
+                                   f"LN_INV_STD_BITS = {widths.ln_inv_std - 2};"))
+    report = run_csim(broken, artifact)
+    first = next(t for t in report.taps if not t.equal)
+    assert first.name == "blocks.0.norm1", str(first)
+
+
 def test_generated_sources_compile_without_warnings(generated, tmp_path: Path) -> None:
     _, project = generated
     command = [find_compiler().path, CXX_STANDARD, "-O0", *WARNINGS, "-c",

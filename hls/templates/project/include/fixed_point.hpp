@@ -13,6 +13,26 @@
 
 namespace edgemoe {
 
+// Multiplier operands at the widths this artifact's formats need (config.hpp): a value is
+// cast to one of these only where its bound holds, so the product is exact.
+typedef ap_int<LN_TOTAL_BITS> ln_total_t;
+typedef ap_int<LN_SQUARES_BITS> ln_squares_t;
+typedef ap_int<LAYER_NORM_INV_DIM_BITS + 2> inv_dim_t;
+typedef ap_int<LN_MEAN_BITS> ln_mean_t;
+typedef ap_int<LN_CENTERED_BITS> ln_centered_t;
+typedef ap_int<LN_INV_STD_BITS> ln_inv_std_t;
+typedef ap_int<LN_NORMALIZED_BITS> ln_normalized_t;
+typedef ap_int<LN_GAMMA_BITS> ln_gamma_t;
+typedef ap_int<EXP_INPUT_BITS> exp_input_t;
+typedef ap_int<EXP_FRAC_BITS + 2> log2e_t;
+typedef ap_int<EXP_STEP_BITS> exp_step_t;
+typedef ap_int<EXP_FRAC_BITS - EXP_TABLE_BITS + 1> exp_offset_t;
+typedef ap_int<SOFTMAX_TOTAL_BITS> softmax_total_t;
+typedef ap_int<SOFTMAX_EXP_BITS> softmax_exp_t;
+typedef ap_int<SOFTMAX_INV_SUM_BITS> softmax_inv_sum_t;
+typedef ap_int<GELU_STEP_DIFF_BITS> gelu_step_t;
+typedef ap_int<GELU_OFFSET_BITS> gelu_offset_t;
+
 // Shifts past this leave nothing of a 62-bit magnitude (as in sim: MAX_SHIFT).
 constexpr int MAX_SHIFT = 62;
 
@@ -101,14 +121,14 @@ inline wide_t approx_exp(wide_t x, const Format &in, const Format &out) {
     constexpr int ft = EXP_FRAC_BITS;
     constexpr int segment_bits = EXP_FRAC_BITS - EXP_TABLE_BITS;
     const wide_t magnitude = x < 0 ? wide_t(-x) : wide_t(0);
-    const wide_t t = round_shift(magnitude * wide_t(EXP_LOG2E), in.frac);
+    const wide_t t = round_shift(exp_input_t(magnitude) * log2e_t(EXP_LOG2E), in.frac);
     const wide_t whole = t >> ft;
     const wide_t fraction = t & ((wide_t(1) << ft) - 1);
     const int index = int(fraction >> segment_bits);
     const wide_t offset = fraction & ((wide_t(1) << segment_bits) - 1);
     const wide_t base = EXP_TABLE[index];
     const wide_t next = EXP_TABLE[index + 1];
-    wide_t value = (base << segment_bits) - (base - next) * offset;
+    wide_t value = (base << segment_bits) - exp_step_t(base - next) * exp_offset_t(offset);
     value = value >> int(whole < MAX_SHIFT ? whole : wide_t(MAX_SHIFT));
     return requantize(value, ft + segment_bits, out);
 }
@@ -181,8 +201,9 @@ inline wide_t approx_gelu(wide_t x, const Format &in, const Format &out) {
     const int at = inside ? int(index) : GELU_ENTRIES - 1;
     const wide_t base = GELU_TABLE[at];
     const wide_t next = GELU_TABLE[at + 1];
-    const wide_t correction = inside ? wide_t((base << offset_bits) - (base - next) * offset)
-                                     : wide_t(0);
+    const wide_t correction =
+        inside ? wide_t((base << offset_bits) - gelu_step_t(base - next) * gelu_offset_t(offset))
+               : wide_t(0);
     const int frac = g + offset_bits;
     const wide_t relu = (x > 0 ? wide_t(x) : wide_t(0)) << (frac - in.frac);
     return requantize(relu - correction, frac, out);

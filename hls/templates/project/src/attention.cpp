@@ -41,8 +41,9 @@ void softmax_update(RowState &state, wide_t score, const BlockParams &block) {
     if (score > state.peak) {
         const wide_t factor = approx_exp(difference(state.peak, score, block), softmax.diff,
                                          softmax.exp);
-        state.total = requantize(state.total * factor, softmax.sum.frac + softmax.exp.frac,
-                                 softmax.sum) + one_in_sum(softmax);
+        state.total = requantize(softmax_total_t(state.total) * softmax_exp_t(factor),
+                                 softmax.sum.frac + softmax.exp.frac, softmax.sum)
+                      + one_in_sum(softmax);
         state.peak = score;
     } else {
         const wide_t term = approx_exp(difference(score, state.peak, block), softmax.diff,
@@ -137,7 +138,8 @@ attention_blocks:
                         difference(scores[value_row][h][value_key], state[value_row][h].peak,
                                    block),
                         softmax.diff, softmax.exp);
-                    const wide_t prob = requantize(e * inv_sum[value_row][h],
+                    const wide_t prob = requantize(softmax_exp_t(e)
+                                                       * softmax_inv_sum_t(inv_sum[value_row][h]),
                                                    softmax.exp.frac + softmax.inv_sum.frac,
                                                    softmax.prob);
                 attention_value_dims:

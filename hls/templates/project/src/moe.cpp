@@ -66,8 +66,8 @@ gate_exp:
 gate_normalize:
     for (int e = 0; e < EXPERTS; ++e) {
 #pragma HLS pipeline II = 1
-        probs[t][e] = requantize(exps[e] * inv, softmax.exp.frac + softmax.inv_sum.frac,
-                                 softmax.prob);
+        probs[t][e] = requantize(softmax_exp_t(exps[e]) * softmax_inv_sum_t(inv),
+                                 softmax.exp.frac + softmax.inv_sum.frac, softmax.prob);
     }
 }
 

@@ -1,0 +1,121 @@
+"""How wide each multiplier's operands must be, from the artifact's formats.
+
+Formats differ per layer, so the units compute on ``wide_t`` and take formats at run
+time; but every product's operands are bounded by formats the generator knows: a value
+requantized to a format fits that format, a sum of N of them fits log2(N) bits more. The
+generated code casts each operand to the bound over every site that uses the unit, so
+HLS builds each multiplier only as wide as the artifact needs (DSP48E2 tiles are 27x18),
+and the resource model counts the same widths. A bound is a signed width in bits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from edgemoe.sim.approx import Tables
+from edgemoe.sim.config import ModelConfig
+from edgemoe.sim.fixed_format import FixedFormat
+from edgemoe.sim.kernels import LayerNormSpec
+from edgemoe.sim.manifest import Manifest
+from edgemoe.sim.network import block_prefix
+
+#: Internal formats (sums, variances, reciprocals) per feature container, for a design
+#: point that has no artifact yet (the presets' rules: 24 bits at int16, 32 at edge-moe).
+PRESET_INTERNAL_BITS = {16: 24, 32: 32}
+
+
+def signed_bits(fmt: FixedFormat) -> int:
+    """Bits of a signed integer that holds every raw value of ``fmt``."""
+    return fmt.width + (0 if fmt.signed else 1)
+
+
+@dataclass(frozen=True)
+class DatapathWidths:
+    ln_inv_dim: int  # the constant 1/DIM
+    ln_total: int  # a LayerNorm row's sum
+    ln_squares: int  # its sum of squares
+    ln_mean: int
+    ln_centered: int  # x - mean at the finer precision
+    ln_inv_std: int
+    ln_normalized: int
+    ln_gamma: int
+    exp_input: int  # |x| into an exp
+    softmax_total: int  # a row's running sum (TOKENS terms)
+    softmax_exp: int
+    softmax_inv_sum: int
+    gelu_offset: int  # the input's bits below the GELU table's step
+
+    @classmethod
+    def for_preset(cls, config: ModelConfig, feature_bits: int, weight_bits: int,
+                   tables: Tables) -> DatapathWidths:
+        """Bounds for a design point without an artifact: features as wide as their
+        container, internal values as the preset makes them."""
+        internal = PRESET_INTERNAL_BITS.get(feature_bits, feature_bits)
+        dim_bits = math.ceil(math.log2(config.dim))
+        return cls(ln_inv_dim=LayerNormSpec.inv_dim_bits + 2, ln_total=feature_bits + dim_bits,
+                   ln_squares=2 * feature_bits + dim_bits,
+                   ln_mean=internal, ln_centered=internal + 1, ln_inv_std=internal,
+                   ln_normalized=internal, ln_gamma=weight_bits + 1,
+                   exp_input=internal + 1,
+                   softmax_total=internal + math.ceil(math.log2(config.tokens + 1)) + 1,
+                   softmax_exp=internal, softmax_inv_sum=internal,
+                   gelu_offset=max(1, feature_bits - tables.gelu.step_bits + 1))
+
+
+def _layer_norm_sites(manifest: Manifest) -> list[tuple[str, str, FixedFormat]]:
+    """(spec prefix, weights prefix, input format) of every LayerNorm."""
+    config, fmt = manifest.config, manifest.spec.fmt
+    sites, x = [], fmt("embed")
+    for layer in range(config.layers):
+        p = block_prefix(layer)
+        sites += [(p + "norm1", p + "norm1", x), (p + "norm2", p + "norm2", fmt(p + "residual1"))]
+        x = fmt(p + "out")
+    return [*sites, ("norm", "norm", x)]
+
+
+def _softmax_prefixes(config: ModelConfig) -> list[str]:
+    prefixes = []
+    for layer in range(config.layers):
+        p = block_prefix(layer)
+        prefixes.append(p + "softmax")
+        if layer in config.moe_layers:
+            prefixes.append(p + "gate")
+    return prefixes
+
+
+def datapath_widths(manifest: Manifest) -> DatapathWidths:
+    """The bounds over every site of the artifact's accelerator."""
+    config, spec = manifest.config, manifest.spec
+    dim_bits = math.ceil(math.log2(config.dim))
+    ln: dict[str, int] = {}
+
+    def widen(key: str, bits: int) -> None:
+        ln[key] = max(ln.get(key, 1), bits)
+
+    for prefix, weights, x in _layer_norm_sites(manifest):
+        norm = spec.layer_norm(prefix)
+        x_bits, mean = signed_bits(x), norm.mean_fmt
+        centered_frac = max(mean.frac_bits, x.frac_bits)
+        widen("ln_inv_dim", norm.inv_dim_bits + 2)
+        widen("ln_total", x_bits + dim_bits)
+        widen("ln_squares", 2 * x_bits + dim_bits)
+        widen("ln_mean", signed_bits(mean))
+        widen("ln_centered", max(x_bits + centered_frac - x.frac_bits,
+                                 signed_bits(mean) + centered_frac - mean.frac_bits) + 1)
+        widen("ln_inv_std", signed_bits(norm.rsqrt.output_fmt))
+        widen("ln_normalized", signed_bits(norm.normalized_fmt))
+        widen("ln_gamma", signed_bits(manifest.tensors[f"{weights}.weight"].format))
+    token_bits = math.ceil(math.log2(config.tokens + 1))
+    for prefix in _softmax_prefixes(config):
+        part = {name: spec.fmt(f"{prefix}.{name}") for name in ("diff", "exp", "sum",
+                                                                 "inv_sum")}
+        widen("exp_input", signed_bits(part["diff"]) + 1)
+        widen("softmax_total", signed_bits(part["sum"]) + token_bits + 1)
+        widen("softmax_exp", signed_bits(part["exp"]))
+        widen("softmax_inv_sum", signed_bits(part["inv_sum"]))
+    step_bits = spec.tables.gelu.step_bits
+    for layer in range(config.layers):
+        fc1 = spec.fmt(block_prefix(layer) + "fc1")
+        widen("gelu_offset", max(0, fc1.frac_bits - step_bits) + 1)
+    return DatapathWidths(**ln)
