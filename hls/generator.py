@@ -171,7 +171,7 @@ def operand_bits(manifest: Manifest, exp_table: list[int], gelu_table: list[int]
             "GELU_STEP_DIFF_BITS": step_bits(gelu_table), "GELU_OFFSET_BITS": w.gelu_offset}
 
 
-READ_ONLY = ("weights", "images")
+READ_ONLY = ("weights", "images", "weights_mirror")
 #: The Zynq UltraScale+ PS's high-performance slave ports (PG201): S_AXI_HPn_FPD is the
 #: PS's slave GP port n + 2, 128 bits wide on the ZCU104 designs.
 HP_PORTS = 4

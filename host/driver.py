@@ -173,7 +173,9 @@ class Accelerator:
         self.images[:size] = images.reshape(-1)
         self.images.flush()
         self.kernel.write_arguments(self.manifest, {
-            "weights": self.weights.device_address, "images": self.images.device_address,
+            "weights": self.weights.device_address,
+            "weights_mirror": self.weights.device_address,
+            "images": self.images.device_address,
             "tokens": self.tokens.device_address, "scratch": self.scratch.device_address,
             "task_index": task_index, "num_images": count, "debug": int(debug)})
         started = time.perf_counter()

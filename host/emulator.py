@@ -223,6 +223,17 @@ class EmulatedDevice(Device):
             for index, register in enumerate(argument.registers))
             for argument in self.manifest.kernel.arguments}
 
+    def check_mirror(self, arguments: dict[str, int]) -> None:
+        """The kernel reads every other weight strip through ``weights_mirror``: it must
+        see the same bytes as ``weights`` (the driver passes one buffer twice)."""
+        size = self.manifest.weights.bytes
+        if arguments["weights_mirror"] != arguments["weights"] and not np.array_equal(
+                self.memory(arguments["weights_mirror"], size),
+                self.memory(arguments["weights"], size)):
+            raise MemoryError(f"weights_mirror ({arguments['weights_mirror']:#x}) does not "
+                              f"hold the weight pack at weights ({arguments['weights']:#x}): "
+                              "the kernel would read half its strips from elsewhere")
+
     def start_kernel(self) -> None:
         control, bits = self.control.ctrl.offset // 4, self.control.bits
         np.ndarray.__setitem__(self.registers, control, np.uint32(bits.ap_start))  # busy
@@ -231,6 +242,7 @@ class EmulatedDevice(Device):
             self.faults.fired.append("hang")
             return  # never finishes; the next ap_start runs normally
         arguments = self.arguments()
+        self.check_mirror(arguments)
         self.backend.run(self, arguments)
         self.kernel_runs += 1
         if self.faults.wrong_word is not None:

@@ -91,17 +91,22 @@ class KernelInterface(Record):
         return sorted({a.bundle for a in self.arguments if a.bundle is not None})
 
 
-#: (name, kind, bundle, description) in declaration order. Each pointer has its own
-#: m_axi bundle, so that the four reach DDR through the ZCU104's four HP ports.
+#: (name, kind, bundle, description) in declaration order. Four m_axi bundles, one per
+#: HP port of the ZCU104's PS: the weights twice (the linear unit's strips alternate
+#: between the two, doubling the bandwidth of the memory-bound expert layers), the
+#: images and tokens, the scratch. The mirror comes last, so the registers of the others
+#: keep their offsets.
 ARGUMENTS = (
     ("weights", "pointer", "gmem_weights", "weights.bin, read only"),
-    ("images", "pointer", "gmem_images", "input images, uint8 H x W x 3 each"),
-    ("tokens", "pointer", "gmem_tokens", "output tokens, raw words per image"),
+    ("images", "pointer", "gmem_io", "input images, uint8 H x W x 3 each"),
+    ("tokens", "pointer", "gmem_io", "output tokens, raw words per image"),
     ("scratch", "pointer", "gmem_scratch", "feature maps between layers"),
     ("task_index", "scalar", None, "task index: selects the MoE gates, nothing else"),
     ("num_images", "scalar", None, "images to process in this call"),
     ("debug", "scalar", None, "nonzero: also write scores and gate probabilities to scratch "
      "(the debug tap)"),
+    ("weights_mirror", "pointer", "gmem_weights_mirror",
+     "the same weights.bin buffer again, read through a second HP port"),
 )
 
 

@@ -229,29 +229,40 @@ def load_weights(design: Design, count: int, label: str = "load_vector_words") -
                     per_cycle=design.weight_lanes)
 
 
+#: The linear unit's weight strips alternate between two m_axi bundles (``weights`` and
+#: ``weights_mirror``, edgemoe.sim.kernel_interface), each on its own HP port.
+WEIGHT_PORTS = 2
+
+
 def port_words(design: Design, words: int) -> int:
-    """Cycles for ``words`` to arrive in a stream the port fills."""
+    """Cycles for ``words`` to arrive in a stream one port fills."""
     return design.port.cycles(words)
 
 
+def strip_words_cycles(design: Design, words: int) -> int:
+    """Cycles for a strip of ``words`` once both weight ports stream (each has two strips'
+    time for its own)."""
+    return math.ceil(design.port.cycles(words) / WEIGHT_PORTS)
+
+
 def linear_rows(design: Design, in_dim: int, out_dim: int, count: int) -> Cost:
-    """``linear_rows``: the bias in, then the first strip of TILE_OUT weight rows; per strip,
-    its MAC steps (in_dim / TILE_IN steps over the rows, at least ``MIN_MAC_ROWS`` of them)
-    beside the next strip's words (whichever is longer), then a row a cycle out of the
-    accumulators (TILE_OUT results each)."""
+    """``linear_rows``: the bias in, then the first strip of TILE_OUT weight rows (one
+    port); per strip, its MAC steps (in_dim / TILE_IN steps over the rows, at least
+    ``MIN_MAC_ROWS`` of them) beside the next strip's words from the other port (whichever
+    is longer), then a row a cycle out of the accumulators (TILE_OUT results each)."""
     a = design.accelerator
-    visit("stream_weights_words", "multiply_strips_strips")
+    visit("stream_strips_strips", "stream_strips_words", "multiply_strips_strips")
     strip_words = math.ceil(a.tile_out * in_dim / design.weight_lanes)
     strips = math.ceil(out_dim / a.tile_out)
     macs = math.ceil(in_dim / a.tile_in) * max(count, MIN_MAC_ROWS)
     first = design.port.latency + loop(design, "multiply_strips_first",
                                        port_words(design, strip_words)).cycles
     per_strip = (loop(design, "multiply_strips_steps",
-                      max(macs, port_words(design, strip_words)))
+                      max(macs, strip_words_cycles(design, strip_words)))
                  + loop(design, "multiply_strips_finish", count)).cycles
     last = (loop(design, "multiply_strips_steps", macs)
             + loop(design, "multiply_strips_finish", count)).cycles
-    traffic = port_words(design, strip_words * strips) + design.port.latency
+    traffic = strip_words_cycles(design, strip_words * strips) + design.port.latency
     return load_weights(design, out_dim) + Cost(first + (strips - 1) * per_strip + last,
                                                 traffic)
 

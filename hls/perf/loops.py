@@ -139,8 +139,10 @@ LOOPS: dict[str, LoopModel] = {
     "reciprocal_newton": LoopModel(S, lambda d: d.tables.reciprocal.newton_steps),
     "rsqrt_newton": LoopModel(S, lambda d: d.tables.rsqrt.newton_steps),
     # linear.cpp
-    "stream_weights_words": LoopModel(
-        P, lambda d: _max_outputs(d) * _max_inputs(d) // d.weight_lanes),
+    "stream_strips_strips": LoopModel(
+        S, lambda d: (_max_outputs(d) // d.accelerator.tile_out + 1) // 2),
+    "stream_strips_words": LoopModel(
+        P, lambda d: d.accelerator.tile_out * _max_inputs(d) // d.weight_lanes),
     "place_strip_lanes": LoopModel(U, lambda d: d.weight_lanes),
     "multiply_strips_first": LoopModel(
         P, lambda d: d.accelerator.tile_out * _max_inputs(d) // d.weight_lanes),

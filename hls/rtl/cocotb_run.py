@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -61,10 +62,14 @@ def _simulator_environment(simulator: str) -> Iterator[None]:
 def _build_key(simulator: str, sources: list[Path], toplevel: str,
                build_args: list[str]) -> str:
     digest = hashlib.sha256(f"{simulator}\0{toplevel}\0{build_args}".encode())
+    # the build's makefiles name cocotb's and the simulator's files by absolute path: a
+    # build from another installation (another venv, another checkout) is not reused
+    cocotb = importlib.util.find_spec("cocotb")
+    digest.update(str(cocotb.origin if cocotb else None).encode())
     if simulator == "verilator":
-        from edgemoe.hls.rtl.verilator_tool import verilator_version
+        from edgemoe.hls.rtl.verilator_tool import verilator_root, verilator_version
 
-        digest.update(verilator_version().encode())
+        digest.update(verilator_version().encode() + str(verilator_root()).encode())
     for source in sources:
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()[:24]

@@ -160,7 +160,8 @@ class AcceleratorWorkload:
                 raw = simulate(self.manifest, weights, image, task).tokens.raw.reshape(-1)
                 data = raw.astype(f"<i{layout.feature_bits // 8}").tobytes()
                 expected += data + bytes([0xA5]) * (layout.token_bytes - len(data))
-            runs.append(Run(task, {"weights": weights_at, "images": images_at,
+            runs.append(Run(task, {"weights": weights_at, "weights_mirror": weights_at,
+                                   "images": images_at,
                                    "tokens": tokens_at, "scratch": scratch_at,
                                    "task_index": task_index, "num_images": count,
                                    "debug": 0},

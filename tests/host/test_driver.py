@@ -36,7 +36,8 @@ def test_register_sequence_follows_the_manifest(board, images) -> None:
     accelerator.run(images[:2], "depth")
     kernel = accelerator.manifest.kernel
     addresses = {"weights": accelerator.weights, "images": accelerator.images,
-                 "tokens": accelerator.tokens, "scratch": accelerator.scratch}
+                 "tokens": accelerator.tokens, "scratch": accelerator.scratch,
+                 "weights_mirror": accelerator.weights}
     scalars = {"task_index": accelerator.manifest.tasks.index("depth"), "num_images": 2,
                "debug": 0}
     expected = []
@@ -179,3 +180,18 @@ def test_bad_input_is_refused_before_the_kernel_starts(board, images, task, chan
     with pytest.raises(ValueError, match=message):
         accelerator.run(change(images[:1]) if change else images[:1], task)
     assert device.bus_log == [] and device.kernel_runs == 0
+
+
+def test_a_weights_mirror_that_is_not_the_weight_pack_is_refused(board, images) -> None:
+    """The kernel reads every other weight strip through its second weights port: started
+    with that port on another buffer, the emulated kernel refuses to compute."""
+    device, accelerator = board
+    accelerator.run(images[:1], "depth")
+    mirror = next(a for a in accelerator.manifest.kernel.arguments
+                  if a.name == "weights_mirror")
+    other = device.allocate((accelerator.manifest.weights.bytes,), np.uint8)
+    address = other.device_address
+    accelerator.kernel.write(mirror.offset, address & 0xFFFF_FFFF)
+    accelerator.kernel.write(mirror.offset + 4, address >> 32)
+    with pytest.raises(MemoryError, match=r"weights_mirror .* does not hold the weight pack"):
+        device.start_kernel()

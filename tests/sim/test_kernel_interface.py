@@ -10,7 +10,8 @@ from edgemoe.sim.kernel_interface import kernel_interface
 
 # As a Vitis HLS export of `void edgemoe_top(const word_t *weights, const word_t *images,
 # word_t *tokens, word_t *scratch, unsigned task_index, unsigned num_images, unsigned
-# debug)` lists them in its .hwh (and, as XEDGEMOE_TOP_CONTROL_ADDR_*, in its _hw.h).
+# debug, const word_t *weights_mirror)` lists them in its .hwh (and, as
+# XEDGEMOE_TOP_CONTROL_ADDR_*, in its _hw.h).
 VITIS_REGISTERS = """
 0x00 CTRL
 0x04 GIER
@@ -27,6 +28,8 @@ VITIS_REGISTERS = """
 0x40 task_index
 0x48 num_images
 0x50 debug
+0x58 weights_mirror_1
+0x5c weights_mirror_2
 """
 
 

@@ -37,7 +37,8 @@ struct LinearOutput {
 
 // Tokens (TOKENS x DIM) from one image: patch embedding, bias, CLS and positions.
 void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
-                 word_t *scratch, unsigned out_word, FeatureSides features, FeatureRows rows);
+                 const word_t *weights_mirror, word_t *scratch, unsigned out_word,
+                 FeatureSides features, FeatureRows rows);
 
 // One-pass LayerNorm of TOKENS rows of DIM, through features[0] and features[1].
 void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
@@ -46,15 +47,18 @@ void layer_norm(const word_t *weights, const LayerNormParams &params, const Form
 // out = x W^T + b (+ residual), or its GELU, for the first `count` rows of
 // features[source] into features[1 - source]. The weights stream from DDR a strip of
 // TILE_OUT rows at a time while the strip before it meets every row in TILE_IN x TILE_OUT
-// MACs; products and sums are exact and each result is rounded once.
-void linear_rows(const word_t *weights, LinearLayer layer, Format in, FeatureSides features,
-                 int source, int count, const FeatureRows rows, LinearOutput output);
+// MACs; products and sums are exact and each result is rounded once. `weights_mirror` is
+// the same weights.bin through a second HP port: the two ports take turns, strip by strip.
+void linear_rows(const word_t *weights, const word_t *weights_mirror, LinearLayer layer,
+                 Format in, FeatureSides features, int source, int count,
+                 const FeatureRows rows, LinearOutput output);
 
 // The same over feature maps in DDR: all TOKENS rows of `in_word` (and of `residual_word`
 // when the output has a residual) on chip, through the unit, and out to `out_word`.
-void linear(const word_t *weights, const LinearLayer &layer, word_t *scratch,
-            unsigned in_word, const Format &in, unsigned out_word, const LinearOutput &output,
-            unsigned residual_word, FeatureSides features, FeatureRows rows);
+void linear(const word_t *weights, const word_t *weights_mirror, const LinearLayer &layer,
+            word_t *scratch, unsigned in_word, const Format &in, unsigned out_word,
+            const LinearOutput &output, unsigned residual_word, FeatureSides features,
+            FeatureRows rows);
 
 // Multi-head attention, P query rows at a time, keys in the reordered order, with the
 // single-pass softmax; writes the attention output (TOKENS x DIM) and, in debug mode,
@@ -64,9 +68,10 @@ void attention(const BlockParams &block, word_t *scratch, unsigned q_word, unsig
 
 // The MoE layer: gate, top-k, expert queues, each active expert once over its queue, the
 // gate-weighted scatter into the residual.
-void moe_layer(const word_t *weights, const BlockParams &block, int task, word_t *scratch,
-               unsigned in_word, unsigned residual_word, unsigned out_word,
-               unsigned probs_word, bool debug, FeatureSides features, FeatureRows rows);
+void moe_layer(const word_t *weights, const word_t *weights_mirror, const BlockParams &block,
+               int task, word_t *scratch, unsigned in_word, unsigned residual_word,
+               unsigned out_word, unsigned probs_word, bool debug, FeatureSides features,
+               FeatureRows rows);
 
 }  // namespace edgemoe
 

@@ -25,8 +25,8 @@ static_assert(MAX_INPUTS % TILE_IN == 0 && MAX_OUTPUTS % TILE_OUT == 0,
 namespace {
 
 constexpr int MAX_STRIP_WORDS = TILE_OUT * MAX_INPUTS / WEIGHT_LANES;
-constexpr int MAX_LAYER_WORDS = MAX_OUTPUTS * MAX_INPUTS / WEIGHT_LANES;
 constexpr int MAX_STRIPS = MAX_OUTPUTS / TILE_OUT;
+constexpr int MAX_PORT_STRIPS = (MAX_STRIPS + 1) / 2;
 constexpr int MAX_STEP_CYCLES = MAX_INPUTS / TILE_IN * (TOKENS > MIN_MAC_ROWS ? TOKENS
                                                                               : MIN_MAC_ROWS);
 
@@ -39,16 +39,35 @@ int sum_frac(const LinearLayer &layer, const Format &in, const LinearOutput &out
     return frac;
 }
 
-// The layer's weights in DDR order, one AXI word a cycle (a burst per layer).
-void stream_weights(const word_t *weights, LinearLayer layer, hls::stream<word_t> &words) {
+// One port's strips of the layer (every other strip, from `parity` on), each a burst of
+// its words in DDR order, one AXI word a cycle into `words`.
+void stream_strips(const word_t *memory, LinearLayer layer, int parity,
+                   hls::stream<word_t> &words) {
+#pragma HLS inline
     const unsigned first = layer.weight.word + layer.offset_rows * layer.in_dim / WEIGHT_LANES;
-    const int count = layer.out_dim * layer.in_dim / WEIGHT_LANES;
-stream_weights_words:
-    for (int w = 0; w < count; ++w) {
-#pragma HLS loop_tripcount min = 1 max = MAX_LAYER_WORDS
+    const int strip_words = TILE_OUT * layer.in_dim / WEIGHT_LANES;
+    const int strips = layer.out_dim / TILE_OUT;
+stream_strips_strips:
+    for (int s = parity; s < strips; s += 2) {
+#pragma HLS loop_tripcount min = 1 max = MAX_PORT_STRIPS
+        const unsigned start = first + unsigned(s * strip_words);
+    stream_strips_words:
+        for (int w = 0; w < strip_words; ++w) {
+#pragma HLS loop_tripcount min = 1 max = MAX_STRIP_WORDS
 #pragma HLS pipeline II = 1
-        words.write(weights[first + w]);
+            words.write(memory[start + w]);
+        }
     }
+}
+
+// The even strips through the weights' port, the odd ones through the mirror's.
+void stream_even_strips(const word_t *weights, LinearLayer layer, hls::stream<word_t> &words) {
+    stream_strips(weights, layer, 0, words);
+}
+
+void stream_odd_strips(const word_t *weights_mirror, LinearLayer layer,
+                       hls::stream<word_t> &words) {
+    stream_strips(weights_mirror, layer, 1, words);
 }
 
 // A strip's words in order into its buffer: the word's row `o` and its first column
@@ -75,7 +94,8 @@ place_strip_lanes:
 }
 
 // The rows through the layer, strip after strip (see the file's comment).
-void multiply_strips(hls::stream<word_t> &words, LinearLayer layer, Format in,
+void multiply_strips(hls::stream<word_t> &even_words, hls::stream<word_t> &odd_words,
+                     LinearLayer layer, Format in,
                      const wide_t bias[MAX_OUTPUTS], FeatureSides features, int source,
                      int count, const FeatureRows rows, LinearOutput output) {
     weight_t strip[2][TILE_OUT][MAX_INPUTS];  // ping/pong
@@ -102,9 +122,10 @@ multiply_strips_first:
     for (int k = 0; k < strip_words; ++k) {
 #pragma HLS loop_tripcount min = 1 max = MAX_STRIP_WORDS
 #pragma HLS pipeline II = 1
-        place_strip_word(words.read(), first_at, layer.in_dim, w, strip[0]);
+        place_strip_word(even_words.read(), first_at, layer.in_dim, w, strip[0]);
     }
-    int now = 0;
+    int now = 0;  // the ping/pong half the current strip is in; the next strip is odd when
+                  // the current one is even
 multiply_strips_strips:
     for (int s = 0; s < strips; ++s) {
 #pragma HLS loop_tripcount min = 1 max = MAX_STRIPS
@@ -120,7 +141,8 @@ multiply_strips_strips:
 #pragma HLS dependence variable = acc type = inter direction = RAW distance = MIN_MAC_ROWS true
 #pragma HLS dependence variable = strip type = inter false
             if (k < next_words) {
-                place_strip_word(words.read(), next_at, layer.in_dim, w, strip[1 - now]);
+                const word_t word = now == 0 ? odd_words.read() : even_words.read();
+                place_strip_word(word, next_at, layer.in_dim, w, strip[1 - now]);
             }
             if (k < macs && r < count) {
             multiply_strips_outputs:
@@ -168,31 +190,40 @@ multiply_strips_strips:
     }
 }
 
-// Weights stream in while the strips before them multiply.
-void stream_and_multiply(const word_t *weights, LinearLayer layer, Format in,
-                         const wide_t bias[MAX_OUTPUTS], FeatureSides features, int source,
-                         int count, const FeatureRows rows, LinearOutput output) {
+// Weights stream in, the two ports taking turns strip by strip, while the strips before
+// them multiply.
+void stream_and_multiply(const word_t *weights, const word_t *weights_mirror,
+                         LinearLayer layer, Format in, const wide_t bias[MAX_OUTPUTS],
+                         FeatureSides features, int source, int count, const FeatureRows rows,
+                         LinearOutput output) {
 #pragma HLS dataflow
-    hls::stream<word_t> words("weight_words");
-#pragma HLS stream variable = words depth = MAX_STRIP_WORDS
-    stream_weights(weights, layer, words);
-    multiply_strips(words, layer, in, bias, features, source, count, rows, output);
+    hls::stream<word_t> even_words("even_strip_words");
+#pragma HLS stream variable = even_words depth = MAX_STRIP_WORDS
+    hls::stream<word_t> odd_words("odd_strip_words");
+#pragma HLS stream variable = odd_words depth = MAX_STRIP_WORDS
+    stream_even_strips(weights, layer, even_words);
+    stream_odd_strips(weights_mirror, layer, odd_words);
+    multiply_strips(even_words, odd_words, layer, in, bias, features, source, count, rows,
+                    output);
 }
 
 }  // namespace
 
-void linear_rows(const word_t *weights, LinearLayer layer, Format in, FeatureSides features,
-                 int source, int count, const FeatureRows rows, LinearOutput output) {
+void linear_rows(const word_t *weights, const word_t *weights_mirror, LinearLayer layer,
+                 Format in, FeatureSides features, int source, int count,
+                 const FeatureRows rows, LinearOutput output) {
     wide_t bias[MAX_OUTPUTS];
 #pragma HLS array_partition variable = bias cyclic factor = TILE_OUT
 #pragma HLS bind_storage variable = bias type = ram_2p impl = lutram
     load_vector<MAX_OUTPUTS>(weights, layer.bias, layer.offset_rows, layer.out_dim, bias);
-    stream_and_multiply(weights, layer, in, bias, features, source, count, rows, output);
+    stream_and_multiply(weights, weights_mirror, layer, in, bias, features, source, count, rows,
+                        output);
 }
 
-void linear(const word_t *weights, const LinearLayer &layer, word_t *scratch,
-            unsigned in_word, const Format &in, unsigned out_word, const LinearOutput &output,
-            unsigned residual_word, FeatureSides features, FeatureRows rows) {
+void linear(const word_t *weights, const word_t *weights_mirror, const LinearLayer &layer,
+            word_t *scratch, unsigned in_word, const Format &in, unsigned out_word,
+            const LinearOutput &output, unsigned residual_word, FeatureSides features,
+            FeatureRows rows) {
 #pragma HLS inline
     load_rows<FEATURE_BITS, TOKENS, BUFFER_WIDTH>(scratch, in_word, TOKENS, layer.in_dim, in,
                                                   features[0]);
@@ -201,7 +232,7 @@ void linear(const word_t *weights, const LinearLayer &layer, word_t *scratch,
                                                       layer.out_dim, output.residual_format,
                                                       rows);
     }
-    linear_rows(weights, layer, in, features, 0, TOKENS, rows, output);
+    linear_rows(weights, weights_mirror, layer, in, features, 0, TOKENS, rows, output);
     store_rows<TOKENS, BUFFER_WIDTH>(scratch, out_word, TOKENS, layer.out_dim, features[1]);
 }
 

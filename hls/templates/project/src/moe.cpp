@@ -102,7 +102,8 @@ LinearLayer expert_fc2(const BlockParams &block, int e) {
 // Expert e over its queue of `length` tokens on the linear unit: gather the rows into
 // features[0], fc1 + GELU into features[1], fc2 back into features[0], then each output
 // row times the token's gate probability into the token's accumulator row (the scatter).
-void run_expert(const word_t *weights, const BlockParams &block, int e, const Queues queue,
+void run_expert(const word_t *weights, const word_t *weights_mirror, const BlockParams &block,
+                int e, const Queues queue,
                 int length, const FeatureRows tokens, const Probabilities probs, int frac,
                 wide_t acc[TOKENS][DIM], FeatureSides features) {
 #pragma HLS inline
@@ -123,11 +124,11 @@ run_expert_gather:
         }
     }
     const LinearOutput to_hidden = {block.hidden, true, block.fc1, false, block.hidden};
-    linear_rows(weights, expert_fc1(block, e), block.norm2.out, features, 0, length, tokens,
+    linear_rows(weights, weights_mirror, expert_fc1(block, e), block.norm2.out, features, 0, length, tokens,
                 to_hidden);
     const LinearOutput to_out = {block.expert_out, false, block.expert_out, false,
                                  block.expert_out};
-    linear_rows(weights, expert_fc2(block, e), block.hidden, features, 1, length, tokens,
+    linear_rows(weights, weights_mirror, expert_fc2(block, e), block.hidden, features, 1, length, tokens,
                 to_out);
     const int product_frac = block.gate_softmax.prob.frac + block.expert_out.frac;
     r = 0;
@@ -156,9 +157,10 @@ run_expert_scatter:
 
 }  // namespace
 
-void moe_layer(const word_t *weights, const BlockParams &block, int task, word_t *scratch,
-               unsigned in_word, unsigned residual_word, unsigned out_word,
-               unsigned probs_word, bool debug, FeatureSides features, FeatureRows rows) {
+void moe_layer(const word_t *weights, const word_t *weights_mirror, const BlockParams &block,
+               int task, word_t *scratch, unsigned in_word, unsigned residual_word,
+               unsigned out_word, unsigned probs_word, bool debug, FeatureSides features,
+               FeatureRows rows) {
 #pragma HLS inline
     constexpr int BLOCKS = DIM / FEATURE_LANES;
     // the layer's tokens stay in `rows` while the experts use `features`
@@ -218,7 +220,8 @@ moe_route:
 moe_experts:
     for (int e = 0; e < EXPERTS; ++e) {
         if (queue_length[e] == 0) continue;
-        run_expert(weights, block, e, queue, queue_length[e], rows, probs, frac, acc, features);
+        run_expert(weights, weights_mirror, block, e, queue, queue_length[e], rows, probs, frac,
+                   acc, features);
     }
 moe_round:  // the rounded outputs into features[1], then out in one burst
     for (int t = 0; t < TOKENS; ++t) {

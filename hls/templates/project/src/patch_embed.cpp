@@ -8,7 +8,8 @@
 namespace edgemoe {
 
 void patch_embed(const word_t *images, unsigned image_word, const word_t *weights,
-                 word_t *scratch, unsigned out_word, FeatureSides features, FeatureRows rows) {
+                 const word_t *weights_mirror, word_t *scratch, unsigned out_word,
+                 FeatureSides features, FeatureRows rows) {
 #pragma HLS inline
     // The embedding is a linear layer (PATCH_INPUTS -> DIM) on the linear unit, every
     // patch a row, with the token's position joining its exact sum as a residual would.
@@ -57,7 +58,7 @@ patch_embed_gather:
             }
         }
     }
-    linear_rows(weights, layer, PIXEL_FORMAT, features, 0, PATCHES, rows, to_embedding);
+    linear_rows(weights, weights_mirror, layer, PIXEL_FORMAT, features, 0, PATCHES, rows, to_embedding);
 patch_embed_class_token:
     for (int d = 0; d < DIM; ++d) {
 #pragma HLS pipeline II = 1
