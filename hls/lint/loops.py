@@ -86,15 +86,30 @@ def _fixed_trip(loop: Loop) -> int | None:
 
 
 def _named_constant(function: ci.Cursor, name: str) -> int | None:
-    """A constant the pragma names: local to the function, or anywhere in its unit."""
-    scopes = [function, function.translation_unit.cursor]
-    for scope in scopes:
-        for cursor in scope.walk_preorder():
-            if cursor.kind.name == "VAR_DECL" and cursor.spelling == name:
+    """A constant the pragma names: local to the function, else at namespace scope in the
+    project's own files of its translation unit."""
+    for cursor in function.walk_preorder():
+        if cursor.kind.name == "VAR_DECL" and cursor.spelling == name:
+            return evaluate(cursor)
+    return _namespace_constants(function.translation_unit).get(name)
+
+
+@functools.lru_cache(maxsize=32)
+def _namespace_constants(tu: ci.TranslationUnit) -> dict[str, int]:
+    """Integer constants declared at namespace scope outside the system headers."""
+    constants: dict[str, int] = {}
+    scopes = [tu.cursor]
+    while scopes:
+        for cursor in scopes.pop().get_children():
+            if cursor.location.is_in_system_header:
+                continue
+            if cursor.kind.name in ("NAMESPACE", "LINKAGE_SPEC", "UNEXPOSED_DECL"):
+                scopes.append(cursor)
+            elif cursor.kind.name == "VAR_DECL":
                 value = evaluate(cursor)
                 if value is not None:
-                    return value
-    return None
+                    constants.setdefault(cursor.spelling, value)
+    return constants
 
 
 def _tripcount(loop: Loop) -> int | None:
@@ -109,7 +124,7 @@ def _tripcount(loop: Loop) -> int | None:
 def _ii(loop: Loop) -> int | None:
     for pragma in loop.pragmas:
         if pragma.directive == "pipeline" and "off" not in pragma.words:
-            value = pragma.options.get("II")
+            value = pragma.options.get("ii")
             return int(value) if value is not None and value.isdigit() else None
     return None
 

@@ -128,7 +128,7 @@ def parse_pragma(file: str, line: int, tokens: list[str]) -> Pragma:
             # a trailing bare word belongs to the pragma, not to the value
             if len(value) > 1 and value[-1] in SYNTAX.get(directive, Syntax()).words:
                 words.append(value.pop())
-            options[key] = " ".join(value)
+            options[key.lower()] = " ".join(value)  # UG1399's keys are case-blind (II, ii)
         else:
             words.append(rest[i])
             i += 1
@@ -136,9 +136,10 @@ def parse_pragma(file: str, line: int, tokens: list[str]) -> Pragma:
     if syntax is None:
         problems.append(f"unknown directive {directive or '(none)'!r}")
     else:
+        known_keys = {name.lower(): name for name in syntax.options}
         for key, value in options.items():
-            known = key if key in syntax.options else key.lower()
-            if known not in syntax.options:
+            known = known_keys.get(key)
+            if known is None:
                 problems.append(f"{directive} has no option {key!r}")
                 continue
             allowed = syntax.options[known]

@@ -24,6 +24,7 @@ from .expressions import (
     subscripted_variable,
     unwrap,
 )
+from .pragmas import Pragma
 from .source import Function, Key, Loop, Program
 
 if TYPE_CHECKING:  # libclang is needed to lint, not to import
@@ -242,22 +243,55 @@ def shared_units(program: Program) -> Iterator[Finding]:
                           f"without 'allocation function instances={function.name} limit=1'")
 
 
-def _dependence_named(loop: Loop | None, variable: str) -> bool:
+def _clears(pragma: Pragma, variable: str) -> bool:
+    """An inter-iteration dependence pragma on ``variable`` that says there is none, or
+    gives its distance."""
+    return (pragma.directive == "dependence" and pragma.variable == variable
+            and pragma.options.get("type", "inter") == "inter"
+            and ("false" in pragma.words or pragma.options.get("dependent") == "false"
+                 or "distance" in pragma.options))
+
+
+def _dependence_named(function: Function, loop: Loop | None, variable: str) -> bool:
     while loop is not None:
-        if any(p.directive == "dependence" and p.variable == variable for p in loop.pragmas):
+        if any(_clears(p, variable) for p in loop.pragmas):
             return True
         loop = loop.parent
-    return False
+    return any(_clears(p, variable) for p in function.pragmas)
 
 
 MEMORY_READS = ("ARRAY_SUBSCRIPT_EXPR", "MEMBER_REF_EXPR")
+ASSIGNMENTS = frozenset(("=", "+=", "-=", "*=", "/=", "%=", "|=", "&=", "^=", "<<=", ">>="))
+
+
+def _increment_target(cursor: ci.Cursor) -> ci.Cursor | None:
+    """What ``a[i]++`` or ``--a[i]`` (built-in or ap_int's) updates, or None."""
+    kind = cursor.kind.name
+    if kind == "UNARY_OPERATOR":
+        tokens = [t.spelling for t in cursor.get_tokens()]
+        if not tokens or (tokens[0] not in ("++", "--") and tokens[-1] not in ("++", "--")):
+            return None
+    elif not (kind == "CALL_EXPR" and cursor.spelling in ("operator++", "operator--")):
+        return None
+    target = next((c for c in cursor.get_children()
+                   if unwrap(c).kind.name == "ARRAY_SUBSCRIPT_EXPR"), None)
+    return unwrap(target) if target is not None else None
 
 
 def _loaded_variables(function: Function) -> set[str]:
-    """Local variables initialized from memory (``const int t = queue[r];``)."""
-    return {c.spelling for c in function.cursor.walk_preorder()
-            if c.kind.name == "VAR_DECL"
-            and any(d.kind.name in MEMORY_READS for d in c.walk_preorder())}
+    """Local variables read from an array (``const int t = queue[r];`` or ``t = queue[r];``)."""
+    loaded = set()
+    for cursor in function.cursor.walk_preorder():
+        if cursor.kind.name == "VAR_DECL":
+            source, name = cursor, cursor.spelling
+        elif operator(cursor) == "=" and (pair := operands(cursor)) is not None \
+                and unwrap(pair[0]).kind.name == "DECL_REF_EXPR":
+            source, name = pair[1], unwrap(pair[0]).spelling
+        else:
+            continue
+        if any(d.kind.name == "ARRAY_SUBSCRIPT_EXPR" for d in source.walk_preorder()):
+            loaded.add(name)
+    return loaded
 
 
 def _reads_memory(index: ci.Cursor, loaded: set[str]) -> bool:
@@ -277,9 +311,12 @@ def indirect_updates(program: Program) -> Iterator[Finding]:
                 continue
             for cursor in loop.cursor.walk_preorder():
                 op = operator(cursor)
-                pair = operands(cursor) if op and op.endswith("=") else None
+                pair = operands(cursor) if op in ASSIGNMENTS else None
                 if pair is None:
-                    continue
+                    step = _increment_target(cursor)
+                    if step is None:
+                        continue
+                    op, pair = "+=", (step, step)
                 target = unwrap(pair[0])
                 if target.kind.name != "ARRAY_SUBSCRIPT_EXPR":
                     continue
@@ -288,7 +325,8 @@ def indirect_updates(program: Program) -> Iterator[Finding]:
                 reads = op != "=" or any(
                     c.kind.name == "ARRAY_SUBSCRIPT_EXPR" and subscripted_variable(c) == variable
                     for c in pair[1].walk_preorder())
-                if variable and indirect and reads and not _dependence_named(loop, variable):
+                if variable and indirect and reads \
+                        and not _dependence_named(function, loop, variable):
                     yield _at(cursor, "indirect-update",
                               f"{function.name}/{loop.name} updates {variable} at an index "
                               f"read from memory with no dependence pragma on {variable}")

@@ -160,7 +160,7 @@ def _project_path(name: str, roots: tuple[Path, ...]) -> str | None:
     return str(path) if any(path.is_relative_to(root) for root in roots) else None
 
 
-SCOPES = ("NAMESPACE", "STRUCT_DECL", "CLASS_DECL", "UNEXPOSED_DECL")
+SCOPES = ("NAMESPACE", "STRUCT_DECL", "CLASS_DECL", "UNEXPOSED_DECL", "LINKAGE_SPEC")
 
 
 def _declarations(scope: ci.Cursor, roots: Sequence[Path]) -> Iterator[ci.Cursor]:

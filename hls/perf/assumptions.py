@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .csynth_report import LoopReport
-from .cycle_model import Design, loop_ii
+from .cycle_model import WEIGHT_PORTS, Design, loop_ii
 from .loops import (
     LOOPS,
     PIPELINE_DEPTH,
@@ -33,17 +33,20 @@ class Assumption:
 def assumptions(design: Design, reported: dict[str, LoopReport] | None = None
                 ) -> list[Assumption]:
     reported = reported or {}
-    port, wide, tables = design.port, design.wide_bits, design.tables
+    port, wide = design.port, design.wide_bits
     rows = [
         Assumption("m_axi word", f"{port.axi_bits} bits", "model"),
         Assumption("HP port", f"{port.bits_per_cycle} bits a cycle, one per bundle", "model"),
+        Assumption("weight ports", f"{WEIGHT_PORTS}, taking turns strip by strip", "model"),
         Assumption("burst efficiency", f"{port.burst_efficiency:.2f}", "model"),
         Assumption("port latency", f"{port.latency} cycles a transfer", "model"),
         Assumption("pipeline depth", f"{PIPELINE_DEPTH} cycles", "model"),
-        Assumption("exp latency", f"{exp_latency(wide, tables)} cycles ({wide}-bit)", "model"),
-        Assumption("reciprocal latency", f"{reciprocal_latency(wide, tables)} cycles", "model"),
-        Assumption("rsqrt latency", f"{rsqrt_latency(wide, tables)} cycles", "model"),
-        Assumption("softmax update", f"{softmax_update_latency(wide, tables)} cycles", "model"),
+        Assumption("exp latency", f"{exp_latency(design)} cycles", "model"),
+        Assumption("reciprocal latency", f"{reciprocal_latency(design)} cycles "
+                   f"({wide}-bit Newton)", "model"),
+        Assumption("rsqrt latency", f"{rsqrt_latency(design)} cycles ({wide}-bit Newton)",
+                   "model"),
+        Assumption("softmax update", f"{softmax_update_latency(design)} cycles", "model"),
     ]
     for label, model in LOOPS.items():
         if model.kind != "pipelined":

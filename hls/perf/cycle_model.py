@@ -155,6 +155,12 @@ class Design:
         return wide_bits(self.feature_bits)
 
     @property
+    def feature_block(self) -> int:
+        """Values in a word of the shared feature buffers (config.hpp's FEATURE_BLOCK)."""
+        a = self.accelerator
+        return math.lcm(a.tile_in, a.tile_out, self.feature_lanes)
+
+    @property
     def feature_lanes(self) -> int:
         return self.port.axi_bits // self.feature_bits
 
@@ -257,8 +263,9 @@ def linear_rows(design: Design, in_dim: int, out_dim: int, count: int) -> Cost:
     macs = math.ceil(in_dim / a.tile_in) * max(count, MIN_MAC_ROWS)
     first = design.port.latency + loop(design, "multiply_strips_first",
                                        port_words(design, strip_words)).cycles
+    # a word a cycle into the strip, as fast as the two ports deliver them
     per_strip = (loop(design, "multiply_strips_steps",
-                      max(macs, strip_words_cycles(design, strip_words)))
+                      max(macs, strip_words, strip_words_cycles(design, strip_words)))
                  + loop(design, "multiply_strips_finish", count)).cycles
     last = (loop(design, "multiply_strips_steps", macs)
             + loop(design, "multiply_strips_finish", count)).cycles
@@ -301,8 +308,8 @@ def layer_norm(design: Design) -> Cost:
     visit("layer_norm_tokens", "rsqrt_newton")
     words = math.ceil(c.dim / design.feature_lanes)
     per_token = (loop(design, "layer_norm_sums", words).cycles
-                 + rsqrt_latency(design.wide_bits, design.tables)
-                 + statistics_latency(design.wide_bits)
+                 + rsqrt_latency(design)
+                 + statistics_latency(design)
                  + loop(design, "layer_norm_normalize", words).cycles)
     return (load_weights(design, c.dim) * 2 + load_features(design, c.tokens * c.dim)
             + Cost(per_token * c.tokens) + store_features(design, c.tokens * c.dim))
@@ -317,8 +324,8 @@ def attention(design: Design) -> Cost:
     c, p = design.config, design.accelerator.attention_parallel
     visit("attention_blocks", "attention_row_stats", "attention_row_stats_heads",
           "reciprocal_newton", "attention_round")
-    depth = PIPELINE_DEPTH + exp_latency(design.wide_bits, design.tables)
-    reciprocal = reciprocal_latency(design.wide_bits, design.tables)
+    depth = PIPELINE_DEPTH + exp_latency(design)
+    reciprocal = reciprocal_latency(design)
     total = load_features(design, c.tokens * c.dim) * 2
     for first in range(0, c.tokens, p):
         rows = min(p, c.tokens - first)
@@ -343,7 +350,7 @@ def gate(design: Design) -> Cost:
     per_token = (loop(design, "gate_dots", c.dim) + loop(design, "gate_logits", experts)
                  + loop(design, "gate_exp", experts) + loop(design, "gate_normalize", experts)
                  + loop(design, "top_k_experts", experts)).cycles
-    per_token += reciprocal_latency(design.wide_bits, design.tables) + c.top_k
+    per_token += reciprocal_latency(design) + c.top_k
     visit("moe_residual")
     residual = loop(design, "moe_residual_blocks", math.ceil(c.dim / design.feature_lanes))
     return (load_features(design, c.tokens * c.dim) * 2 + residual * c.tokens
@@ -353,10 +360,10 @@ def gate(design: Design) -> Cost:
 
 def expert_run(design: Design, tokens: int) -> Cost:
     """One expert over its queue: gather (TILE_IN values a cycle), fc1 + GELU and fc2 on the
-    linear unit (weights streamed), scatter (TILE_OUT values a cycle)."""
+    linear unit (weights streamed), scatter (a word of FEATURE_BLOCK values a cycle)."""
     c, a = design.config, design.accelerator
     gather = loop(design, "run_expert_gather", tokens * math.ceil(c.dim / a.tile_in))
-    scatter = loop(design, "run_expert_scatter", tokens * math.ceil(c.dim / a.tile_out))
+    scatter = loop(design, "run_expert_scatter", tokens * c.dim // design.feature_block)
     return (gather + linear_rows(design, c.dim, c.expert_hidden, tokens)
             + linear_rows(design, c.expert_hidden, c.dim, tokens) + scatter)
 
@@ -439,12 +446,16 @@ def latency(design: Design, stats: ExpertStats | None = None,
 
 
 def per_call(design: Design, stats: ExpertStats | None = None) -> dict[str, int]:
-    """Cycles of one call of each unit that stays an HLS function (``linear_rows``: a dim
-    x dim layer over every token), as a synthesis report gives them."""
+    """Cycles of one call of each unit that stays an HLS function, as a synthesis report's
+    worst case gives them."""
     c = design.config
     stats = stats or ExpertStats.uniform(c)
+    # a report's worst case for linear_rows takes every loop_tripcount at its maximum:
+    # the widest layer over every token
+    inputs = max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
+    outputs = max(c.dim, c.mlp_hidden, c.expert_hidden)
     return {"layer_norm": layer_norm(design).cycles,
-            "linear_rows": linear_rows(design, c.dim, c.dim, c.tokens).cycles,
+            "linear_rows": linear_rows(design, inputs, outputs, c.tokens).cycles,
             "attention": attention(design).cycles,
             "edgemoe_top": latency(design, stats).cycles}
 

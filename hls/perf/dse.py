@@ -17,7 +17,7 @@ from .resource_model import Resources, resources
 
 #: Bits of (features, weights) per precision preset.
 PRECISIONS = PRESET_BITS
-PARALLEL = (1, 2, 4, 8, 16)
+PARALLEL = (1, 2, 4, 8, 16, 32)
 TILES = ((4, 4), (8, 8), (16, 8), (16, 16), (32, 16), (32, 32))
 CLOCKS_MHZ = (200.0, 250.0, 300.0)
 EDGE_MOE_POINT = {"parallel": 4, "tile": (16, 16), "precision": "edge-moe", "clock_mhz": 300.0}

@@ -7,8 +7,9 @@ same scheduling, the II its pragma asks for (or the recurrence that makes it lon
 the same trip count, and every loop here is in the code and costed by the model.
 
 The latencies below are the model's estimate of what Vitis HLS schedules for the code's
-real operand widths (``wide_t``: 64 bits, 128 in the edge-moe preset) at 300 MHz; a
-synthesis report (``edgemoe estimate --csynth``) corrects them.
+real operand widths at 300 MHz: the products config.hpp narrows at those widths
+(``DatapathWidths``), the Newton iterations at the full ``wide_t`` (64 bits, 128 in the
+edge-moe preset); a synthesis report (``edgemoe estimate --csynth``) corrects them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from edgemoe.sim.approx import Tables
 
 from ..generator import MIN_MAC_ROWS
 
@@ -49,40 +48,48 @@ def leading_one_latency(wide_bits: int) -> int:
     return math.ceil(math.log2(wide_bits) / 2)
 
 
-def exp_latency(wide_bits: int, tables: Tables) -> int:
+def exp_latency(design: Design) -> int:
     """approx_exp: t = |x| log2(e), the table read, the interpolation product, the shift,
-    the requantize (every operand a wide_t)."""
-    return (multiply_latency(wide_bits, tables.exp.frac_bits + 2) + 1 + TABLE_LATENCY
-            + multiply_latency(wide_bits, wide_bits) + 1 + REQUANTIZE_LATENCY)
+    the requantize (the products at the operand widths config.hpp gives them)."""
+    w, t = design.operand_widths, design.tables.exp
+    return (multiply_latency(w.exp_input, t.frac_bits + 2) + 1 + TABLE_LATENCY
+            + multiply_latency(t.frac_bits + 2, t.frac_bits - t.table_bits + 1) + 1
+            + REQUANTIZE_LATENCY)
 
 
 def newton_latency(wide_bits: int, steps: int, products: int) -> int:
     """A Newton approximation: normalize, seed from the table, ``steps`` iterations of
-    ``products`` dependent products with their roundings, rescale and requantize."""
+    ``products`` dependent products (at the full wide_t) with their roundings, rescale and
+    requantize."""
     step = products * (multiply_latency(wide_bits, wide_bits) + 1) + 1
     return (leading_one_latency(wide_bits) + 1 + TABLE_LATENCY + steps * step + 1
             + REQUANTIZE_LATENCY)
 
 
-def reciprocal_latency(wide_bits: int, tables: Tables) -> int:
-    return newton_latency(wide_bits, tables.reciprocal.newton_steps, 2)
+def reciprocal_latency(design: Design) -> int:
+    return newton_latency(design.wide_bits, design.tables.reciprocal.newton_steps, 2)
 
 
-def rsqrt_latency(wide_bits: int, tables: Tables) -> int:
-    return newton_latency(wide_bits, tables.rsqrt.newton_steps, 3)
+def rsqrt_latency(design: Design) -> int:
+    return newton_latency(design.wide_bits, design.tables.rsqrt.newton_steps, 3)
 
 
-def softmax_update_latency(wide_bits: int, tables: Tables) -> int:
+def softmax_update_latency(design: Design) -> int:
     """One running-softmax update, the recurrence of a row: compare with the peak, the
     difference requantized, exp, the sum rescaled (a product and its requantize), the add."""
-    return (1 + REQUANTIZE_LATENCY + exp_latency(wide_bits, tables)
-            + multiply_latency(wide_bits, wide_bits) + REQUANTIZE_LATENCY + 1)
+    w = design.operand_widths
+    return (1 + REQUANTIZE_LATENCY + exp_latency(design)
+            + multiply_latency(w.softmax_total, w.softmax_exp) + REQUANTIZE_LATENCY + 1)
 
 
-def statistics_latency(wide_bits: int) -> int:
-    """LayerNorm between its sweeps: mean and mean of squares (products by 1/DIM), the
-    square of the mean, the variance, each requantized, in sequence."""
-    return 3 * (multiply_latency(wide_bits, wide_bits) + REQUANTIZE_LATENCY) + 2
+def statistics_latency(design: Design) -> int:
+    """LayerNorm between its sweeps: mean and mean of squares (products by 1/DIM, side by
+    side), the square of the mean, the variance and its eps, each requantized, in
+    sequence."""
+    w = design.operand_widths
+    return (multiply_latency(max(w.ln_total, w.ln_squares), w.ln_inv_dim) + REQUANTIZE_LATENCY
+            + multiply_latency(w.ln_mean, w.ln_mean) + REQUANTIZE_LATENCY + 1
+            + REQUANTIZE_LATENCY)
 
 
 # ------------------------------------------------------------------------ the loops
@@ -102,7 +109,7 @@ class LoopModel:
 
 def key_step_ii(design: Design) -> int:
     """A row's softmax state comes round every P cycles: the update must be done by then."""
-    latency = softmax_update_latency(design.wide_bits, design.tables)
+    latency = softmax_update_latency(design)
     return max(1, math.ceil(latency / design.accelerator.attention_parallel))
 
 
@@ -194,8 +201,8 @@ LOOPS: dict[str, LoopModel] = {
         P, lambda d: d.config.tokens * d.config.dim // d.accelerator.tile_in),
     "run_expert_gather_lanes": LoopModel(U, lambda d: d.accelerator.tile_in),
     "run_expert_scatter": LoopModel(
-        P, lambda d: d.config.tokens * d.config.dim // d.accelerator.tile_out),
-    "run_expert_scatter_lanes": LoopModel(U, lambda d: d.accelerator.tile_out),
+        P, lambda d: d.config.tokens * d.config.dim // d.feature_block),
+    "run_expert_scatter_lanes": LoopModel(U, lambda d: d.feature_block),
     "moe_residual": LoopModel(S, lambda d: d.config.tokens),
     "moe_residual_blocks": LoopModel(P, _token_blocks),
     "moe_residual_lanes": LoopModel(U, lambda d: d.feature_lanes),

@@ -26,7 +26,8 @@ AUTO_LUTRAM_BITS = 1024  # Vitis HLS builds banks this small from LUTs unless to
 UNIT_LOGIC = {"gelu": (106, 110), "exp": (147, 142), "reciprocal": (393, 206),
               "rsqrt": (388, 228)}
 MAC_LOGIC = (40, 60)  # LUT, FF per multiplier: operand registers and its share of the adders
-INTERFACE_LOGIC = (9_000, 12_000)  # AXI4-Lite control, three m_axi adapters, control FSMs
+#: AXI4-Lite control, four m_axi adapters (about 1,000 LUT and 1,500 FF each), control FSMs
+INTERFACE_LOGIC = (10_000, 13_500)
 
 
 def dsp_per_multiplier(a_bits: int, b_bits: int) -> int:
@@ -117,7 +118,7 @@ def arrays(design: Design) -> list[Array]:
               2 * a.tile_out, "lutram"),
         Array("linear accumulators", t, wide, a.tile_out),
         Array("linear bias", max_outputs // a.tile_out, wide, a.tile_out, "lutram"),
-        Array("linear weight stream", strip_words, design.port.axi_bits),
+        Array("linear weight streams (one a port)", strip_words, design.port.axi_bits, 2),
         # patch_embed.cpp
         Array("image", image_words, design.port.axi_bits, impl="uram"),
         Array("class token", c.dim // feature_lanes, feature_lanes * f),
@@ -133,7 +134,7 @@ def arrays(design: Design) -> list[Array]:
               feature_lanes * wide),
         # moe.cpp
         Array("moe sums", t * c.dim // block, block * wide, impl="uram"),
-        Array("moe probabilities", t * c.experts, wide),
+        Array("moe probabilities", t, wide, c.experts),
         Array("moe queues", c.experts * t, 16),
         Array("moe gate", c.dim, wide, c.experts),
     ]
@@ -162,7 +163,7 @@ def multipliers(design: Design) -> dict[str, tuple[int, int]]:
         "attention p.v": (c.dim, feature + 1, feature + 1),
         "layer norm squares": (lanes, feature + 1, feature + 1),
         "gate": (c.experts, feature + 1, weight),
-        "moe scatter": (a.tile_out, feature + 1, feature + 1),
+        "moe scatter": (design.feature_block, feature + 1, feature + 1),
         "exp log2(e) products": (exps, w.exp_input, t.exp.frac_bits + 2),
         "exp interpolations": (exps, t.exp.frac_bits + 2, segment),
         "softmax rescale": (c.heads, w.softmax_total, w.softmax_exp),

@@ -245,6 +245,42 @@ def test_an_index_read_into_a_local_first_is_indirect_too(tmp_path: Path) -> Non
     assert [(f.rule, f.line) for f in findings] == [("indirect-update", 7)]
 
 
+def test_increments_and_intra_pragmas_are_indirect_updates_too(tmp_path: Path) -> None:
+    findings = lint_snippet(tmp_path, """
+        void count(const unsigned char bins[64], int histogram[16]) {
+        count_bins:
+            for (int i = 0; i < 64; ++i) {
+        #pragma HLS pipeline II = 1
+        #pragma HLS dependence variable = histogram type = intra false
+                histogram[bins[i]]++;
+            }
+        }
+        """)
+    assert [(f.rule, f.line) for f in findings] == [("indirect-update", 7)]
+
+
+def test_legal_code_is_not_reported(tmp_path: Path) -> None:
+    """A comparison is not an update, II is case-blind, a constant named at namespace
+    scope bounds a loop, and a member read into a local is not a memory read."""
+    findings = lint_snippet(tmp_path, """
+        constexpr int SIZE = 16;
+        struct Config { int row; };
+        int unit(const unsigned char bins[64], const int hist[SIZE], Config config,
+                 int sums[SIZE][4]) {
+            int empty = 0;
+        unit_bins:
+            for (int i = 0; i < 64; ++i) {
+        #pragma HLS pipeline ii = 1
+                if (hist[bins[i]] == 0) ++empty;
+                const int row = config.row;
+                sums[row][i % 4] += 1;
+            }
+            return empty;
+        }
+        """)
+    assert findings == []
+
+
 def test_two_call_sites_in_one_parent_need_the_allocation_limit(tmp_path: Path) -> None:
     findings = lint_snippet(tmp_path, """
         int unit(int x) { return x * x; }

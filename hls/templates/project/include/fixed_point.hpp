@@ -9,12 +9,18 @@
 #ifndef EDGEMOE_FIXED_POINT_HPP
 #define EDGEMOE_FIXED_POINT_HPP
 
+#ifndef __SYNTHESIS__
+#include <cstdio>
+#include <cstdlib>
+#endif
+
 #include "config.hpp"
 
 namespace edgemoe {
 
 // Multiplier operands at the widths this artifact's formats need (config.hpp): a value is
-// cast to one of these only where its bound holds, so the product is exact.
+// narrowed to one of these only where its bound holds, so the product is exact; C
+// simulation checks every narrowing (synthesis only casts).
 typedef ap_int<LN_TOTAL_BITS> ln_total_t;
 typedef ap_int<LN_SQUARES_BITS> ln_squares_t;
 typedef ap_int<LAYER_NORM_INV_DIM_BITS + 2> inv_dim_t;
@@ -32,6 +38,19 @@ typedef ap_int<SOFTMAX_EXP_BITS> softmax_exp_t;
 typedef ap_int<SOFTMAX_INV_SUM_BITS> softmax_inv_sum_t;
 typedef ap_int<GELU_STEP_DIFF_BITS> gelu_step_t;
 typedef ap_int<GELU_OFFSET_BITS> gelu_offset_t;
+
+template <typename T>
+T narrow(const wide_t &value) {
+#pragma HLS inline
+#ifndef __SYNTHESIS__
+    if (wide_t(T(value)) != value) {
+        std::fprintf(stderr, "edgemoe: a value outside its operand bound (%d bits)\n",
+                     T::width);
+        std::abort();
+    }
+#endif
+    return T(value);
+}
 
 // Shifts past this leave nothing of a 62-bit magnitude (as in sim: MAX_SHIFT).
 constexpr int MAX_SHIFT = 62;
@@ -121,14 +140,15 @@ inline wide_t approx_exp(wide_t x, const Format &in, const Format &out) {
     constexpr int ft = EXP_FRAC_BITS;
     constexpr int segment_bits = EXP_FRAC_BITS - EXP_TABLE_BITS;
     const wide_t magnitude = x < 0 ? wide_t(-x) : wide_t(0);
-    const wide_t t = round_shift(exp_input_t(magnitude) * log2e_t(EXP_LOG2E), in.frac);
+    const wide_t t = round_shift(narrow<exp_input_t>(magnitude) * log2e_t(EXP_LOG2E), in.frac);
     const wide_t whole = t >> ft;
     const wide_t fraction = t & ((wide_t(1) << ft) - 1);
     const int index = int(fraction >> segment_bits);
     const wide_t offset = fraction & ((wide_t(1) << segment_bits) - 1);
     const wide_t base = EXP_TABLE[index];
     const wide_t next = EXP_TABLE[index + 1];
-    wide_t value = (base << segment_bits) - exp_step_t(base - next) * exp_offset_t(offset);
+    wide_t value = (base << segment_bits)
+                   - narrow<exp_step_t>(base - next) * narrow<exp_offset_t>(offset);
     value = value >> int(whole < MAX_SHIFT ? whole : wide_t(MAX_SHIFT));
     return requantize(value, ft + segment_bits, out);
 }
@@ -202,7 +222,8 @@ inline wide_t approx_gelu(wide_t x, const Format &in, const Format &out) {
     const wide_t base = GELU_TABLE[at];
     const wide_t next = GELU_TABLE[at + 1];
     const wide_t correction =
-        inside ? wide_t((base << offset_bits) - gelu_step_t(base - next) * gelu_offset_t(offset))
+        inside ? wide_t((base << offset_bits)
+                        - narrow<gelu_step_t>(base - next) * narrow<gelu_offset_t>(offset))
                : wide_t(0);
     const int frac = g + offset_bits;
     const wide_t relu = (x > 0 ? wide_t(x) : wide_t(0)) << (frac - in.frac);

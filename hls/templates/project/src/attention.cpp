@@ -41,7 +41,8 @@ void softmax_update(RowState &state, wide_t score, const BlockParams &block) {
     if (score > state.peak) {
         const wide_t factor = approx_exp(difference(state.peak, score, block), softmax.diff,
                                          softmax.exp);
-        state.total = requantize(softmax_total_t(state.total) * softmax_exp_t(factor),
+        state.total = requantize(narrow<softmax_total_t>(state.total)
+                                     * narrow<softmax_exp_t>(factor),
                                  softmax.sum.frac + softmax.exp.frac, softmax.sum)
                       + one_in_sum(softmax);
         state.peak = score;
@@ -138,8 +139,9 @@ attention_blocks:
                         difference(scores[value_row][h][value_key], state[value_row][h].peak,
                                    block),
                         softmax.diff, softmax.exp);
-                    const wide_t prob = requantize(softmax_exp_t(e)
-                                                       * softmax_inv_sum_t(inv_sum[value_row][h]),
+                    const wide_t inv = inv_sum[value_row][h];
+                    const wide_t prob = requantize(narrow<softmax_exp_t>(e)
+                                                       * narrow<softmax_inv_sum_t>(inv),
                                                    softmax.exp.frac + softmax.inv_sum.frac,
                                                    softmax.prob);
                 attention_value_dims:

@@ -40,12 +40,12 @@ layer_norm_tokens:
             }
         }
         const int inv_dim_bits = LAYER_NORM_INV_DIM_BITS;
-        const wide_t mean = requantize(ln_total_t(total) * inv_dim_t(LAYER_NORM_INV_DIM),
+        const wide_t mean = requantize(narrow<ln_total_t>(total) * inv_dim_t(LAYER_NORM_INV_DIM),
                                        fx + inv_dim_bits, params.mean);
         const wide_t mean_of_squares = requantize(
-            ln_squares_t(squares) * inv_dim_t(LAYER_NORM_INV_DIM), 2 * fx + inv_dim_bits,
+            narrow<ln_squares_t>(squares) * inv_dim_t(LAYER_NORM_INV_DIM), 2 * fx + inv_dim_bits,
             params.var);
-        const wide_t mean_squared = requantize(ln_mean_t(mean) * ln_mean_t(mean),
+        const wide_t mean_squared = requantize(narrow<ln_mean_t>(mean) * narrow<ln_mean_t>(mean),
                                                2 * params.mean.frac, params.var);
         wide_t variance = mean_of_squares - mean_squared;
         if (variance < 0) variance = 0;
@@ -58,12 +58,14 @@ layer_norm_tokens:
             for (int lane = 0; lane < FEATURE_LANES; ++lane) {
 #pragma HLS unroll
                 const int d = b * FEATURE_LANES + lane;
-                const wide_t centered = (feature_value(features[0][t][d], in) << (centered_frac - fx))
+                const wide_t value = feature_value(features[0][t][d], in);
+                const wide_t centered = (value << (centered_frac - fx))
                                         - (mean << (centered_frac - params.mean.frac));
                 const wide_t normalized = requantize(
-                    ln_centered_t(centered) * ln_inv_std_t(inv_std),
+                    narrow<ln_centered_t>(centered) * narrow<ln_inv_std_t>(inv_std),
                     centered_frac + params.inv_std.frac, params.normalized);
-                const wide_t product = ln_normalized_t(normalized) * ln_gamma_t(gamma[d]);
+                const wide_t product =
+                    narrow<ln_normalized_t>(normalized) * narrow<ln_gamma_t>(gamma[d]);
                 const wide_t affine = (product << (out_frac - affine_frac))
                                       + (beta[d] << (out_frac - params.beta.format.frac));
                 features[1][t][d] = feature_t(requantize(affine, out_frac, params.out));

@@ -13,7 +13,7 @@ namespace edgemoe {
 namespace {
 
 constexpr int GATHER_BLOCKS = DIM / TILE_IN;  // words of a token's row on the tile's input
-constexpr int SCATTER_BLOCKS = DIM / TILE_OUT;
+constexpr int SCATTER_BLOCKS = DIM / FEATURE_BLOCK;  // whole words of the accumulators
 constexpr int MAX_GATHER_STEPS = TOKENS * GATHER_BLOCKS;
 constexpr int MAX_SCATTER_STEPS = TOKENS * SCATTER_BLOCKS;
 
@@ -66,7 +66,7 @@ gate_exp:
 gate_normalize:
     for (int e = 0; e < EXPERTS; ++e) {
 #pragma HLS pipeline II = 1
-        probs[t][e] = requantize(softmax_exp_t(exps[e]) * softmax_inv_sum_t(inv),
+        probs[t][e] = requantize(narrow<softmax_exp_t>(exps[e]) * narrow<softmax_inv_sum_t>(inv),
                                  softmax.exp.frac + softmax.inv_sum.frac, softmax.prob);
     }
 }
@@ -101,7 +101,8 @@ LinearLayer expert_fc2(const BlockParams &block, int e) {
 
 // Expert e over its queue of `length` tokens on the linear unit: gather the rows into
 // features[0], fc1 + GELU into features[1], fc2 back into features[0], then each output
-// row times the token's gate probability into the token's accumulator row (the scatter).
+// row times the token's gate probability into the token's accumulator row (the scatter,
+// a word of FEATURE_BLOCK accumulators a cycle).
 void run_expert(const word_t *weights, const word_t *weights_mirror, const BlockParams &block,
                 int e, const Queues queue,
                 int length, const FeatureRows tokens, const Probabilities probs, int frac,
@@ -124,12 +125,12 @@ run_expert_gather:
         }
     }
     const LinearOutput to_hidden = {block.hidden, true, block.fc1, false, block.hidden};
-    linear_rows(weights, weights_mirror, expert_fc1(block, e), block.norm2.out, features, 0, length, tokens,
-                to_hidden);
+    linear_rows(weights, weights_mirror, expert_fc1(block, e), block.norm2.out, features, 0,
+                length, tokens, to_hidden);
     const LinearOutput to_out = {block.expert_out, false, block.expert_out, false,
                                  block.expert_out};
-    linear_rows(weights, weights_mirror, expert_fc2(block, e), block.hidden, features, 1, length, tokens,
-                to_out);
+    linear_rows(weights, weights_mirror, expert_fc2(block, e), block.hidden, features, 1,
+                length, tokens, to_out);
     const int product_frac = block.gate_softmax.prob.frac + block.expert_out.frac;
     r = 0;
     block_index = 0;
@@ -137,13 +138,14 @@ run_expert_scatter:
     for (int k = 0; k < length * SCATTER_BLOCKS; ++k) {
 #pragma HLS loop_tripcount min = 1 max = MAX_SCATTER_STEPS
 #pragma HLS pipeline II = 1
-        // a queue holds each token once: no two iterations touch one accumulator
+        // a queue holds each token once and an iteration updates a whole word of its row:
+        // no two iterations touch one accumulator word
 #pragma HLS dependence variable = acc type = inter false
         const int t = queue[e][r];
     run_expert_scatter_lanes:
-        for (int o = 0; o < TILE_OUT; ++o) {
+        for (int o = 0; o < FEATURE_BLOCK; ++o) {
 #pragma HLS unroll
-            const int column = block_index * TILE_OUT + o;
+            const int column = block_index * FEATURE_BLOCK + o;
             const wide_t value = feature_value(features[0][r][column], block.expert_out);
             acc[t][column] += wide_t(operand_t(probs[t][e]) * operand_t(value))
                               << (frac - product_frac);
@@ -170,6 +172,7 @@ void moe_layer(const word_t *weights, const word_t *weights_mirror, const BlockP
 #pragma HLS array_reshape variable = acc cyclic factor = FEATURE_BLOCK dim = 2
 #pragma HLS bind_storage variable = acc type = ram_2p impl = uram
     static Probabilities probs;
+#pragma HLS array_partition variable = probs complete dim = 2
     static Queues queue;
     static unsigned short queue_length[EXPERTS];
 
