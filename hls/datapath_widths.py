@@ -5,7 +5,9 @@ time; but every product's operands are bounded by formats the generator knows: a
 requantized to a format fits that format, a sum of N of them fits log2(N) bits more. The
 generated code casts each operand to the bound over every site that uses the unit, so
 HLS builds each multiplier only as wide as the artifact needs (DSP48E2 tiles are 27x18),
-and the resource model counts the same widths. A bound is a signed width in bits.
+and the resource model counts the same widths. A bound is a signed width in bits; each
+field appears in config.hpp as its upper-case name with ``_BITS`` (``ln_total`` as
+``LN_TOTAL_BITS``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from edgemoe.sim.fixed_format import FixedFormat
 from edgemoe.sim.kernels import LayerNormSpec
 from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.network import block_prefix
+from edgemoe.sim.quant import softmax_names
 
 #: Internal formats (sums, variances, reciprocals) per feature container, for a design
 #: point that has no artifact yet (the presets' rules: 24 bits at int16, 32 at edge-moe).
@@ -74,16 +77,6 @@ def _layer_norm_sites(manifest: Manifest) -> list[tuple[str, str, FixedFormat]]:
     return [*sites, ("norm", "norm", x)]
 
 
-def _softmax_prefixes(config: ModelConfig) -> list[str]:
-    prefixes = []
-    for layer in range(config.layers):
-        p = block_prefix(layer)
-        prefixes.append(p + "softmax")
-        if layer in config.moe_layers:
-            prefixes.append(p + "gate")
-    return prefixes
-
-
 def datapath_widths(manifest: Manifest) -> DatapathWidths:
     """The bounds over every site of the artifact's accelerator."""
     config, spec = manifest.config, manifest.spec
@@ -107,7 +100,9 @@ def datapath_widths(manifest: Manifest) -> DatapathWidths:
         widen("ln_normalized", signed_bits(norm.normalized_fmt))
         widen("ln_gamma", signed_bits(manifest.tensors[f"{weights}.weight"].format))
     token_bits = math.ceil(math.log2(config.tokens + 1))
-    for prefix in _softmax_prefixes(config):
+    prefixes = [block_prefix(layer) + name for layer in range(config.layers)
+                for name in softmax_names(config, layer)]
+    for prefix in prefixes:
         part = {name: spec.fmt(f"{prefix}.{name}") for name in ("diff", "exp", "sum",
                                                                  "inv_sum")}
         widen("exp_input", signed_bits(part["diff"]) + 1)

@@ -10,6 +10,7 @@ identifier; the project is written to a scratch folder and moved into place.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import shutil
@@ -161,14 +162,9 @@ def operand_bits(manifest: Manifest, exp_table: list[int], gelu_table: list[int]
     def step_bits(table: list[int]) -> int:
         return max(abs(a - b) for a, b in itertools.pairwise(table)).bit_length() + 1
 
-    w = datapath_widths(manifest)
-    return {"LN_TOTAL_BITS": w.ln_total, "LN_SQUARES_BITS": w.ln_squares,
-            "LN_MEAN_BITS": w.ln_mean, "LN_CENTERED_BITS": w.ln_centered,
-            "LN_INV_STD_BITS": w.ln_inv_std, "LN_NORMALIZED_BITS": w.ln_normalized,
-            "LN_GAMMA_BITS": w.ln_gamma, "EXP_INPUT_BITS": w.exp_input,
-            "EXP_STEP_BITS": step_bits(exp_table), "SOFTMAX_TOTAL_BITS": w.softmax_total,
-            "SOFTMAX_EXP_BITS": w.softmax_exp, "SOFTMAX_INV_SUM_BITS": w.softmax_inv_sum,
-            "GELU_STEP_DIFF_BITS": step_bits(gelu_table), "GELU_OFFSET_BITS": w.gelu_offset}
+    bounds = dataclasses.asdict(datapath_widths(manifest))
+    return {**{f"{name.upper()}_BITS": bits for name, bits in bounds.items()},
+            "EXP_STEP_BITS": step_bits(exp_table), "GELU_STEP_DIFF_BITS": step_bits(gelu_table)}
 
 
 READ_ONLY = ("weights", "images", "weights_mirror")

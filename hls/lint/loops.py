@@ -10,8 +10,8 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .expressions import operands, operator, unwrap
-from .source import Loop, Program
+from .expressions import operands, operator
+from .source import Loop, Program, for_header
 
 if TYPE_CHECKING:
     import clang.cindex as ci
@@ -61,27 +61,20 @@ def evaluate(cursor: ci.Cursor) -> int | None:
 
 def _fixed_trip(loop: Loop) -> int | None:
     """``for (int i = A; i < B; i += C)`` with A, B and C constant."""
-    children = list(loop.cursor.get_children())
-    if loop.cursor.kind.name != "FOR_STMT" or len(children) != 4:
+    header = for_header(loop)
+    if header is None or header.comparison not in ("<", "<="):
         return None
-    init, condition, step, _ = children
-    variables = [c for c in init.walk_preorder() if c.kind.name == "VAR_DECL"]
-    condition = unwrap(condition)
-    pair = operands(condition)
-    if len(variables) != 1 or pair is None or operator(condition) not in ("<", "<="):
-        return None
-    start = evaluate(variables[0])
-    bound = evaluate(pair[1])
-    tokens = [t.spelling for t in step.get_tokens()]
+    start, bound = evaluate(header.start), evaluate(header.right)
+    tokens = [t.spelling for t in header.step.get_tokens()]
     if "++" in tokens:
         stride = 1
-    elif operator(step) == "+=" and operands(step) is not None:
-        stride = evaluate(operands(step)[1])
+    elif operator(header.step) == "+=" and operands(header.step) is not None:
+        stride = evaluate(operands(header.step)[1])
     else:
         return None
     if start is None or bound is None or not stride:
         return None
-    bound += operator(condition) == "<="
+    bound += header.comparison == "<="
     return max(0, -(-(bound - start) // stride))
 
 

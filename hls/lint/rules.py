@@ -25,7 +25,7 @@ from .expressions import (
     unwrap,
 )
 from .pragmas import Pragma
-from .source import Function, Key, Loop, Program
+from .source import Function, Key, Loop, Program, for_header
 
 if TYPE_CHECKING:  # libclang is needed to lint, not to import
     import clang.cindex as ci
@@ -162,34 +162,22 @@ def divisions(program: Program) -> Iterator[Finding]:
 
 def _fixed_trip(loop: Loop) -> bool:
     """A for loop from a constant, to a constant, by a constant step."""
-    if loop.cursor.kind.name != "FOR_STMT":
+    header = for_header(loop)
+    if header is None or not is_constant(header.start):
         return False
-    children = list(loop.cursor.get_children())
-    if len(children) != 4:
-        return False
-    init, condition, step, _body = children
-    variables = [c for c in init.walk_preorder() if c.kind.name == "VAR_DECL"]
-    if len(variables) != 1:
-        return False
-    variable = variables[0]
-    start = list(variable.get_children())
-    if not start or not is_constant(start[-1]):
-        return False
-    pair = operands(unwrap(condition))
-    if operator(unwrap(condition)) not in COMPARISONS or pair is None:
-        return False
+    name = header.variable.spelling
 
     def constant_besides_variable(tree: ci.Cursor) -> bool:
         tree = unwrap(tree)
-        if tree.kind.name == "DECL_REF_EXPR" and tree.spelling == variable.spelling:
+        if tree.kind.name == "DECL_REF_EXPR" and tree.spelling == name:
             return True
         children = list(tree.get_children())
         if not children or tree.kind.name == "DECL_REF_EXPR":
             return is_constant(tree)
         return all(constant_besides_variable(c) for c in children)
 
-    return all(constant_besides_variable(side) for side in pair) \
-        and constant_besides_variable(step)
+    return all(constant_besides_variable(side)
+               for side in (header.left, header.right, header.step))
 
 
 def trip_counts(program: Program) -> Iterator[Finding]:

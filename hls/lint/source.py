@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edgemoe.hls.headers import include_dirs
 
+from .expressions import COMPARISONS, operands, operator, unwrap
 from .pragmas import Pragma, parse_pragma
 
 try:
@@ -62,6 +63,33 @@ class Loop:
 
     def body(self) -> ci.Cursor:
         return list(self.cursor.get_children())[-1 if self.cursor.kind.name != "DO_STMT" else 0]
+
+
+@dataclass(frozen=True)
+class ForHeader:
+    """``for (int VARIABLE = START; LEFT COMPARISON RIGHT; STEP)``."""
+
+    variable: ci.Cursor  # its declaration
+    start: ci.Cursor
+    comparison: str
+    left: ci.Cursor
+    right: ci.Cursor
+    step: ci.Cursor
+
+
+def for_header(loop: Loop) -> ForHeader | None:
+    """The header of a for loop that declares one variable and compares, or None."""
+    children = list(loop.cursor.get_children())
+    if loop.cursor.kind.name != "FOR_STMT" or len(children) != 4:
+        return None
+    init, condition, step, _body = children
+    variables = [c for c in init.walk_preorder() if c.kind.name == "VAR_DECL"]
+    start = list(variables[0].get_children()) if len(variables) == 1 else []
+    condition = unwrap(condition)
+    pair = operands(condition)
+    if not start or pair is None or operator(condition) not in COMPARISONS:
+        return None
+    return ForHeader(variables[0], start[-1], operator(condition), pair[0], pair[1], step)
 
 
 @dataclass(frozen=True)

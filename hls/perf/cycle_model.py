@@ -155,6 +155,18 @@ class Design:
         return wide_bits(self.feature_bits)
 
     @property
+    def max_inputs(self) -> int:
+        """The widest row the linear unit takes in (config.hpp's MAX_INPUTS)."""
+        c = self.config
+        return max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
+
+    @property
+    def max_outputs(self) -> int:
+        """The widest row it gives out (MAX_OUTPUTS)."""
+        c = self.config
+        return max(c.dim, c.mlp_hidden, c.expert_hidden)
+
+    @property
     def feature_block(self) -> int:
         """Values in a word of the shared feature buffers (config.hpp's FEATURE_BLOCK)."""
         a = self.accelerator
@@ -452,10 +464,9 @@ def per_call(design: Design, stats: ExpertStats | None = None) -> dict[str, int]
     stats = stats or ExpertStats.uniform(c)
     # a report's worst case for linear_rows takes every loop_tripcount at its maximum:
     # the widest layer over every token
-    inputs = max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
-    outputs = max(c.dim, c.mlp_hidden, c.expert_hidden)
     return {"layer_norm": layer_norm(design).cycles,
-            "linear_rows": linear_rows(design, inputs, outputs, c.tokens).cycles,
+            "linear_rows": linear_rows(design, design.max_inputs, design.max_outputs,
+                                       c.tokens).cycles,
             "attention": attention(design).cycles,
             "edgemoe_top": latency(design, stats).cycles}
 

@@ -113,14 +113,6 @@ def key_step_ii(design: Design) -> int:
     return max(1, math.ceil(latency / design.accelerator.attention_parallel))
 
 
-def _max_inputs(d: Design) -> int:
-    c = d.config
-    return max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
-
-
-def _max_outputs(d: Design) -> int:
-    c = d.config
-    return max(c.dim, c.mlp_hidden, c.expert_hidden)
 
 
 def _token_blocks(d: Design) -> int:
@@ -135,10 +127,9 @@ LOOPS: dict[str, LoopModel] = {
     # memory.hpp
     "unpack_pieces": LoopModel(U, lambda d: d.accelerator.axi_bits // 64),
     "pack_pieces": LoopModel(U, lambda d: d.accelerator.axi_bits // 64),
+    "word_to_lanes_lanes": LoopModel(U, None),
     "load_rows_words": LoopModel(P, None),
-    "load_rows_lanes": LoopModel(U, None),
     "load_vector_words": LoopModel(P, None),
-    "load_vector_lanes": LoopModel(U, lambda d: d.weight_lanes),
     "store_rows_words": LoopModel(P, None),
     "store_rows_lanes": LoopModel(U, lambda d: d.feature_lanes),
     # fixed_point.hpp
@@ -147,15 +138,14 @@ LOOPS: dict[str, LoopModel] = {
     "rsqrt_newton": LoopModel(S, lambda d: d.tables.rsqrt.newton_steps),
     # linear.cpp
     "stream_strips_strips": LoopModel(
-        S, lambda d: (_max_outputs(d) // d.accelerator.tile_out + 1) // 2),
+        S, lambda d: (d.max_outputs // d.accelerator.tile_out + 1) // 2),
     "stream_strips_words": LoopModel(
-        P, lambda d: d.accelerator.tile_out * _max_inputs(d) // d.weight_lanes),
-    "place_strip_lanes": LoopModel(U, lambda d: d.weight_lanes),
+        P, lambda d: d.accelerator.tile_out * d.max_inputs // d.weight_lanes),
     "multiply_strips_first": LoopModel(
-        P, lambda d: d.accelerator.tile_out * _max_inputs(d) // d.weight_lanes),
-    "multiply_strips_strips": LoopModel(S, lambda d: _max_outputs(d) // d.accelerator.tile_out),
+        P, lambda d: d.accelerator.tile_out * d.max_inputs // d.weight_lanes),
+    "multiply_strips_strips": LoopModel(S, lambda d: d.max_outputs // d.accelerator.tile_out),
     "multiply_strips_steps": LoopModel(
-        P, lambda d: _max_inputs(d) // d.accelerator.tile_in
+        P, lambda d: d.max_inputs // d.accelerator.tile_in
         * max(d.config.tokens, MIN_MAC_ROWS)),
     "multiply_strips_outputs": LoopModel(U, lambda d: d.accelerator.tile_out),
     "multiply_strips_inputs": LoopModel(U, lambda d: d.accelerator.tile_in),

@@ -100,13 +100,12 @@ def arrays(design: Design) -> list[Array]:
     f, w, wide = design.feature_bits, design.weight_bits, design.wide_bits
     operand = f + 1
     feature_lanes = design.feature_lanes
-    max_inputs = max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
-    max_outputs = max(c.dim, c.mlp_hidden, c.expert_hidden)
+    max_inputs, max_outputs = design.max_inputs, design.max_outputs
     strip_words = a.tile_out * max_inputs * w // design.port.axi_bits
     image_words = c.image_height * c.image_width * 3 * 8 // design.port.axi_bits
     t = c.tokens
     # the shared feature buffers' rows: whole words of every unit's lanes
-    block = math.lcm(a.tile_in, a.tile_out, feature_lanes)
+    block = design.feature_block
     buffer_words = -(-max(max_inputs, max_outputs) // block)
     found = [
         # top.cpp: the buffers every unit shares

@@ -23,7 +23,7 @@ namespace edgemoe {
 // simulation checks every narrowing (synthesis only casts).
 typedef ap_int<LN_TOTAL_BITS> ln_total_t;
 typedef ap_int<LN_SQUARES_BITS> ln_squares_t;
-typedef ap_int<LAYER_NORM_INV_DIM_BITS + 2> inv_dim_t;
+typedef ap_int<LN_INV_DIM_BITS> inv_dim_t;
 typedef ap_int<LN_MEAN_BITS> ln_mean_t;
 typedef ap_int<LN_CENTERED_BITS> ln_centered_t;
 typedef ap_int<LN_INV_STD_BITS> ln_inv_std_t;

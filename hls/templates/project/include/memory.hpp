@@ -61,6 +61,21 @@ wide_t lane_value(const std::uint64_t pieces[PIECES], int lane, const Format &fo
     return from_lane(wide_t(shifted >> (64 - BITS)), BITS, format);
 }
 
+// Every lane of `word` (BITS bits each, read in `format`) into values[first], values[first
+// + 1] ...: `first` a multiple of the lanes a word holds, so they land in one memory word
+// of a reshaped array.
+template <int BITS, typename T>
+void word_to_lanes(const word_t &word, const Format &format, T values[], int first) {
+#pragma HLS inline
+    std::uint64_t pieces[PIECES];
+    unpack(word, pieces);
+word_to_lanes_lanes:
+    for (int lane = 0; lane < AXI_BITS / BITS; ++lane) {
+#pragma HLS unroll
+        values[first + lane] = T(lane_value<BITS>(pieces, lane, format));
+    }
+}
+
 // `rows` rows of `columns` values (whole words of BITS-bit lanes) from word `word` on,
 // read in `format`, into the first columns of `values`: a word a cycle. (MAX_WORDS, the
 // trip count's bound, is a template parameter so that the pragma names one constant.)
@@ -76,13 +91,7 @@ load_rows_words:
     for (int w = 0; w < rows * words_per_row; ++w) {
 #pragma HLS loop_tripcount min = 1 max = MAX_WORDS
 #pragma HLS pipeline II = 1
-        std::uint64_t pieces[PIECES];
-        unpack(memory[word + w], pieces);
-    load_rows_lanes:
-        for (int lane = 0; lane < LANES; ++lane) {
-#pragma HLS unroll
-            values[row][block * LANES + lane] = T(lane_value<BITS>(pieces, lane, format));
-        }
+        word_to_lanes<BITS>(memory[word + w], format, values[row], block * LANES);
         if (++block == words_per_row) {
             block = 0;
             ++row;
@@ -100,14 +109,7 @@ load_vector_words:
     for (int w = 0; w < count / WEIGHT_LANES; ++w) {
 #pragma HLS loop_tripcount min = 1 max = MAX_WORDS
 #pragma HLS pipeline II = 1
-        std::uint64_t pieces[PIECES];
-        unpack(weights[word + w], pieces);
-    load_vector_lanes:
-        for (int lane = 0; lane < WEIGHT_LANES; ++lane) {
-#pragma HLS unroll
-            values[w * WEIGHT_LANES + lane] = T(lane_value<WEIGHT_BITS>(pieces, lane,
-                                                                         tensor.format));
-        }
+        word_to_lanes<WEIGHT_BITS>(weights[word + w], tensor.format, values, w * WEIGHT_LANES);
     }
 }
 

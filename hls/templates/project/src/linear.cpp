@@ -79,13 +79,7 @@ struct StripCursor {
 void place_strip_word(const word_t &word, StripCursor &at, int in_dim, const Format &format,
                       weight_t strip[TILE_OUT][MAX_INPUTS]) {
 #pragma HLS inline
-    std::uint64_t pieces[PIECES];
-    unpack(word, pieces);
-place_strip_lanes:
-    for (int lane = 0; lane < WEIGHT_LANES; ++lane) {
-#pragma HLS unroll
-        strip[at.o][at.base + lane] = weight_t(lane_value<WEIGHT_BITS>(pieces, lane, format));
-    }
+    word_to_lanes<WEIGHT_BITS>(word, format, strip[at.o], at.base);
     at.base += WEIGHT_LANES;
     if (at.base == in_dim) {
         at.base = 0;
