@@ -28,6 +28,17 @@ from edgemoe.sim.quant import softmax_names
 PRESET_INTERNAL_BITS = {16: 24, 32: 32}
 
 
+def max_linear_inputs(config: ModelConfig) -> int:
+    """The widest row the linear unit takes in (config.hpp's MAX_INPUTS)."""
+    return max(config.mlp_hidden, config.expert_hidden, 3 * config.patch * config.patch)
+
+
+def linear_sum_bits(config: ModelConfig, feature_bits: int, weight_bits: int) -> int:
+    """The linear unit's exact sums: a feature times a weight (their containers, as the
+    MACs multiply them), MAX_INPUTS of them."""
+    return feature_bits + weight_bits + math.ceil(math.log2(max_linear_inputs(config)))
+
+
 def signed_bits(fmt: FixedFormat) -> int:
     """Bits of a signed integer that holds every raw value of ``fmt``."""
     return fmt.width + (0 if fmt.signed else 1)

@@ -31,7 +31,7 @@ from edgemoe.sim.approx import Tables
 from edgemoe.sim.config import AcceleratorConfig, ModelConfig
 from edgemoe.sim.kernel_interface import wide_bits
 
-from ..datapath_widths import DatapathWidths
+from ..datapath_widths import DatapathWidths, linear_sum_bits, max_linear_inputs
 from ..generator import HP_PORT_BITS, MIN_MAC_ROWS
 from .loops import (
     LOOPS,
@@ -157,8 +157,12 @@ class Design:
     @property
     def max_inputs(self) -> int:
         """The widest row the linear unit takes in (config.hpp's MAX_INPUTS)."""
-        c = self.config
-        return max(c.mlp_hidden, c.expert_hidden, 3 * c.patch * c.patch)
+        return max_linear_inputs(self.config)
+
+    @property
+    def linear_sum_bits(self) -> int:
+        """The linear unit's accumulators (config.hpp's LINEAR_SUM_BITS)."""
+        return linear_sum_bits(self.config, self.feature_bits, self.weight_bits)
 
     @property
     def max_outputs(self) -> int:

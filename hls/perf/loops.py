@@ -133,6 +133,7 @@ LOOPS: dict[str, LoopModel] = {
     "store_rows_words": LoopModel(P, None),
     "store_rows_lanes": LoopModel(U, lambda d: d.feature_lanes),
     # fixed_point.hpp
+    "dot_product_terms": LoopModel(U, None),  # TILE_IN in the linear unit, HEAD_DIM in q.k
     "bit_length_halve": LoopModel(U, None),
     "reciprocal_newton": LoopModel(S, lambda d: d.tables.reciprocal.newton_steps),
     "rsqrt_newton": LoopModel(S, lambda d: d.tables.rsqrt.newton_steps),
@@ -148,7 +149,6 @@ LOOPS: dict[str, LoopModel] = {
         P, lambda d: d.max_inputs // d.accelerator.tile_in
         * max(d.config.tokens, MIN_MAC_ROWS)),
     "multiply_strips_outputs": LoopModel(U, lambda d: d.accelerator.tile_out),
-    "multiply_strips_inputs": LoopModel(U, lambda d: d.accelerator.tile_in),
     "multiply_strips_finish": LoopModel(P, lambda d: d.config.tokens),
     "multiply_strips_finish_outputs": LoopModel(U, lambda d: d.accelerator.tile_out),
     # attention.cpp
@@ -158,7 +158,6 @@ LOOPS: dict[str, LoopModel] = {
         P, lambda d: d.config.tokens * d.accelerator.attention_parallel, key_step_ii,
         "a row's softmax update (compare, exp, rescale, add) before its next key"),
     "attention_key_heads": LoopModel(U, lambda d: d.config.heads),
-    "attention_dot": LoopModel(U, lambda d: d.config.head_dim),
     "attention_row_stats": LoopModel(S, lambda d: d.accelerator.attention_parallel),
     "attention_row_stats_heads": LoopModel(S, lambda d: d.config.heads),
     "attention_values": LoopModel(P, lambda d: d.config.tokens

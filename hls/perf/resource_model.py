@@ -115,7 +115,7 @@ def arrays(design: Design) -> list[Array]:
         # linear.cpp
         Array("linear weight strips (ping/pong)", max_inputs // a.tile_in, a.tile_in * w,
               2 * a.tile_out, "lutram"),
-        Array("linear accumulators", t, wide, a.tile_out),
+        Array("linear accumulators", t, design.linear_sum_bits, a.tile_out),
         Array("linear bias", max_outputs // a.tile_out, wide, a.tile_out, "lutram"),
         Array("linear weight streams (one a port)", strip_words, design.port.axi_bits, 2),
         # patch_embed.cpp

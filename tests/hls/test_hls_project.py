@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemoe.hls.csim import CsimKernel, project_sources, run_csim
+from edgemoe.hls.csim import CSIM_FLAGS, CsimKernel, project_sources, run_csim
 from edgemoe.hls.cxx_build import CXX_STANDARD, WARNINGS, find_compiler
 from edgemoe.hls.generator import ZCU104_BOARD, ZCU104_PART, generate
 from edgemoe.hls.headers import ap_types_dir
@@ -50,6 +50,7 @@ def generated(request, tiny_run: Path, tmp_path_factory) -> tuple[Path, Path]:
 def test_csim_equals_the_simulator_on_every_layer(generated) -> None:
     """Every layer's output for every task and vector: the same integers."""
     artifact, project = generated
+    assert "-DEDGEMOE_NATIVE_ARITHMETIC" in CSIM_FLAGS  # the ap_int path: sanitized_testbench
     report = run_csim(project, artifact)
     assert report.passed, "\n".join(str(t) for t in report.taps if not t.equal)
     # 2 tasks x 1 image x (embed + 4 layers x 10 outputs + final norm)
@@ -197,7 +198,11 @@ SANITIZERS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize=shift-
 
 @pytest.fixture(scope="module")
 def sanitized_testbench(generated) -> Path:
-    """The csim testbench built with AddressSanitizer and UndefinedBehaviorSanitizer."""
+    """The csim testbench built with AddressSanitizer and UndefinedBehaviorSanitizer, and
+    with the products and sums as synthesis reads them (ap_int operators, not C
+    simulation's native registers): its good run is the check that both give the same
+    integers on every layer."""
+    assert not any("NATIVE_ARITHMETIC" in flag for flag in SANITIZERS)
     from edgemoe.hls.cxx_build import compile_cxx
 
     _, project = generated

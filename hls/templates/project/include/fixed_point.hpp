@@ -13,6 +13,9 @@
 #include <cstdio>
 #include <cstdlib>
 #endif
+#if defined(EDGEMOE_NATIVE_ARITHMETIC) && !defined(__SYNTHESIS__)
+#include <type_traits>
+#endif
 
 #include "config.hpp"
 
@@ -51,6 +54,74 @@ T narrow(const wide_t &value) {
 #endif
     return T(value);
 }
+
+// Exact products and their sums, the bulk of a run's arithmetic. Synthesis (and a build
+// without EDGEMOE_NATIVE_ARITHMETIC) makes each from ap_int operators at the operands'
+// widths. edgemoe's C simulation defines it and computes the same integers in native
+// registers: the ap_int headers used outside Vitis pass every operation through a
+// volatile store and load, about seven times slower than the arithmetic itself. Sums up
+// to 64 bits fit a long long, up to 128 an __int128, so both give the same integers; a
+// test builds the project both ways and checks them bit for bit.
+#if !defined(EDGEMOE_NATIVE_ARITHMETIC) || defined(__SYNTHESIS__)
+// sum + a * b
+template <typename Sum, typename A, typename B>
+Sum multiply_add(const Sum &sum, const A &a, const B &b) {
+#pragma HLS inline
+    return Sum(sum + a * b);
+}
+
+// sum of a[first + i] * b[first + i] over i < N: N multipliers and an adder tree
+template <typename Sum, int N, typename A, int A_LENGTH, typename B, int B_LENGTH>
+Sum dot_product(const A (&a)[A_LENGTH], const B (&b)[B_LENGTH], int first) {
+#pragma HLS inline
+    Sum sum = 0;
+dot_product_terms:
+    for (int i = 0; i < N; ++i) {
+#pragma HLS unroll
+        sum += a[first + i] * b[first + i];
+    }
+    return sum;
+}
+#else
+template <typename Sum>
+using native_sum_t = typename std::conditional<(Sum::width <= 64), long long, __int128>::type;
+
+template <int W, bool S>
+long long to_native(const ap_int_base<W, S> &value) {
+    static_assert(W <= 64, "operands are at most 64 bits");
+    return value.to_int64();
+}
+
+template <int W>
+__int128 wide_to_native(const ap_int<W> &value) {
+    if (W <= 64) return value.to_int64();
+    const __int128 high = ap_int<W>(value >> 64).to_int64();
+    return high * (__int128(1) << 64) + __int128(ap_uint<64>(value).to_uint64());
+}
+
+template <typename Sum>
+Sum from_native(__int128 value) {
+    static_assert(Sum::width <= 128, "sums are at most 128 bits");
+    if (Sum::width <= 64) return Sum((long long)value);
+    return Sum(Sum((long long)(value >> 64)) << 64)
+           | Sum(ap_uint<64>((unsigned long long)value));
+}
+
+template <typename Sum, typename A, typename B>
+Sum multiply_add(const Sum &sum, const A &a, const B &b) {
+    const native_sum_t<Sum> product = native_sum_t<Sum>(to_native(a)) * to_native(b);
+    return from_native<Sum>(native_sum_t<Sum>(wide_to_native(sum)) + product);
+}
+
+template <typename Sum, int N, typename A, int A_LENGTH, typename B, int B_LENGTH>
+Sum dot_product(const A (&a)[A_LENGTH], const B (&b)[B_LENGTH], int first) {
+    native_sum_t<Sum> sum = 0;
+    for (int i = 0; i < N; ++i) {
+        sum += native_sum_t<Sum>(to_native(a[first + i])) * to_native(b[first + i]);
+    }
+    return from_native<Sum>(sum);
+}
+#endif
 
 // Shifts past this leave nothing of a 62-bit magnitude (as in sim: MAX_SHIFT).
 constexpr int MAX_SHIFT = 62;

@@ -96,12 +96,8 @@ attention_blocks:
             attention_key_heads:
                 for (int h = 0; h < HEADS; ++h) {
 #pragma HLS unroll
-                    wide_t dot = 0;
-                attention_dot:
-                    for (int d = 0; d < HEAD_DIM; ++d) {
-#pragma HLS unroll
-                        dot += q[p][h * HEAD_DIM + d] * keys[key][h * HEAD_DIM + d];
-                    }
+                    const wide_t dot = dot_product<wide_t, HEAD_DIM>(q[p], keys[key],
+                                                                     h * HEAD_DIM);
                     const wide_t score = requantize(dot, score_frac, block.scores);
                     scores[p][h][key] = score;
                     if (step == 0) {
@@ -148,9 +144,9 @@ attention_blocks:
                     for (int d = 0; d < HEAD_DIM; ++d) {
 #pragma HLS unroll
                         const int column = h * HEAD_DIM + d;
-                        const wide_t term = operand_t(prob) * values[value_key][column];
-                        acc[value_row][column] =
-                            (value_key == 0 ? wide_t(0) : acc[value_row][column]) + term;
+                        acc[value_row][column] = multiply_add(
+                            value_key == 0 ? wide_t(0) : acc[value_row][column],
+                            operand_t(prob), values[value_key][column]);
                     }
                 }
             }

@@ -97,7 +97,7 @@ void multiply_strips(hls::stream<word_t> &even_words, hls::stream<word_t> &odd_w
 #pragma HLS array_partition variable = strip complete dim = 2
 #pragma HLS array_reshape variable = strip cyclic factor = TILE_IN dim = 3
 #pragma HLS bind_storage variable = strip type = ram_s2p impl = lutram
-    wide_t acc[TOKENS][TILE_OUT];
+    linear_sum_t acc[TOKENS][TILE_OUT];
 #pragma HLS array_partition variable = acc complete dim = 2
     const Format &w = layer.weight.format;
     const int frac = sum_frac(layer, in, output);
@@ -142,14 +142,9 @@ multiply_strips_strips:
             multiply_strips_outputs:
                 for (int o = 0; o < TILE_OUT; ++o) {
 #pragma HLS unroll
-                    wide_t sum = 0;
-                multiply_strips_inputs:
-                    for (int i = 0; i < TILE_IN; ++i) {
-#pragma HLS unroll
-                        const int column = step * TILE_IN + i;
-                        sum += features[source][r][column] * strip[now][o][column];
-                    }
-                    acc[r][o] = (step == 0 ? wide_t(0) : acc[r][o]) + sum;
+                    const linear_sum_t sum = dot_product<linear_sum_t, TILE_IN>(
+                        features[source][r], strip[now][o], step * TILE_IN);
+                    acc[r][o] = (step == 0 ? linear_sum_t(0) : acc[r][o]) + sum;
                 }
             }
             if (++r == cycle_rows) {
@@ -165,7 +160,8 @@ multiply_strips_strips:
             for (int o = 0; o < TILE_OUT; ++o) {
 #pragma HLS unroll
                 const int column = s * TILE_OUT + o;
-                wide_t sum = (acc[r][o] << product_shift) + (bias[column] << (frac - b.frac));
+                wide_t sum = (wide_t(acc[r][o]) << product_shift)
+                             + (bias[column] << (frac - b.frac));
                 if (output.residual) {
                     const Format &f = output.residual_format;
                     sum += feature_value(rows[r][column], f) << (frac - f.frac);
