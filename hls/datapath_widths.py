@@ -33,10 +33,25 @@ def max_linear_inputs(config: ModelConfig) -> int:
     return max(config.mlp_hidden, config.expert_hidden, 3 * config.patch * config.patch)
 
 
-def linear_sum_bits(config: ModelConfig, feature_bits: int, weight_bits: int) -> int:
-    """The linear unit's exact sums: a feature times a weight (their containers, as the
-    MACs multiply them), MAX_INPUTS of them."""
-    return feature_bits + weight_bits + math.ceil(math.log2(max_linear_inputs(config)))
+def _bits_for(count: int) -> int:
+    return math.ceil(math.log2(count)) if count > 1 else 0
+
+
+@dataclass(frozen=True)
+class SumWidths:
+    """The exact sums' accumulators (config.hpp's ``*_SUM_BITS``), from the containers
+    their products multiply."""
+
+    linear: int  # a feature times a weight, MAX_INPUTS of them
+    score: int  # a query times a key (operands of either signedness), HEAD_DIM of them
+    value: int  # a probability times a value, TOKENS of them
+
+    @classmethod
+    def of(cls, config: ModelConfig, feature_bits: int, weight_bits: int) -> SumWidths:
+        operand = feature_bits + 1
+        return cls(linear=feature_bits + weight_bits + _bits_for(max_linear_inputs(config)),
+                   score=2 * operand + _bits_for(config.head_dim),
+                   value=2 * operand + _bits_for(config.tokens))
 
 
 def signed_bits(fmt: FixedFormat) -> int:
@@ -59,6 +74,9 @@ class DatapathWidths:
     softmax_exp: int
     softmax_inv_sum: int
     gelu_offset: int  # the input's bits below the GELU table's step
+    reciprocal_operand: int  # a Newton step's m, r and correction
+    moe_sum: int  # a token's residual and its TOP_K gate-weighted expert outputs
+    rsqrt_operand: int
 
     @classmethod
     def for_preset(cls, config: ModelConfig, feature_bits: int, weight_bits: int,
@@ -74,7 +92,21 @@ class DatapathWidths:
                    exp_input=internal + 1,
                    softmax_total=internal + math.ceil(math.log2(config.tokens + 1)) + 1,
                    softmax_exp=internal, softmax_inv_sum=internal,
-                   gelu_offset=max(1, feature_bits - tables.gelu.step_bits + 1))
+                   gelu_offset=max(1, feature_bits - tables.gelu.step_bits + 1),
+                   moe_sum=2 * (feature_bits + 1) + _bits_for(config.top_k + 1),
+                   **newton_operands(tables))
+
+
+#: A Newton step's operands with w work bits: m < 4 (rsqrt's mantissa with its odd
+#: exponent folded in; the reciprocal's is < 2), r <= 1 (the seeds are at most 1 and Newton
+#: approaches 1/m and 1/sqrt(m) from below) and the corrections 2 - m r and 3 - m r^2 lie
+#: in (0, 3]: each below 2^(w + 2) in magnitude, one bit of margin for the roundings.
+NEWTON_EXTRA_BITS = 4
+
+
+def newton_operands(tables: Tables) -> dict[str, int]:
+    return {"reciprocal_operand": tables.reciprocal.work_bits + NEWTON_EXTRA_BITS,
+            "rsqrt_operand": tables.rsqrt.work_bits + NEWTON_EXTRA_BITS}
 
 
 def _layer_norm_sites(manifest: Manifest) -> list[tuple[str, str, FixedFormat]]:
@@ -124,4 +156,18 @@ def datapath_widths(manifest: Manifest) -> DatapathWidths:
     for layer in range(config.layers):
         fc1 = spec.fmt(block_prefix(layer) + "fc1")
         widen("gelu_offset", max(0, fc1.frac_bits - step_bits) + 1)
-    return DatapathWidths(**ln)
+    ln["moe_sum"] = max((_moe_sum_bits(manifest, layer) for layer in config.moe_layers),
+                        default=1)
+    return DatapathWidths(**ln, **newton_operands(manifest.approximations.tables))
+
+
+def _moe_sum_bits(manifest: Manifest, layer: int) -> int:
+    """The residual and TOP_K products (a probability times an expert's output), each at
+    the finer of their precisions, summed."""
+    fmt, p = manifest.spec.fmt, block_prefix(layer)
+    residual, prob, out = fmt(p + "residual1"), fmt(p + "gate.prob"), fmt(p + "expert_out")
+    product_frac = prob.frac_bits + out.frac_bits
+    frac = max(product_frac, residual.frac_bits)
+    terms = max(signed_bits(residual) + frac - residual.frac_bits,
+                signed_bits(prob) + signed_bits(out) + frac - product_frac)
+    return terms + _bits_for(manifest.config.top_k + 1)

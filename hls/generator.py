@@ -29,7 +29,7 @@ from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.network import block_prefix
 from edgemoe.sim.output_folder import output_folder
 
-from .datapath_widths import datapath_widths, linear_sum_bits
+from .datapath_widths import SumWidths, datapath_widths
 from .headers import ap_types_dir
 
 PROJECT_TEMPLATES = Path(__file__).parent / "templates" / "project"
@@ -125,8 +125,8 @@ class _Context:
             "config": c, "accelerator": self.accelerator, "approx": tables,
             "feature_bits": buffers.feature_bits, "weight_bits": manifest.weights.lane_bits,
             "wide_bits": buffers.wide_bits, "min_mac_rows": MIN_MAC_ROWS,
-            "linear_sum_bits": linear_sum_bits(c, buffers.feature_bits,
-                                               manifest.weights.lane_bits),
+            "attention_heads": self.accelerator.heads_at_once(c.heads),
+            "sum_bits": SumWidths.of(c, buffers.feature_bits, manifest.weights.lane_bits),
             "feature_block": math.lcm(self.accelerator.tile_in, self.accelerator.tile_out,
                                       self.accelerator.axi_bits // buffers.feature_bits),
             "exp_log2e": exp.log2e_raw, "exp_table": exp.table().tolist(),

@@ -127,6 +127,8 @@ class AcceleratorConfig:
     """The accelerator's own parameters (the ``accelerator`` section of a config)."""
 
     attention_parallel: int = 4  # P: query rows on chip at a time
+    #: heads computed side by side in attention (None: all); the head groups take turns
+    attention_heads: int | None = None
     tile_in: int = 16  # the linear unit's IN x OUT multipliers
     tile_out: int = 16
     clock_mhz: float = 300.0
@@ -138,6 +140,11 @@ class AcceleratorConfig:
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 256:
                 raise ConfigError(f"accelerator: {name} must be an integer from 1 to 256, "
                                   f"got {value!r}")
+        heads = self.attention_heads
+        if heads is not None and (not isinstance(heads, int) or isinstance(heads, bool)
+                                  or not 1 <= heads <= 256):
+            raise ConfigError(f"accelerator: attention_heads must be an integer from 1 to 256 "
+                              f"or absent (every head), got {heads!r}")
         if self.axi_bits not in AXI_BITS or isinstance(self.axi_bits, bool):
             raise ConfigError(f"accelerator: axi_bits must be one of {list(AXI_BITS)}, got "
                               f"{self.axi_bits!r}")
@@ -147,6 +154,10 @@ class AcceleratorConfig:
             raise ConfigError(f"accelerator: clock_mhz must be a number from "
                               f"{MIN_CLOCK_MHZ:g} to {MAX_CLOCK_MHZ:g}, got {clock!r}")
         object.__setattr__(self, "clock_mhz", float(clock))
+
+    def heads_at_once(self, heads: int) -> int:
+        """The heads attention computes side by side, for a model of ``heads``."""
+        return self.attention_heads or heads
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

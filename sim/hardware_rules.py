@@ -46,6 +46,13 @@ def design_problems(config: ModelConfig, accelerator: AcceleratorConfig, feature
             problems.append(f"{name} {value} is not a multiple of the {weight_lanes} "
                             f"{weight_bits}-bit weights per {a.axi_bits}-bit word (weight "
                             "rows stream as whole words)")
+    at_once = a.heads_at_once(config.heads)
+    if config.heads % at_once:
+        problems.append(f"attention_heads {at_once} does not divide the {config.heads} heads")
+    elif (at_once * config.head_dim) % feature_lanes:
+        problems.append(f"a head group's {at_once * config.head_dim} values are not a multiple "
+                        f"of the {feature_lanes} {feature_bits}-bit features per "
+                        f"{a.axi_bits}-bit word")
     if config.head_dim % a.tile_in:
         problems.append(f"head dim {config.head_dim} is not a multiple of tile_in {a.tile_in}")
     if patch_inputs % a.tile_in:

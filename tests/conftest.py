@@ -65,11 +65,12 @@ def tiny_artifact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.fixture(scope="session")
 def coarse_artifact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model exported with other approximation tables than the defaults (coarser
-    segments, two reciprocal Newton steps) and 128-bit AXI words: one vector image."""
+    segments, two reciprocal Newton steps), 128-bit AXI words and attention one head at a
+    time (the head groups taking turns): one vector image."""
     from edgemoe.sim.config import AcceleratorConfig
 
     return _export_design(tiny_run, tmp_path_factory.mktemp("coarse") / "tiny",
-                          AcceleratorConfig(axi_bits=128), COARSE_TABLES)
+                          AcceleratorConfig(axi_bits=128, attention_heads=1), COARSE_TABLES)
 
 
 @pytest.fixture(scope="session")

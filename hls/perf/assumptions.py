@@ -33,7 +33,7 @@ class Assumption:
 def assumptions(design: Design, reported: dict[str, LoopReport] | None = None
                 ) -> list[Assumption]:
     reported = reported or {}
-    port, wide = design.port, design.wide_bits
+    port, widths = design.port, design.operand_widths
     rows = [
         Assumption("m_axi word", f"{port.axi_bits} bits", "model"),
         Assumption("HP port", f"{port.bits_per_cycle} bits a cycle, one per bundle", "model"),
@@ -43,9 +43,11 @@ def assumptions(design: Design, reported: dict[str, LoopReport] | None = None
         Assumption("pipeline depth", f"{PIPELINE_DEPTH} cycles", "model"),
         Assumption("exp latency", f"{exp_latency(design)} cycles", "model"),
         Assumption("reciprocal latency", f"{reciprocal_latency(design)} cycles "
-                   f"({wide}-bit Newton)", "model"),
-        Assumption("rsqrt latency", f"{rsqrt_latency(design)} cycles ({wide}-bit Newton)",
-                   "model"),
+                   f"({widths.reciprocal_operand}-bit Newton operands)", "model"),
+        Assumption("rsqrt latency", f"{rsqrt_latency(design)} cycles "
+                   f"({widths.rsqrt_operand}-bit Newton operands)", "model"),
+        Assumption("attention heads", f"{design.attention_heads} of {design.config.heads} "
+                   f"side by side, {design.head_groups} group(s) taking turns", "model"),
         Assumption("softmax update", f"{softmax_update_latency(design)} cycles", "model"),
     ]
     for label, model in LOOPS.items():

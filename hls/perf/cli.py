@@ -74,14 +74,16 @@ def _parse_tile(tile: str | None) -> tuple[int, int] | None:
 @click.option("--json", "out_json", type=click.Path(path_type=Path))
 @click.option("--parallel", type=click.IntRange(min=1),
               help="model another attention parallelism P than the artifact's")
+@click.option("--attention-heads", "heads", type=click.IntRange(min=1),
+              help="model another number of heads attention computes side by side")
 @click.option("--tile", type=str, metavar="INxOUT", help="model another linear tile, e.g. 32x16")
 @click.option("--precision", type=click.Choice(sorted(PRECISIONS)),
               help="model another precision preset's feature and weight widths")
 @click.option("--clock", "clock_mhz", type=click.FloatRange(min=1), help="kernel clock, MHz")
 @click.option("--layers", "per_layer", is_flag=True, help="also print every layer's kernels")
 def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | None,
-             parallel: int | None, tile: str | None, precision: str | None,
-             clock_mhz: float | None, per_layer: bool) -> None:
+             parallel: int | None, heads: int | None, tile: str | None,
+             precision: str | None, clock_mhz: float | None, per_layer: bool) -> None:
     """Latency, FPS, per-kernel breakdown and resources of ARTIFACT's accelerator (or, with
     the options, of another design point running ARTIFACT's model and routing)."""
     from edgemoe.hls.perf.cycle_model import latency, per_call
@@ -93,7 +95,7 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
     try:
         manifest, design = _design(artifact)
         stats = _stats_per_task(artifact, images)
-        design = with_point(design, parallel, _parse_tile(tile), precision, clock_mhz)
+        design = with_point(design, parallel, _parse_tile(tile), precision, clock_mhz, heads)
         problems = design_problems(design.config, design.accelerator, design.feature_bits,
                                    design.weight_bits)
         if problems:
@@ -104,7 +106,9 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
     design = dataclasses.replace(design, reported_ii=tuple(
         (label, loop.ii) for label, loop in sorted(reported.items()) if loop.ii))
     a = design.accelerator
-    click.echo(f"{manifest.config.name}: P={a.attention_parallel}, tile {a.tile_in}x"
+    click.echo(f"{manifest.config.name}: P={a.attention_parallel}, "
+               f"{design.attention_heads} of {design.config.heads} heads side by side, "
+               f"tile {a.tile_in}x"
                f"{a.tile_out}, {design.feature_bits}-bit features, {design.weight_bits}-bit "
                f"weights, {a.clock_mhz:g} MHz")
     summary: dict = {"tasks": {}}
@@ -175,7 +179,8 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
               help="report folder [default: reports/dse-CONFIG]")
 def dse(config_name: str, artifact: Path | None, out_dir: Path | None) -> None:
-    """Sweep P, the linear tile, the precision and the clock; plot the Pareto front."""
+    """Sweep P, the heads side by side, the linear tile, the precision and the clock; plot
+    the Pareto front."""
     from edgemoe.hls.perf.dse import EDGE_MOE_POINT, pareto, sweep
     from edgemoe.sim.artifact import Artifact, ArtifactError
     from edgemoe.sim.config import ConfigError
@@ -200,7 +205,8 @@ def dse(config_name: str, artifact: Path | None, out_dir: Path | None) -> None:
         raise click.ClickException(str(err)) from None
     points = sweep(config, stats)
     front = pareto(points)
-    rows = [{"parallel": p.parallel, "tile": list(p.tile), "precision": p.precision,
+    rows = [{"parallel": p.parallel, "attention_heads": p.heads or config.heads,
+             "tile": list(p.tile), "precision": p.precision,
              "clock_mhz": p.clock_mhz, "ms": p.seconds * 1e3, "fps": p.fps, "fits": p.fits,
              "dsp": p.resources.dsp, "bram36": p.resources.bram36, "uram": p.resources.uram,
              "lut": p.resources.lut, "ff": p.resources.ff} for p in points]
@@ -218,7 +224,8 @@ def dse(config_name: str, artifact: Path | None, out_dir: Path | None) -> None:
                f"{reference.resources.dsp} DSP, {reference.resources.bram36:.0f} BRAM36, "
                f"{reference.resources.uram} URAM, fits: {reference.fits}")
     for point in front:
-        click.echo(f"  P={point.parallel:<2} {point.tile[0]}x{point.tile[1]:<3} "
+        click.echo(f"  P={point.parallel:<2} heads {point.heads or config.heads:<2} "
+                   f"{point.tile[0]}x{point.tile[1]:<3} "
                    f"{point.precision:8} {point.clock_mhz:4.0f} MHz  {point.seconds * 1e3:8.2f} ms "
                    f"{point.fps:7.1f} FPS  {point.resources.dsp:5} DSP")
     click.echo(f"wrote {out_dir / 'pareto.png'} and {out_dir / 'dse.json'}")

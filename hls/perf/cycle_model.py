@@ -31,7 +31,7 @@ from edgemoe.sim.approx import Tables
 from edgemoe.sim.config import AcceleratorConfig, ModelConfig
 from edgemoe.sim.kernel_interface import wide_bits
 
-from ..datapath_widths import DatapathWidths, linear_sum_bits, max_linear_inputs
+from ..datapath_widths import DatapathWidths, SumWidths, max_linear_inputs
 from ..generator import HP_PORT_BITS, MIN_MAC_ROWS
 from .loops import (
     LOOPS,
@@ -160,9 +160,19 @@ class Design:
         return max_linear_inputs(self.config)
 
     @property
-    def linear_sum_bits(self) -> int:
-        """The linear unit's accumulators (config.hpp's LINEAR_SUM_BITS)."""
-        return linear_sum_bits(self.config, self.feature_bits, self.weight_bits)
+    def attention_heads(self) -> int:
+        """Heads side by side in attention (config.hpp's ATTENTION_HEADS)."""
+        return self.accelerator.heads_at_once(self.config.heads)
+
+    @property
+    def head_groups(self) -> int:
+        """The head groups that take turns with the P rows (HEAD_GROUPS)."""
+        return self.config.heads // self.attention_heads
+
+    @property
+    def sum_widths(self) -> SumWidths:
+        """The exact sums' accumulators (config.hpp's ``*_SUM_BITS``)."""
+        return SumWidths.of(self.config, self.feature_bits, self.weight_bits)
 
     @property
     def max_outputs(self) -> int:
@@ -333,11 +343,13 @@ def layer_norm(design: Design) -> Cost:
 
 def attention(design: Design) -> Cost:
     """K and V read once per layer, a word a cycle; then per block of P query rows (one
-    burst in), a row a cycle with all its heads side by side, for the scores and again for
-    A x V. A row's softmax state comes round every P cycles; when that is shorter than its
-    update, the loop waits (its II is the update's latency over P). Each row is rounded a
-    word a cycle and the block leaves in one burst."""
+    burst in), a row and a head group a cycle (ATTENTION_HEADS heads side by side), for
+    the scores and again for A x V. A (row, head)'s softmax state comes round every
+    P x HEAD_GROUPS cycles; when that is shorter than its update, the loop waits (its II is
+    the update's latency over those turns). Each row is rounded a word a cycle and the
+    block leaves in one burst."""
     c, p = design.config, design.accelerator.attention_parallel
+    turns = p * design.head_groups
     visit("attention_blocks", "attention_row_stats", "attention_row_stats_heads",
           "reciprocal_newton", "attention_round")
     depth = PIPELINE_DEPTH + exp_latency(design)
@@ -346,9 +358,9 @@ def attention(design: Design) -> Cost:
     for first in range(0, c.tokens, p):
         rows = min(p, c.tokens - first)
         queries = load_features(design, rows * c.dim)
-        scores = loop(design, "attention_key_steps", c.tokens * p, depth)
+        scores = loop(design, "attention_key_steps", c.tokens * turns, depth)
         stats = Cost(rows * c.heads * reciprocal)
-        values = loop(design, "attention_values", c.tokens * p, depth)
+        values = loop(design, "attention_values", c.tokens * turns, depth)
         round_rows = loop(design, "attention_round_blocks",
                           math.ceil(c.dim / design.feature_lanes)) * rows
         store = round_rows + store_features(design, rows * c.dim)

@@ -1,6 +1,7 @@
-"""Design-space exploration for a ZCU104: sweep the attention parallelism P, the linear
-tile IN x OUT, the precision preset and the clock through the cycle and resource models,
-keep the points that fit the xczu7ev, and find the Pareto front of FPS against DSPs."""
+"""Design-space exploration for a ZCU104: sweep the attention parallelism P, the heads
+attention computes side by side, the linear tile IN x OUT, the precision preset and the
+clock through the cycle and resource models, keep the points that fit the xczu7ev, and
+find the Pareto front of FPS against DSPs."""
 
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ PRECISIONS = PRESET_BITS
 PARALLEL = (1, 2, 4, 8, 16, 32)
 TILES = ((4, 4), (8, 8), (16, 8), (16, 16), (32, 16), (32, 32))
 CLOCKS_MHZ = (200.0, 250.0, 300.0)
-EDGE_MOE_POINT = {"parallel": 4, "tile": (16, 16), "precision": "edge-moe", "clock_mhz": 300.0}
+#: Edge-MoE's published design point (every head side by side)
+EDGE_MOE_POINT = {"parallel": 4, "heads": None, "tile": (16, 16), "precision": "edge-moe",
+                  "clock_mhz": 300.0}
 
 
 @dataclass(frozen=True)
 class Point:
     parallel: int
+    heads: int | None  # attention heads side by side (None: every head)
     tile: tuple[int, int]
     precision: str
     clock_mhz: float
@@ -41,15 +45,17 @@ class Point:
         return self.resources.fits()
 
     def matches(self, where: dict) -> bool:
-        return (self.parallel, self.tile, self.precision, self.clock_mhz) == (
-            where["parallel"], tuple(where["tile"]), where["precision"], where["clock_mhz"])
+        return (self.parallel, self.heads, self.tile, self.precision, self.clock_mhz) == (
+            where["parallel"], where["heads"], tuple(where["tile"]), where["precision"],
+            where["clock_mhz"])
 
 
 def with_point(design: Design, parallel: int | None = None,
                tile: tuple[int, int] | None = None, precision: str | None = None,
-               clock_mhz: float | None = None) -> Design:
+               clock_mhz: float | None = None, heads: int | None = None) -> Design:
     """``design`` with the given parameters in place of its own (None keeps one)."""
-    changes = {"attention_parallel": parallel, "clock_mhz": clock_mhz,
+    changes = {"attention_parallel": parallel, "attention_heads": heads,
+               "clock_mhz": clock_mhz,
                "tile_in": tile and tile[0], "tile_out": tile and tile[1]}
     accelerator = dataclasses.replace(design.accelerator,
                                       **{k: v for k, v in changes.items() if v is not None})
@@ -62,34 +68,42 @@ def with_point(design: Design, parallel: int | None = None,
 
 
 def design_for(config: ModelConfig, parallel: int, tile: tuple[int, int], precision: str,
-               clock_mhz: float, base: AcceleratorConfig | None = None) -> Design:
-    return with_point(Design(config, base or AcceleratorConfig()), parallel, tile, precision,
-                      clock_mhz)
+               clock_mhz: float, heads: int | None = None) -> Design:
+    return with_point(Design(config, AcceleratorConfig()), parallel, tile, precision,
+                      clock_mhz, heads)
 
 
 def evaluate(config: ModelConfig, parallel: int, tile: tuple[int, int], precision: str,
-             clock_mhz: float, stats: ExpertStats | None = None) -> Point:
-    design = design_for(config, parallel, tile, precision, clock_mhz)
-    return Point(parallel, tile, precision, clock_mhz, latency(design, stats).seconds,
+             clock_mhz: float, stats: ExpertStats | None = None,
+             heads: int | None = None) -> Point:
+    design = design_for(config, parallel, tile, precision, clock_mhz, heads)
+    return Point(parallel, heads, tile, precision, clock_mhz, latency(design, stats).seconds,
                  resources(design))
 
 
 def buildable(config: ModelConfig, parallel: int, tile: tuple[int, int],
-              precision: str) -> bool:
+              precision: str, heads: int | None = None) -> bool:
     """Whether the generator can implement this point (``sim.hardware_rules``)."""
-    design = design_for(config, parallel, tile, precision, CLOCKS_MHZ[0])
+    design = design_for(config, parallel, tile, precision, CLOCKS_MHZ[0], heads)
     return not design_problems(config, design.accelerator, design.feature_bits,
                                design.weight_bits)
+
+
+def head_choices(config: ModelConfig) -> tuple[int | None, ...]:
+    """Every head at once (None), or each proper divisor of the heads side by side."""
+    return (None, *(h for h in range(1, config.heads) if config.heads % h == 0))
 
 
 def sweep(config: ModelConfig, stats: ExpertStats | None = None,
           parallel: tuple[int, ...] = PARALLEL, tiles: tuple[tuple[int, int], ...] = TILES,
           precisions: tuple[str, ...] = tuple(PRECISIONS),
-          clocks: tuple[float, ...] = CLOCKS_MHZ) -> list[Point]:
-    """Every buildable point of the grid."""
-    return [evaluate(config, p, t, q, c, stats)
-            for p, t, q, c in itertools.product(parallel, tiles, precisions, clocks)
-            if buildable(config, p, t, q)]
+          clocks: tuple[float, ...] = CLOCKS_MHZ,
+          heads: tuple[int | None, ...] | None = None) -> list[Point]:
+    """Every buildable point of the grid (``heads``: every choice of ``head_choices``)."""
+    grid = itertools.product(parallel, heads or head_choices(config), tiles, precisions,
+                             clocks)
+    return [evaluate(config, p, t, q, c, stats, h) for p, h, t, q, c in grid
+            if buildable(config, p, t, q, h)]
 
 
 def pareto(points: list[Point]) -> list[Point]:

@@ -7,9 +7,9 @@ same scheduling, the II its pragma asks for (or the recurrence that makes it lon
 the same trip count, and every loop here is in the code and costed by the model.
 
 The latencies below are the model's estimate of what Vitis HLS schedules for the code's
-real operand widths at 300 MHz: the products config.hpp narrows at those widths
-(``DatapathWidths``), the Newton iterations at the full ``wide_t`` (64 bits, 128 in the
-edge-moe preset); a synthesis report (``edgemoe estimate --csynth``) corrects them.
+real operand widths at 300 MHz: the products at the widths config.hpp narrows them to
+(``DatapathWidths``, the Newton steps' included); a synthesis report (``edgemoe estimate
+--csynth``) corrects them.
 """
 
 from __future__ import annotations
@@ -57,21 +57,23 @@ def exp_latency(design: Design) -> int:
             + REQUANTIZE_LATENCY)
 
 
-def newton_latency(wide_bits: int, steps: int, products: int) -> int:
-    """A Newton approximation: normalize, seed from the table, ``steps`` iterations of
-    ``products`` dependent products (at the full wide_t) with their roundings, rescale and
-    requantize."""
-    step = products * (multiply_latency(wide_bits, wide_bits) + 1) + 1
+def newton_latency(wide_bits: int, operand_bits: int, steps: int, products: int) -> int:
+    """A Newton approximation: normalize (a leading-one search over wide_t), seed from the
+    table, ``steps`` iterations of ``products`` dependent products (operands narrowed to
+    ``operand_bits``) with their roundings, rescale and requantize."""
+    step = products * (multiply_latency(operand_bits, operand_bits) + 1) + 1
     return (leading_one_latency(wide_bits) + 1 + TABLE_LATENCY + steps * step + 1
             + REQUANTIZE_LATENCY)
 
 
 def reciprocal_latency(design: Design) -> int:
-    return newton_latency(design.wide_bits, design.tables.reciprocal.newton_steps, 2)
+    return newton_latency(design.wide_bits, design.operand_widths.reciprocal_operand,
+                          design.tables.reciprocal.newton_steps, 2)
 
 
 def rsqrt_latency(design: Design) -> int:
-    return newton_latency(design.wide_bits, design.tables.rsqrt.newton_steps, 3)
+    return newton_latency(design.wide_bits, design.operand_widths.rsqrt_operand,
+                          design.tables.rsqrt.newton_steps, 3)
 
 
 def softmax_update_latency(design: Design) -> int:
@@ -108,9 +110,11 @@ class LoopModel:
 
 
 def key_step_ii(design: Design) -> int:
-    """A row's softmax state comes round every P cycles: the update must be done by then."""
+    """A (row, head)'s softmax state comes round every P x HEAD_GROUPS cycles: the update
+    must be done by then."""
     latency = softmax_update_latency(design)
-    return max(1, math.ceil(latency / design.accelerator.attention_parallel))
+    return max(1, math.ceil(latency / (design.accelerator.attention_parallel
+                                       * design.head_groups)))
 
 
 
@@ -155,14 +159,15 @@ LOOPS: dict[str, LoopModel] = {
     "attention_blocks": LoopModel(
         S, lambda d: math.ceil(d.config.tokens / d.accelerator.attention_parallel)),
     "attention_key_steps": LoopModel(
-        P, lambda d: d.config.tokens * d.accelerator.attention_parallel, key_step_ii,
+        P, lambda d: d.config.tokens * d.accelerator.attention_parallel * d.head_groups,
+        key_step_ii,
         "a row's softmax update (compare, exp, rescale, add) before its next key"),
-    "attention_key_heads": LoopModel(U, lambda d: d.config.heads),
+    "attention_key_heads": LoopModel(U, lambda d: d.attention_heads),
     "attention_row_stats": LoopModel(S, lambda d: d.accelerator.attention_parallel),
     "attention_row_stats_heads": LoopModel(S, lambda d: d.config.heads),
     "attention_values": LoopModel(P, lambda d: d.config.tokens
-                                  * d.accelerator.attention_parallel),
-    "attention_value_heads": LoopModel(U, lambda d: d.config.heads),
+                                  * d.accelerator.attention_parallel * d.head_groups),
+    "attention_value_heads": LoopModel(U, lambda d: d.attention_heads),
     "attention_value_dims": LoopModel(U, lambda d: d.config.head_dim),
     "attention_round": LoopModel(S, lambda d: d.accelerator.attention_parallel),
     "attention_round_blocks": LoopModel(P, _token_blocks),

@@ -104,6 +104,7 @@ def arrays(design: Design) -> list[Array]:
     strip_words = a.tile_out * max_inputs * w // design.port.axi_bits
     image_words = c.image_height * c.image_width * 3 * 8 // design.port.axi_bits
     t = c.tokens
+    groups, group_dim = design.head_groups, design.attention_heads * c.head_dim
     # the shared feature buffers' rows: whole words of every unit's lanes
     block = design.feature_block
     buffer_words = -(-max(max_inputs, max_outputs) // block)
@@ -115,7 +116,7 @@ def arrays(design: Design) -> list[Array]:
         # linear.cpp
         Array("linear weight strips (ping/pong)", max_inputs // a.tile_in, a.tile_in * w,
               2 * a.tile_out, "lutram"),
-        Array("linear accumulators", t, design.linear_sum_bits, a.tile_out),
+        Array("linear accumulators", t, design.sum_widths.linear, a.tile_out),
         Array("linear bias", max_outputs // a.tile_out, wide, a.tile_out, "lutram"),
         Array("linear weight streams (one a port)", strip_words, design.port.axi_bits, 2),
         # patch_embed.cpp
@@ -124,15 +125,20 @@ def arrays(design: Design) -> list[Array]:
         # layer_norm.cpp
         Array("layer norm gamma, beta", c.dim // feature_lanes, wide, 2 * feature_lanes),
         # attention.cpp
-        Array("attention keys", t, c.dim * operand),
-        Array("attention values", t, c.dim * operand),
-        Array("attention queries", a.attention_parallel, c.dim * operand, impl="lutram"),
-        Array("attention scores", a.attention_parallel * t, wide, c.heads),
-        Array("attention accumulators", a.attention_parallel, c.dim * wide, impl="lutram"),
+        # (K, V, the queries and the sums hold a head group's slice of a row an entry)
+        Array("attention keys", t * groups, group_dim * operand),
+        Array("attention values", t * groups, group_dim * operand),
+        Array("attention queries", a.attention_parallel * groups, group_dim * operand,
+              impl="lutram"),
+        Array("attention scores", a.attention_parallel * groups * t, f,
+              design.attention_heads),
+        Array("attention accumulators", a.attention_parallel * groups,
+              group_dim * design.sum_widths.value, impl="lutram"),
         Array("attention outputs", a.attention_parallel * c.dim // feature_lanes,
-              feature_lanes * wide),
+              feature_lanes * f),
         # moe.cpp
-        Array("moe sums", t * c.dim // block, block * wide, impl="uram"),
+        Array("moe sums", t * c.dim // block, block * design.operand_widths.moe_sum,
+              impl="uram"),
         Array("moe probabilities", t, wide, c.experts),
         Array("moe queues", c.experts * t, 16),
         Array("moe gate", c.dim, wide, c.experts),
@@ -146,30 +152,33 @@ def multipliers(design: Design) -> dict[str, tuple[int, int]]:
     """Per site: (multipliers the generated loops instantiate, DSP48E2s each), at the
     operand widths the code casts them to: the MAC datapaths at their feature and weight
     widths, the approximations', LayerNorm's and the softmaxes' products at the bounds of
-    the artifact's formats (``datapath_widths``; ``config.hpp``), the Newton iterations at
-    the full ``wide_t`` (64 bits; 128 in the edge-moe preset). Every linear layer, expert
+    the artifact's formats and the Newton steps at their work bits (``datapath_widths``;
+    ``config.hpp``). Attention multiplies one head group at a time. Every linear layer, expert
     and the patch embedding run on one linear tile (``allocation ... limit=1``); a
     synthesis report that shows otherwise corrects this."""
     c, a, t = design.config, design.accelerator, design.tables
-    feature, weight, wide = design.feature_bits, design.weight_bits, design.wide_bits
+    feature, weight = design.feature_bits, design.weight_bits
     w = design.operand_widths
     lanes = design.feature_lanes
     segment = t.exp.frac_bits - t.exp.table_bits + 1
-    exps = 3 * c.heads + 1  # two per head in the softmax update, one in A x V, the gate's
+    heads = design.attention_heads  # side by side; the head groups take turns
+    group_dim = heads * c.head_dim
+    exps = 3 * heads + 1  # two per head in the softmax update, one in A x V, the gate's
     products: dict[str, tuple[int, int, int]] = {
         "linear tile": (a.tile_in * a.tile_out, feature, weight),
-        "attention q.k": (c.dim, feature + 1, feature + 1),
-        "attention p.v": (c.dim, feature + 1, feature + 1),
+        "attention q.k": (group_dim, feature + 1, feature + 1),
+        "attention p.v": (group_dim, feature + 1, feature + 1),
         "layer norm squares": (lanes, feature + 1, feature + 1),
         "gate": (c.experts, feature + 1, weight),
         "moe scatter": (design.feature_block, feature + 1, feature + 1),
         "exp log2(e) products": (exps, w.exp_input, t.exp.frac_bits + 2),
         "exp interpolations": (exps, t.exp.frac_bits + 2, segment),
-        "softmax rescale": (c.heads, w.softmax_total, w.softmax_exp),
-        "softmax normalize": (c.heads + 1, w.softmax_exp, w.softmax_inv_sum),
+        "softmax rescale": (heads, w.softmax_total, w.softmax_exp),
+        "softmax normalize": (heads + 1, w.softmax_exp, w.softmax_inv_sum),
         # one Newton body each (its loop is sequential): reciprocal 2 products (attention's
         # row statistics, the gate), rsqrt 3 (LayerNorm)
-        "newton products": (2 * 2 + 3, wide, wide),
+        "reciprocal newton products": (2 * 2, w.reciprocal_operand, w.reciprocal_operand),
+        "rsqrt newton products": (3, w.rsqrt_operand, w.rsqrt_operand),
         "layer norm statistics": (2, max(w.ln_total, w.ln_squares), w.ln_inv_dim),
         "layer norm mean squared": (1, w.ln_mean, w.ln_mean),
         "layer norm normalize": (lanes, w.ln_centered, w.ln_inv_std),
@@ -180,11 +189,11 @@ def multipliers(design: Design) -> dict[str, tuple[int, int]]:
 
 
 def approximation_units(design: Design) -> dict[str, int]:
-    """Instances of each approximation, for their logic: exp per head twice for the
-    softmax updates and again for A x V, one for the gate; a GELU per output of the linear
-    tile; the rest once per kernel that uses them."""
-    c, a = design.config, design.accelerator
-    return {"exp": 3 * c.heads + 1, "reciprocal": 2, "rsqrt": 1, "gelu": a.tile_out}
+    """Instances of each approximation, for their logic: exp per head side by side twice
+    for the softmax updates and again for A x V, one for the gate; a GELU per output of the
+    linear tile; the rest once per kernel that uses them."""
+    return {"exp": 3 * design.attention_heads + 1, "reciprocal": 2, "rsqrt": 1,
+            "gelu": design.accelerator.tile_out}
 
 
 def resources(design: Design) -> Resources:

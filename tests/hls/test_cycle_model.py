@@ -140,3 +140,33 @@ def test_weights_stream_at_two_hp_ports_whatever_the_word(design: Design) -> Non
     assert max(wide.cycles, wider.cycles) < 1.02 * min(wide.cycles, wider.cycles)
     assert narrow.cycles > 1.3 * wide.cycles
     assert [at(bits).weight_lanes for bits in (128, 256, 512)] == [8, 16, 32]
+
+
+def test_head_groups_trade_multipliers_for_turns(design: Design) -> None:
+    """A head at a time: a third of attention's multipliers and narrower K and V memories,
+    and the head groups take turns with the P rows, so a (row, head)'s softmax update has
+    three times as long and the key loop's II falls."""
+    from edgemoe.hls.perf.loops import key_step_ii
+
+    one = dataclasses.replace(design, accelerator=dataclasses.replace(
+        design.accelerator, attention_heads=1))
+    heads = design.config.heads
+    assert (one.attention_heads, one.head_groups) == (1, heads)
+    for site in ("attention q.k", "attention p.v"):
+        assert multipliers(one)[site][0] * heads == multipliers(design)[site][0]
+    assert resources(one).bram36 < resources(design).bram36
+    assert key_step_ii(one) < key_step_ii(design)
+    assert attention(design).cycles < attention(one).cycles < heads * attention(design).cycles
+
+
+def test_both_presets_fit_within_80_percent_at_their_best_points() -> None:
+    """The issue's targets, on the honest model: m3vit-s int16 at most 16 ms a frame, and
+    the edge-moe preset (32-bit features) fits, each with every resource at most 80%."""
+    config = load_model_config("m3vit-s")
+    int16 = evaluate(config, 32, (32, 16), "int16", 300.0)
+    edge_moe = evaluate(config, 16, (16, 16), "edge-moe", 300.0, heads=1)
+    for point in (int16, edge_moe):
+        assert max(point.resources.utilization().values()) <= 0.8, point.resources
+    assert int16.seconds <= 16e-3
+    # every head side by side, the edge-moe preset's attention alone needs 1,536 DSPs
+    assert not evaluate(config, 16, (16, 16), "edge-moe", 300.0).fits

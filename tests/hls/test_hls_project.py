@@ -245,11 +245,12 @@ def test_the_testbench_checks_every_file_size_under_sanitizers(
         assert "artifact's manifest gives it" in done.stderr or "missing" in done.stderr
 
 
-@pytest.mark.parametrize("design", ["coarse tables, 128-bit AXI", "512-bit AXI"])
+@pytest.mark.parametrize("design", ["coarse tables, 128-bit AXI, a head at a time",
+                                    "512-bit AXI"])
 def test_other_axi_widths_and_tables_stay_bit_exact(coarse_artifact: Path, export_design,
                                                     tmp_path: Path, design: str) -> None:
-    """The manifest's AXI width and table parameters reach the simulator (its golden
-    vectors) and the generated C++ alike: every layer equal."""
+    """The manifest's AXI width, table parameters and attention's head groups reach the
+    simulator (its golden vectors) and the generated C++ alike: every layer equal."""
     from edgemoe.sim.config import AcceleratorConfig
 
     artifact, axi_bits = coarse_artifact, 128
@@ -260,6 +261,7 @@ def test_other_axi_widths_and_tables_stay_bit_exact(coarse_artifact: Path, expor
     manifest = loaded.manifest
     tables = manifest.approximations.tables
     assert manifest.weights.word_bytes == axi_bits // 8
+    assert manifest.accelerator.attention_heads == (1 if axi_bits == 128 else None)
     assert manifest.buffers.token_words * axi_bits == manifest.buffers.token_elements * 16
     report = run_csim(generate(artifact, tmp_path / "hls"), artifact)
     assert report.passed, "\n".join(str(t) for t in report.taps if not t.equal)

@@ -53,6 +53,8 @@ def test_files_by_path_and_unknown_names(tmp_path) -> None:
 @pytest.mark.parametrize(("section", "change", "message"), [
     ("accelerator", {"attention_parallel": 64}, "attention_parallel 64 exceeds the 33 tokens"),
     ("accelerator", {"tile_in": 48}, "dim 64 is not a multiple of the linear tile 48x16"),
+    ("accelerator", {"attention_heads": 3}, "attention_heads 3 does not divide the 2 heads"),
+    ("accelerator", {"attention_heads": 0}, "attention_heads must be an integer from 1 to 256"),
     ("accelerator", {"axi_bits": 96}, r"axi_bits must be one of \[128, 256, 512\]"),
     ("accelerator", {"clock_mhz": float("nan")}, "not a config document of plain values"),
     ("accelerator", {"clock_mhz": 0.001}, "clock_mhz must be a number from 10 to 800"),

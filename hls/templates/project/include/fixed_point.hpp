@@ -41,6 +41,9 @@ typedef ap_int<SOFTMAX_EXP_BITS> softmax_exp_t;
 typedef ap_int<SOFTMAX_INV_SUM_BITS> softmax_inv_sum_t;
 typedef ap_int<GELU_STEP_DIFF_BITS> gelu_step_t;
 typedef ap_int<GELU_OFFSET_BITS> gelu_offset_t;
+typedef ap_int<RECIPROCAL_OPERAND_BITS> reciprocal_operand_t;
+typedef ap_int<RSQRT_OPERAND_BITS> rsqrt_operand_t;
+typedef ap_int<MOE_SUM_BITS> moe_sum_t;
 
 template <typename T>
 T narrow(const wide_t &value) {
@@ -241,8 +244,11 @@ inline wide_t approx_reciprocal(wide_t x, const Format &in, const Format &out) {
                                     & ((1 << RECIPROCAL_SEED_BITS) - 1))]);
 reciprocal_newton:
     for (int step = 0; step < RECIPROCAL_NEWTON_STEPS; ++step) {
-        const wide_t product = round_shift(mantissa * r, w);
-        r = round_shift(r * ((wide_t(2) << w) - product), w);
+        const wide_t product = round_shift(
+            narrow<reciprocal_operand_t>(mantissa) * narrow<reciprocal_operand_t>(r), w);
+        r = round_shift(narrow<reciprocal_operand_t>(r)
+                            * narrow<reciprocal_operand_t>((wide_t(2) << w) - product),
+                        w);
     }
     const int scale = in.frac + 1 - length;
     const wide_t value = round_shift(r, w - out.frac - scale);
@@ -264,9 +270,11 @@ inline wide_t approx_rsqrt(wide_t x, const Format &in, const Format &out) {
     wide_t r = wide_t(RSQRT_TABLE[(odd << half_bits) | top]);
 rsqrt_newton:
     for (int step = 0; step < RSQRT_NEWTON_STEPS; ++step) {
-        const wide_t square = round_shift(r * r, w);
-        const wide_t product = round_shift(mantissa * square, w);
-        r = round_shift(r * ((wide_t(3) << w) - product), w + 1);
+        const rsqrt_operand_t root = narrow<rsqrt_operand_t>(r);
+        const wide_t square = round_shift(root * root, w);
+        const wide_t product = round_shift(
+            narrow<rsqrt_operand_t>(mantissa) * narrow<rsqrt_operand_t>(square), w);
+        r = round_shift(root * narrow<rsqrt_operand_t>((wide_t(3) << w) - product), w + 1);
     }
     const wide_t value = round_shift(r, w - out.frac + ((exponent - odd) >> 1));
     return requantize(value, out.frac, out);

@@ -106,7 +106,7 @@ LinearLayer expert_fc2(const BlockParams &block, int e) {
 void run_expert(const word_t *weights, const word_t *weights_mirror, const BlockParams &block,
                 int e, const Queues queue,
                 int length, const FeatureRows tokens, const Probabilities probs, int frac,
-                wide_t acc[TOKENS][DIM], FeatureSides features) {
+                moe_sum_t acc[TOKENS][DIM], FeatureSides features) {
 #pragma HLS inline
     int r = 0, block_index = 0;
 run_expert_gather:
@@ -147,8 +147,9 @@ run_expert_scatter:
 #pragma HLS unroll
             const int column = block_index * FEATURE_BLOCK + o;
             const wide_t value = feature_value(features[0][r][column], block.expert_out);
-            acc[t][column] += wide_t(operand_t(probs[t][e]) * operand_t(value))
-                              << (frac - product_frac);
+            const wide_t product = operand_t(probs[t][e]) * operand_t(value);
+            acc[t][column] = narrow<moe_sum_t>(wide_t(acc[t][column])
+                                               + (product << (frac - product_frac)));
         }
         if (++block_index == SCATTER_BLOCKS) {
             block_index = 0;
@@ -168,7 +169,7 @@ void moe_layer(const word_t *weights, const word_t *weights_mirror, const BlockP
     // the layer's tokens stay in `rows` while the experts use `features`
     load_rows<FEATURE_BITS, TOKENS, BUFFER_WIDTH>(scratch, in_word, TOKENS, DIM,
                                                   block.norm2.out, rows);
-    static wide_t acc[TOKENS][DIM];  // residual + sum of gate-weighted expert outputs
+    static moe_sum_t acc[TOKENS][DIM];  // residual + sum of gate-weighted expert outputs
 #pragma HLS array_reshape variable = acc cyclic factor = FEATURE_BLOCK dim = 2
 #pragma HLS bind_storage variable = acc type = ram_2p impl = uram
     static Probabilities probs;
@@ -189,7 +190,8 @@ moe_residual:
             for (int lane = 0; lane < FEATURE_LANES; ++lane) {
 #pragma HLS unroll
                 const int d = b * FEATURE_LANES + lane;
-                acc[t][d] = acc[t][d] << (frac - block.residual1.frac);
+                const int shift = frac - block.residual1.frac;
+                acc[t][d] = narrow<moe_sum_t>(wide_t(acc[t][d]) << shift);
             }
         }
     }
@@ -235,7 +237,8 @@ moe_round:  // the rounded outputs into features[1], then out in one burst
             for (int lane = 0; lane < FEATURE_LANES; ++lane) {
 #pragma HLS unroll
                 const int d = b * FEATURE_LANES + lane;
-                features[1][t][d] = feature_t(requantize(acc[t][d], frac, block.out));
+                features[1][t][d] =
+                    feature_t(requantize(wide_t(acc[t][d]), frac, block.out));
             }
         }
     }
