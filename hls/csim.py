@@ -18,7 +18,8 @@ from .cxx_build import compile_cxx
 
 #: Native registers for the exact products and sums (fixed_point.hpp): the same integers as
 #: the ap_int path synthesis reads, several times faster.
-CSIM_FLAGS = ("-O2", "-DEDGEMOE_NATIVE_ARITHMETIC")
+NATIVE_ARITHMETIC = "-DEDGEMOE_NATIVE_ARITHMETIC"
+CSIM_FLAGS = ("-O2", NATIVE_ARITHMETIC)
 
 
 class CsimError(RuntimeError):

@@ -30,7 +30,8 @@ PRESET_INTERNAL_BITS = {16: 24, 32: 32}
 
 def max_linear_inputs(config: ModelConfig) -> int:
     """The widest row the linear unit takes in (config.hpp's MAX_INPUTS)."""
-    return max(config.mlp_hidden, config.expert_hidden, 3 * config.patch * config.patch)
+    return max(config.dim, config.mlp_hidden, config.expert_hidden,
+               3 * config.patch * config.patch)
 
 
 def _bits_for(count: int) -> int:
@@ -74,9 +75,9 @@ class DatapathWidths:
     softmax_exp: int
     softmax_inv_sum: int
     gelu_offset: int  # the input's bits below the GELU table's step
-    reciprocal_operand: int  # a Newton step's m, r and correction
-    moe_sum: int  # a token's residual and its TOP_K gate-weighted expert outputs
-    rsqrt_operand: int
+    reciprocal_operand: int  # a Newton step's m, r and correction (1/x)
+    rsqrt_operand: int  # the same for 1/sqrt(x)
+    moe_sum: int  # a sum: a token's residual and its TOP_K gate-weighted expert outputs
 
     @classmethod
     def for_preset(cls, config: ModelConfig, feature_bits: int, weight_bits: int,
@@ -93,14 +94,17 @@ class DatapathWidths:
                    softmax_total=internal + math.ceil(math.log2(config.tokens + 1)) + 1,
                    softmax_exp=internal, softmax_inv_sum=internal,
                    gelu_offset=max(1, feature_bits - tables.gelu.step_bits + 1),
-                   moe_sum=2 * (feature_bits + 1) + _bits_for(config.top_k + 1),
-                   **newton_operands(tables))
+                   **newton_operands(tables),
+                   # a probability times a feature (the residual shifted to their
+                   # precision taken as no wider), TOP_K + 1 terms
+                   moe_sum=2 * (feature_bits + 1) + _bits_for(config.top_k + 1))
 
 
 #: A Newton step's operands with w work bits: m < 4 (rsqrt's mantissa with its odd
-#: exponent folded in; the reciprocal's is < 2), r <= 1 (the seeds are at most 1 and Newton
-#: approaches 1/m and 1/sqrt(m) from below) and the corrections 2 - m r and 3 - m r^2 lie
-#: in (0, 3]: each below 2^(w + 2) in magnitude, one bit of margin for the roundings.
+#: exponent folded in; the reciprocal's is < 2); r <= 1 + 2^-w (the seeds are at most 1,
+#: Newton approaches 1/m and 1/sqrt(m) from below, rounding half up adds at most an LSB);
+#: the corrections 2 - m r in (0, 2) and 3 - m r^2 in (-1, 3]. Every one is below 2^(w+2)
+#: in magnitude: w + 3 signed bits hold it, the fourth is margin (C simulation checks each).
 NEWTON_EXTRA_BITS = 4
 
 

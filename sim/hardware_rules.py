@@ -49,10 +49,14 @@ def design_problems(config: ModelConfig, accelerator: AcceleratorConfig, feature
     at_once = a.heads_at_once(config.heads)
     if config.heads % at_once:
         problems.append(f"attention_heads {at_once} does not divide the {config.heads} heads")
-    elif (at_once * config.head_dim) % feature_lanes:
-        problems.append(f"a head group's {at_once * config.head_dim} values are not a multiple "
-                        f"of the {feature_lanes} {feature_bits}-bit features per "
-                        f"{a.axi_bits}-bit word")
+    elif (group := at_once * config.head_dim) % feature_lanes:
+        problems.append(f"a head group's {group} values are not a multiple of the "
+                        f"{feature_lanes} {feature_bits}-bit features per {a.axi_bits}-bit word")
+    elif at_once < config.heads and group & (group - 1):
+        # K, V and the sums keep a group's values in one memory word: with the groups
+        # taking turns, the word is the group index only when the group is a power of two
+        problems.append(f"a head group's {group} values must be a power of two when the "
+                        "head groups take turns")
     if config.head_dim % a.tile_in:
         problems.append(f"head dim {config.head_dim} is not a multiple of tile_in {a.tile_in}")
     if patch_inputs % a.tile_in:

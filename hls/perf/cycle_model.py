@@ -350,7 +350,8 @@ def attention(design: Design) -> Cost:
     block leaves in one burst."""
     c, p = design.config, design.accelerator.attention_parallel
     turns = p * design.head_groups
-    visit("attention_blocks", "attention_row_stats", "attention_row_stats_heads",
+    visit("attention_blocks", "attention_row_stats", "attention_row_stats_groups",
+          "attention_row_stats_heads",
           "reciprocal_newton", "attention_round")
     depth = PIPELINE_DEPTH + exp_latency(design)
     reciprocal = reciprocal_latency(design)

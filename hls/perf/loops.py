@@ -164,7 +164,8 @@ LOOPS: dict[str, LoopModel] = {
         "a row's softmax update (compare, exp, rescale, add) before its next key"),
     "attention_key_heads": LoopModel(U, lambda d: d.attention_heads),
     "attention_row_stats": LoopModel(S, lambda d: d.accelerator.attention_parallel),
-    "attention_row_stats_heads": LoopModel(S, lambda d: d.config.heads),
+    "attention_row_stats_groups": LoopModel(S, lambda d: d.head_groups),
+    "attention_row_stats_heads": LoopModel(S, lambda d: d.attention_heads),
     "attention_values": LoopModel(P, lambda d: d.config.tokens
                                   * d.accelerator.attention_parallel * d.head_groups),
     "attention_value_heads": LoopModel(U, lambda d: d.attention_heads),
@@ -174,7 +175,8 @@ LOOPS: dict[str, LoopModel] = {
     "attention_round_lanes": LoopModel(U, lambda d: d.feature_lanes),
     "attention_debug_rows": LoopModel(S, lambda d: d.accelerator.attention_parallel,
                                       debug_only=True),
-    "attention_debug_scores": LoopModel(S, lambda d: d.config.heads, debug_only=True),
+    "attention_debug_groups": LoopModel(S, lambda d: d.head_groups, debug_only=True),
+    "attention_debug_scores": LoopModel(S, lambda d: d.attention_heads, debug_only=True),
     "attention_debug_keys": LoopModel(S, lambda d: d.config.tokens, debug_only=True),
     # layer_norm.cpp
     "layer_norm_tokens": LoopModel(S, lambda d: d.config.tokens),

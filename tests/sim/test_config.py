@@ -76,3 +76,19 @@ def test_a_config_is_checked_whole_when_it_is_read(tmp_path, section: str, chang
     with pytest.raises(ConfigError, match=message):
         load_config_file(path)
 
+
+
+def test_head_groups_that_take_turns_are_a_power_of_two_wide() -> None:
+    """With the heads in groups, a group's values are one memory word of K and V, found
+    by the group index alone: 6 heads of 16 side by side (96) cannot take turns, 4 can."""
+    import dataclasses
+
+    from edgemoe.sim.config import AcceleratorConfig
+    from edgemoe.sim.hardware_rules import design_problems
+
+    config = dataclasses.replace(load_model_config("tiny"), dim=192, heads=12)
+    every, six, four = (AcceleratorConfig(attention_heads=h) for h in (None, 6, 4))
+    assert design_problems(config, every, 16, 16) == []
+    assert design_problems(config, four, 16, 16) == []
+    assert design_problems(config, six, 16, 16) == [
+        "a head group's 96 values must be a power of two when the head groups take turns"]

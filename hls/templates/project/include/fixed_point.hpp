@@ -62,14 +62,16 @@ T narrow(const wide_t &value) {
 // without EDGEMOE_NATIVE_ARITHMETIC) makes each from ap_int operators at the operands'
 // widths. edgemoe's C simulation defines it and computes the same integers in native
 // registers: the ap_int headers used outside Vitis pass every operation through a
-// volatile store and load, about seven times slower than the arithmetic itself. Sums up
-// to 64 bits fit a long long, up to 128 an __int128, so both give the same integers; a
-// test builds the project both ways and checks them bit for bit.
+// volatile store and load, several times slower than the arithmetic itself. Operands fit
+// a long long and sums an __int128, so both give the same integers (tests build the
+// project both ways and compare each with the golden vectors); the native path also
+// checks that every sum fits its type, which synthesis would silently truncate.
 #if !defined(EDGEMOE_NATIVE_ARITHMETIC) || defined(__SYNTHESIS__)
 // sum + a * b
 template <typename Sum, typename A, typename B>
 Sum multiply_add(const Sum &sum, const A &a, const B &b) {
 #pragma HLS inline
+    static_assert(A::width + B::width <= Sum::width, "a product must fit its sum");
     return Sum(sum + a * b);
 }
 
@@ -77,6 +79,7 @@ Sum multiply_add(const Sum &sum, const A &a, const B &b) {
 template <typename Sum, int N, typename A, int A_LENGTH, typename B, int B_LENGTH>
 Sum dot_product(const A (&a)[A_LENGTH], const B (&b)[B_LENGTH], int first) {
 #pragma HLS inline
+    static_assert(A::width + B::width <= Sum::width, "a product must fit its sum");
     Sum sum = 0;
 dot_product_terms:
     for (int i = 0; i < N; ++i) {
@@ -89,9 +92,10 @@ dot_product_terms:
 template <typename Sum>
 using native_sum_t = typename std::conditional<(Sum::width <= 64), long long, __int128>::type;
 
+// An operand's value: a signed type of up to 64 bits, an unsigned one of up to 63.
 template <int W, bool S>
 long long to_native(const ap_int_base<W, S> &value) {
-    static_assert(W <= 64, "operands are at most 64 bits");
+    static_assert(W + (S ? 0 : 1) <= 64, "an operand must fit a long long");
     return value.to_int64();
 }
 
@@ -102,9 +106,15 @@ __int128 wide_to_native(const ap_int<W> &value) {
     return high * (__int128(1) << 64) + __int128(ap_uint<64>(value).to_uint64());
 }
 
+// An exact sum back into its type, which must hold it.
 template <typename Sum>
 Sum from_native(__int128 value) {
     static_assert(Sum::width <= 128, "sums are at most 128 bits");
+    const __int128 sign = value >> (Sum::width - 1);  // 0 or -1 when the value fits
+    if (sign != 0 && sign != -1) {
+        std::fprintf(stderr, "edgemoe: a sum outside its bound (%d bits)\n", Sum::width);
+        std::abort();
+    }
     if (Sum::width <= 64) return Sum((long long)value);
     return Sum(Sum((long long)(value >> 64)) << 64)
            | Sum(ap_uint<64>((unsigned long long)value));
@@ -112,13 +122,16 @@ Sum from_native(__int128 value) {
 
 template <typename Sum, typename A, typename B>
 Sum multiply_add(const Sum &sum, const A &a, const B &b) {
+    static_assert(A::width + B::width <= Sum::width, "a product must fit its sum");
     const native_sum_t<Sum> product = native_sum_t<Sum>(to_native(a)) * to_native(b);
     return from_native<Sum>(native_sum_t<Sum>(wide_to_native(sum)) + product);
 }
 
 template <typename Sum, int N, typename A, int A_LENGTH, typename B, int B_LENGTH>
 Sum dot_product(const A (&a)[A_LENGTH], const B (&b)[B_LENGTH], int first) {
+    static_assert(A::width + B::width <= Sum::width, "a product must fit its sum");
     native_sum_t<Sum> sum = 0;
+dot_product_terms:
     for (int i = 0; i < N; ++i) {
         sum += native_sum_t<Sum>(to_native(a[first + i])) * to_native(b[first + i]);
     }

@@ -59,7 +59,6 @@ void softmax_update(RowState &state, wide_t score, const BlockParams &block) {
 void attention(const BlockParams &block, word_t *scratch, unsigned q_word, unsigned k_word,
                unsigned v_word, unsigned out_word, unsigned scores_word, bool debug) {
     constexpr int BLOCK_STEPS = TOKENS * ATTENTION_PARALLEL * HEAD_GROUPS;
-    constexpr int TURNS = ATTENTION_PARALLEL * HEAD_GROUPS;  // cycles between a state's updates
     const SoftmaxParams &softmax = block.softmax;
     const int score_frac = block.q.frac + block.k.frac;
     const int value_frac = softmax.prob.frac + block.v.frac;
@@ -94,7 +93,7 @@ attention_blocks:
     attention_key_steps:
         for (int i = 0; i < BLOCK_STEPS; ++i) {
 #pragma HLS pipeline
-#pragma HLS dependence variable = state type = inter direction = RAW distance = TURNS true
+#pragma HLS dependence variable = state type = inter direction = RAW distance = ATTENTION_TURNS true
             if (p < rows) {
             attention_key_heads:
                 for (int j = 0; j < ATTENTION_HEADS; ++j) {
@@ -122,18 +121,20 @@ attention_blocks:
     attention_row_stats:
         for (int p = 0; p < rows; ++p) {
 #pragma HLS loop_tripcount min = 1 max = ATTENTION_PARALLEL
-        attention_row_stats_heads:
-            for (int h = 0; h < HEADS; ++h) {
-                const int g = h / ATTENTION_HEADS, j = h % ATTENTION_HEADS;  // constants
-                inv_sum[p][g][j] = approx_reciprocal(state[p][g][j].total, softmax.sum,
-                                                     softmax.inv_sum);
+        attention_row_stats_groups:
+            for (int g = 0; g < HEAD_GROUPS; ++g) {
+            attention_row_stats_heads:
+                for (int j = 0; j < ATTENTION_HEADS; ++j) {
+                    inv_sum[p][g][j] = approx_reciprocal(state[p][g][j].total, softmax.sum,
+                                                         softmax.inv_sum);
+                }
             }
         }
         int value_key = 0, value_group = 0, value_row = 0;
     attention_values:
         for (int i = 0; i < BLOCK_STEPS; ++i) {
 #pragma HLS pipeline II = 1
-#pragma HLS dependence variable = acc type = inter direction = RAW distance = TURNS true
+#pragma HLS dependence variable = acc type = inter direction = RAW distance = ATTENTION_TURNS true
             if (value_row < rows) {
             attention_value_heads:
                 for (int j = 0; j < ATTENTION_HEADS; ++j) {
@@ -189,13 +190,17 @@ attention_blocks:
         attention_debug_rows:
             for (int p = 0; p < rows; ++p) {
 #pragma HLS loop_tripcount min = 1 max = ATTENTION_PARALLEL
-            attention_debug_scores:
-                for (int h = 0; h < HEADS; ++h) {
-                attention_debug_keys:
-                    for (int key = 0; key < TOKENS; ++key) {
-                        store_feature(scratch, scores_word,
-                                      (h * TOKENS + first + p) * TOKENS + key,
-                                      scores[p][h / ATTENTION_HEADS][h % ATTENTION_HEADS][key]);
+            attention_debug_groups:
+                for (int g = 0; g < HEAD_GROUPS; ++g) {
+                attention_debug_scores:
+                    for (int j = 0; j < ATTENTION_HEADS; ++j) {
+                        const int h = g * ATTENTION_HEADS + j;
+                    attention_debug_keys:
+                        for (int key = 0; key < TOKENS; ++key) {
+                            store_feature(scratch, scores_word,
+                                          (h * TOKENS + first + p) * TOKENS + key,
+                                          scores[p][g][j][key]);
+                        }
                     }
                 }
             }
