@@ -102,7 +102,8 @@ def test_command(rtl_dir: Path, units: tuple[str, ...], simulator: str, samples:
 @rtl.command("cosim")
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--rtl", "rtl_dir", type=click.Path(path_type=Path), required=True,
-              help="folder of the exported Verilog (Vitis HLS: solution/impl/verilog)")
+              help="folder of the exported Verilog: a Vitis HLS solution folder (its "
+                   "impl/verilog, else syn/verilog) or the Verilog folder itself")
 @click.option("--images", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--cycle-limit", type=click.IntRange(min=1), default=2_000_000,
               show_default=True)
@@ -115,7 +116,8 @@ def cosim_command(artifact: Path, rtl_dir: Path, images: int, cycle_limit: int) 
     from .cosim import CosimError, cosim
 
     try:
-        results = cosim(artifact, rtl_dir, images=images, cycle_limit=cycle_limit)
+        results = cosim(artifact, rtl_dir, images=images, cycle_limit=cycle_limit,
+                        log=click.echo)
     except CosimError as err:
         raise click.ClickException(str(err)) from None
     for result in results:

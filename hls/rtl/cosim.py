@@ -2,18 +2,24 @@
 checked bit for bit against the simulator.
 
 The harness reads the kernel's argument registers and m_axi bundles from a manifest, checks
-the RTL folder has that top module with those ports, places the inputs in memory, and lets
-``sim/testbenches/cosim_tb.py`` drive the control port as the board's driver does. Two
-workloads share that path: an artifact's accelerator (weights and images in, tokens out,
-compared with ``simulate``) and ``vector_kernel`` (features in and out, compared with the
-``sim`` GELU and exp), which is what CI can run without Vitis.
+the RTL folder has that top module with those ports (and drives every input it has), reads
+the control protocol from the register map Vitis writes into ``<top>_control_s_axi.v``,
+places the inputs in memory, and lets ``sim/testbenches/cosim_tb.py`` drive the control
+port as the board's driver does. What Vitis exports builds as it comes: Verilator with
+``--timing`` (``#0`` in reset logic, the deadlock detector's ``wait``), the folder on the
+include path, and the ``$readmem`` tables next to the run (a missing one is an error, not
+an empty ROM). Two workloads share that path: an artifact's accelerator (weights and
+images in, tokens out, compared with ``simulate``) and ``vector_kernel`` (features in and
+out, compared with the ``sim`` GELU and exp), which is what CI can run without Vitis.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,10 +44,30 @@ CONTROL_PORTS = ("AWADDR", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WVALID", "WR
 MASTER_PORTS = ("AWID", "AWADDR", "AWLEN", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WLAST",
                 "WVALID", "WREADY", "BID", "BVALID", "BREADY", "ARID", "ARADDR", "ARLEN",
                 "ARVALID", "ARREADY", "RID", "RDATA", "RLAST", "RVALID", "RREADY")
+#: The inputs the harness drives: the clock, the reset, the control port's master side and
+#: each bundle's memory side (BUSER and RUSER held at 0).
+CONTROL_INPUTS = ("AWADDR", "AWVALID", "WDATA", "WSTRB", "WVALID", "BREADY", "ARADDR",
+                  "ARVALID", "RREADY")
+MASTER_INPUTS = ("AWREADY", "WREADY", "BID", "BRESP", "BUSER", "BVALID", "ARREADY", "RID",
+                 "RDATA", "RRESP", "RLAST", "RUSER", "RVALID")
+#: A Vitis solution folder holds its Verilog twice: as exported, and after synthesis.
+EXPORT_FOLDERS = ("impl/verilog", "syn/verilog")
+DATA_SUFFIXES = (".dat", ".mem")
+_READMEM = re.compile(r"\$readmem[hb]\s*\(\s*\"([^\"]+)\"")
 
 
 class CosimError(RuntimeError):
     """The RTL folder does not hold the kernel the manifest describes, or it misbehaved."""
+
+
+@dataclass
+class RtlFolder:
+    """The Verilog of one export: its folder, sources and the tables they read."""
+
+    folder: Path
+    sources: list[Path]
+    tables: list[Path]
+    note: str = ""  # which of a solution's exports was taken, when it had two
 
 
 @dataclass
@@ -64,6 +90,7 @@ class RunResult:
     equal: bool
     first_difference: dict[str, Any] | None = None
     protocol: dict[str, bool] = field(default_factory=dict)
+    seconds: float = 0.0  # wall time from ap_start to the interrupt
 
     @property
     def cycles_per_item(self) -> float:
@@ -186,34 +213,74 @@ def load_workload(manifest_dir: Path, images: int = 1) -> Workload:
 
 
 # ------------------------------------------------------------------------------ the RTL folder
-def find_top(rtl_dir: Path, top: str) -> list[Path]:
-    """The Verilog files of ``rtl_dir``; raises when none defines module ``top``."""
-    sources = sorted(p for p in rtl_dir.rglob("*") if p.suffix in (".v", ".sv"))
+def _export_folder(rtl_dir: Path) -> tuple[Path, str]:
+    """``rtl_dir`` when it holds Verilog, else the export under a solution folder (impl
+    before syn, named when both are there)."""
+    if not rtl_dir.is_dir():
+        raise CosimError(f"{rtl_dir} is not a folder")
+    if any(p.suffix in (".v", ".sv") for p in rtl_dir.iterdir()):
+        return rtl_dir, ""
+    found = [rtl_dir / sub for sub in EXPORT_FOLDERS if (rtl_dir / sub).is_dir()]
+    if not found:
+        raise CosimError(f"no Verilog (.v, .sv) files in {rtl_dir}, nor in its "
+                         f"{' or '.join(EXPORT_FOLDERS)}")
+    note = (f"{rtl_dir} holds {found[0].relative_to(rtl_dir)} and "
+            f"{found[1].relative_to(rtl_dir)}: running {found[0].relative_to(rtl_dir)}"
+            if len(found) > 1 else "")
+    return found[0], note
+
+
+def _tables(folder: Path, sources: list[Path]) -> list[Path]:
+    """The files the sources' ``$readmemh``/``$readmemb`` read, all inside the folder."""
+    tables = {p for p in folder.iterdir() if p.suffix in DATA_SUFFIXES}
+    for source in sources:
+        for name in _READMEM.findall(source.read_text(errors="replace")):
+            table = (folder / name).resolve()
+            if not table.is_relative_to(folder.resolve()) or not table.is_file():
+                raise CosimError(f"{source.name} reads {name!r} with $readmem, which is not "
+                                 f"in {folder}: a ROM would stay empty")
+            tables.add(table)
+    return sorted(tables)
+
+
+def find_top(rtl_dir: Path, top: str) -> RtlFolder:
+    """The export's Verilog; raises when no file defines module ``top``."""
+    folder, note = _export_folder(rtl_dir)
+    sources = sorted(p for p in folder.iterdir() if p.suffix in (".v", ".sv"))
     if not sources:
-        raise CosimError(f"no Verilog (.v, .sv) files in {rtl_dir}")
+        raise CosimError(f"no Verilog (.v, .sv) files in {folder}")
     modules = {m: p for p in sources
                for m in re.findall(r"^\s*module\s+(\w+)", p.read_text(errors="replace"), re.M)}
     if top not in modules:
-        raise CosimError(f"no module {top!r} in {rtl_dir}; the manifest's kernel is {top!r} and "
+        raise CosimError(f"no module {top!r} in {folder}; the manifest's kernel is {top!r} and "
                          f"the folder defines {sorted(modules) or 'no modules'}")
-    return sources
+    return RtlFolder(folder, sources, _tables(folder, sources), note)
 
 
-def module_ports(text: str, top: str) -> set[str]:
+def module_ports(text: str, top: str) -> dict[str, str]:
+    """Each port of module ``top``: its direction (input, output, inout)."""
+    text = re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.S)  # comments name no ports
     match = re.search(rf"^\s*module\s+{top}\b(.*?);", text, re.M | re.S)
     header = match.group(1) if match else ""
     body_start = match.end() if match else 0
     body = text[body_start:text.find("endmodule", body_start)]
-    declared = re.findall(r"\b(?:input|output|inout)\b[^;,)]*?(\w+)\s*(?=[,;)]|$)",
+    # a function's or task's inputs are not the module's
+    body = re.sub(r"\b(function|task)\b.*?\bend\1\b", "", body, flags=re.S)
+    declared = re.findall(r"\b(input|output|inout)\b[^;,)]*?(\w+)\s*(?=[,;)]|$)",
                           header + "\n" + body, re.M)
-    return set(declared)
+    return {name: direction for direction, name in declared}
+
+
+def _top_text(sources: list[Path], top: str) -> str:
+    return next(p.read_text(errors="replace") for p in sources
+                if re.search(rf"^\s*module\s+{top}\b", p.read_text(errors="replace"), re.M))
 
 
 def check_ports(sources: list[Path], top: str, bundles: list[str]) -> None:
-    """Every port the harness drives must be on ``top``; raises naming the missing ones."""
-    text = next(p.read_text(errors="replace") for p in sources
-                if re.search(rf"^\s*module\s+{top}\b", p.read_text(errors="replace"), re.M))
-    ports = {p.lower() for p in module_ports(text, top)}
+    """Every port the harness drives must be on ``top``, and every input of ``top`` must be
+    one the harness drives; raises naming the ports that are not."""
+    ports = {name.lower(): direction for name, direction
+             in module_ports(_top_text(sources, top), top).items()}
     wanted = ["ap_clk", "ap_rst_n", "interrupt"]
     wanted += [f"s_axi_control_{p}" for p in CONTROL_PORTS]
     wanted += [f"m_axi_{b}_{p}" for b in bundles for p in MASTER_PORTS]
@@ -221,6 +288,38 @@ def check_ports(sources: list[Path], top: str, bundles: list[str]) -> None:
     if missing:
         raise CosimError(f"module {top!r} lacks {len(missing)} port(s) the Vitis HLS interface "
                          f"has: {', '.join(missing[:12])}{' ...' if len(missing) > 12 else ''}")
+    driven = {"ap_clk", "ap_rst_n", *(f"s_axi_control_{p}".lower() for p in CONTROL_INPUTS),
+              *(f"m_axi_{b}_{p}".lower() for b in bundles for p in MASTER_INPUTS)}
+    undriven = sorted(name for name, direction in ports.items()
+                      if direction != "output" and name not in driven)
+    if undriven:
+        raise CosimError(f"module {top!r} has input(s) the harness does not drive: "
+                         f"{', '.join(undriven)} (a top-level argument without an s_axilite "
+                         "or m_axi interface would stay at 0)")
+
+
+def interrupt_status_mode(sources: list[Path], top: str) -> str:
+    """How the export's interrupt status register clears, from the register map Vitis
+    writes at the head of ``<top>_control_s_axi.v``: ``TOW`` (toggle on write) or ``COR``
+    (clear on read). ap_ctrl_chain (an ap_continue bit) is refused."""
+    for source in sources:
+        text = source.read_text(errors="replace")
+        if "Address Info" not in text or "Interrupt Status Register" not in text:
+            continue
+        if re.search(r"^//.*\bap_continue\b", text, re.M):
+            raise CosimError(f"{source.name}: the control block is ap_ctrl_chain (it has "
+                             "ap_continue); the harness drives ap_ctrl_hs, the protocol the "
+                             "board's driver uses (#pragma HLS interface ap_ctrl_hs "
+                             "port=return)")
+        mode = re.search(r"^//\s*0x0c\s*:\s*IP Interrupt Status Register\s*\(Read/(TOW|COR)\)",
+                         text, re.M | re.I)
+        if mode:
+            return mode.group(1).upper()
+        raise CosimError(f"{source.name}: its register map does not say how the interrupt "
+                         "status register clears (Read/TOW or Read/COR at 0x0c)")
+    raise CosimError(f"no register map (the 'Address Info' comment Vitis writes in "
+                     f"{top}_control_s_axi.v) in the RTL folder: the control protocol is "
+                     "unknown")
 
 
 # ------------------------------------------------------------------------------ running
@@ -234,19 +333,47 @@ def _compare(got: bytes, expected: bytes, lane_bytes: int) -> dict[str, Any] | N
     return {"lane": index, "expected": bytes(b[lane]).hex(), "got": bytes(a[lane]).hex()}
 
 
+def _build_args(folder: Path, simulator: str) -> list[str]:
+    """The export's folder on the include path (the deadlock detector's ``.vh``); for
+    Verilator, timing (``#0`` in reset logic, ``wait``) and the coroutines it compiles to."""
+    include = [f"-I{folder}"]
+    return [*include, "--timing", "-CFLAGS", "-fcoroutines"] if simulator == "verilator" \
+        else include
+
+
+def _missing_tables(log: Path) -> list[str]:
+    """$readmem misses the simulator only warned about."""
+    if not log.is_file():
+        return []
+    return [line.strip() for line in log.read_text(errors="replace").splitlines()
+            if "readmem" in line.lower() and "not found" in line.lower()]
+
+
 def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
           cycle_limit: int = 2_000_000, simulator: str = "verilator",
-          workload: Workload | None = None) -> list[RunResult]:
-    """Run every run of the workload on the RTL; returns each run's cycles and verdict."""
+          workload: Workload | None = None, poll_each_cycle: bool = False,
+          log: Callable[[str], None] = lambda message: None) -> list[RunResult]:
+    """Run every run of the workload on the RTL; returns each run's cycles and verdict.
+
+    ``poll_each_cycle`` looks at ``interrupt`` from Python at every clock edge instead of
+    waiting for it (the slow reference of ``benchmarks/cosim_speed.py``); ``log`` hears
+    which export of a solution folder runs."""
     manifest_dir, rtl_dir = Path(manifest_dir), Path(rtl_dir)
     workload = workload or load_workload(manifest_dir, images)
     kernel = workload.kernel
     top, bundles = kernel.name, kernel.bundles
-    sources = find_top(rtl_dir, top)
-    check_ports(sources, top, bundles)
+    export = find_top(rtl_dir, top)
+    if export.note:
+        log(export.note)
+    check_ports(export.sources, top, bundles)
+    status_mode = interrupt_status_mode(export.sources, top)
     runs = workload.runs()
     with tempfile.TemporaryDirectory(prefix="edgemoe-cosim-") as tmp:
         work = Path(tmp)
+        run_dir = work / "run"
+        run_dir.mkdir()
+        for table in export.tables:  # Vitis's $readmem paths are relative to the run
+            shutil.copy(table, run_dir / table.name)
         plan_runs = []
         for r, run in enumerate(runs):
             inputs = []
@@ -260,17 +387,22 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
                               "outputs": outputs})
         arguments = [{"name": a.name, "offset": a.offset, "words": a.words}
                      for a in kernel.arguments]
-        plan = {"arguments": arguments, "bundles": bundles,
-                "cycle_limit": cycle_limit, "runs": plan_runs}
+        plan = {"arguments": arguments, "bundles": bundles, "cycle_limit": cycle_limit,
+                "interrupt_status": status_mode, "poll_each_cycle": poll_each_cycle,
+                "runs": plan_runs}
         (work / "plan.json").write_text(json.dumps(plan))
         try:
-            found = run_testbench(sources, top, "edgemoe.sim.testbenches.cosim_tb", "cosim",
-                                  env={"EDGEMOE_COSIM_PLAN": str(work / "plan.json")},
-                                  simulator=simulator, work_dir=work / "run")
+            found = run_testbench(export.sources, top, "edgemoe.sim.testbenches.cosim_tb",
+                                  "cosim", env={"EDGEMOE_COSIM_PLAN": str(work / "plan.json")},
+                                  simulator=simulator, work_dir=run_dir,
+                                  build_args=_build_args(export.folder, simulator))
         except SimulationError as err:
             raise CosimError(str(err)) from None
+        missing = _missing_tables(Path(found["log"]))
+        if missing:
+            raise CosimError(f"{top}: a table did not load: {missing[0]}")
         if "error" in found:
-            raise CosimError(f"{top}: {found['error']} (the cycle limit stopped the run)")
+            raise CosimError(f"{top}: {found['error']}")
         results = []
         for run, seen in zip(runs, found["runs"], strict=True):
             differences = [d for d in (_compare(Path(seen["outputs"][name]).read_bytes(),
@@ -279,5 +411,6 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
             protocol = {k: seen[k] for k in ("idle_before", "done", "idle_after",
                                              "done_cleared_on_read")}
             results.append(RunResult(run.name, seen["cycles"], run.items, not differences,
-                                     differences[0] if differences else None, protocol))
+                                     differences[0] if differences else None, protocol,
+                                     seen["seconds"]))
     return results

@@ -1,51 +1,105 @@
 """Drive a kernel with the Vitis HLS interface as the board's driver does, from a plan.
 
 The plan (JSON at ``EDGEMOE_COSIM_PLAN``, written by ``edgemoe.hls.rtl.cosim``) names the
-kernel's argument registers and m_axi bundles, and lists runs: the bytes to place in memory,
-the argument values, and the output regions to read back. Every bundle gets an ``AxiRam``
-over one shared memory; the control port an ``AxiLiteMaster``. A run writes the arguments,
-enables the ap_done interrupt, sets ap_start and counts clock cycles until ``interrupt``
-rises (or until the plan's cycle limit), then checks ap_done reads back set and clears on
-read. Output regions are saved to files for the harness to compare; nothing is judged here.
+kernel's argument registers, m_axi bundles and control protocol, and lists runs: the bytes
+to place in memory, the argument values, and the output regions to read back. Every bundle
+gets an ``AxiRam`` over one shared memory; the control port an ``AxiLiteMaster``. A run
+writes the arguments, enables the ap_done interrupt, sets ap_start and waits for
+``interrupt`` under the plan's cycle limit, then checks ap_done reads back set and clears
+on read, and acknowledges the interrupt as the export's status register wants it (toggle
+on write, or clear on read). Output regions are saved to files for the harness to compare;
+nothing is judged here.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
+from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
+from cocotbext.axi.axi_channels import (
+    AxiARBus,
+    AxiAWBus,
+    AxiBBus,
+    AxiRBus,
+    AxiReadBus,
+    AxiWBus,
+    AxiWriteBus,
+)
 
 from .streams import report
 
 AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
-GIE, IER = 0x04, 0x08
+CTRL, GIE, IER, ISR = 0x00, 0x04, 0x08, 0x0C
 MEMORY_BYTES = 2**48  # sparse: only what is written takes room
+PERIOD_NS = 10
+#: m_axi inputs a memory does not use; held at 0 (Vitis exports them one bit wide)
+SIDEBAND_INPUTS = ("BUSER", "RUSER")
 
 
-async def _count_until(dut, limit: int) -> int | None:
-    """Clock cycles until ``interrupt`` is high; None past ``limit``."""
-    for cycle in range(1, limit + 1):
-        await RisingEdge(dut.ap_clk)
-        if dut.interrupt.value:
-            return cycle
-    return None
+def _without_sidebands(channel: type) -> type:
+    """A channel's bus without the master's side signals (LOCK, CACHE, PROT, QOS, REGION,
+    USER): a memory ignores them, and cocotbext-axi asserts AXI4 widths Vitis does not
+    always use (2-bit LOCK)."""
+    kept = [s for s in channel._optional_signals if s.endswith(("strb", "resp"))]
+    return type(channel.__name__, (channel,), {"_optional_signals": kept})
+
+
+def memory_bus(dut, prefix: str) -> AxiBus:
+    def channel(bus: type):
+        return _without_sidebands(bus).from_prefix(dut, prefix)
+    write = AxiWriteBus.from_channels(channel(AxiAWBus), channel(AxiWBus), channel(AxiBBus))
+    read = AxiReadBus.from_channels(channel(AxiARBus), channel(AxiRBus))
+    return AxiBus(write, read)
+
+
+async def _cycles_until_interrupt(dut, limit: int, poll_each_cycle: bool) -> int | None:
+    """Clock cycles from now until ``interrupt`` rises; None past ``limit``. Waiting on the
+    edge lets the simulator run without Python in between; polling every cycle is the
+    slow reference (benchmarks/cosim_speed.py)."""
+    if poll_each_cycle:
+        for cycle in range(1, limit + 1):
+            await RisingEdge(dut.ap_clk)
+            if dut.interrupt.value:
+                return cycle
+        return None
+    start = get_sim_time("ns")
+    try:
+        await with_timeout(RisingEdge(dut.interrupt), limit * PERIOD_NS, "ns")
+    except SimTimeoutError:
+        return None
+    # the interrupt rises just after a clock edge; the next edge is the first to see it,
+    # which is the cycle the polling loop counts
+    return int(-(-(get_sim_time("ns") - start) // PERIOD_NS)) + 1
+
+
+async def _acknowledge(control: AxiLiteMaster, status_mode: str) -> None:
+    """Clear the ap_done interrupt: toggle on write, or clear on read."""
+    if status_mode == "TOW":
+        await control.write_dword(ISR, 1)
+    else:
+        await control.read_dword(ISR)
 
 
 @cocotb.test()
 async def cosim(dut) -> None:
     plan = json.loads(Path(os.environ["EDGEMOE_COSIM_PLAN"]).read_text())
-    Clock(dut.ap_clk, 10, unit="ns").start()
+    Clock(dut.ap_clk, PERIOD_NS, unit="ns").start()
     dut.ap_rst_n.value = 0
     control = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi_control"), dut.ap_clk,
                             dut.ap_rst_n, reset_active_level=False)
     rams = []
     for bundle in plan["bundles"]:
-        rams.append(AxiRam(AxiBus.from_prefix(dut, f"m_axi_{bundle}"), dut.ap_clk, dut.ap_rst_n,
+        for name in SIDEBAND_INPUTS:
+            if hasattr(dut, f"m_axi_{bundle}_{name}"):
+                getattr(dut, f"m_axi_{bundle}_{name}").value = 0
+        rams.append(AxiRam(memory_bus(dut, f"m_axi_{bundle}"), dut.ap_clk, dut.ap_rst_n,
                            reset_active_level=False, size=MEMORY_BYTES,
                            mem=rams[0].mem if rams else None))
     memory = rams[0]
@@ -66,24 +120,34 @@ async def cosim(dut) -> None:
                                           (value >> (32 * word)) & 0xFFFF_FFFF)
         await control.write_dword(GIE, 1)
         await control.write_dword(IER, 1)
-        idle_before = (await control.read_dword(0x00)) & AP_IDLE
-        await control.write_dword(0x00, AP_START)
-        cycles = await _count_until(dut, plan["cycle_limit"])
+        idle_before = (await control.read_dword(CTRL)) & AP_IDLE
+        started = time.perf_counter()
+        await control.write_dword(CTRL, AP_START)
+        cycles = await _cycles_until_interrupt(dut, plan["cycle_limit"],
+                                               plan["poll_each_cycle"])
+        seconds = time.perf_counter() - started
         if cycles is None:
             results.append({"name": run["name"], "timeout": True})
             report(runs=results, error=f"run {run['name']!r}: no ap_done within "
-                   f"{plan['cycle_limit']} cycles")
+                   f"{plan['cycle_limit']} cycles (the cycle limit stopped the run)")
             raise AssertionError(f"no ap_done within {plan['cycle_limit']} cycles")
-        status = await control.read_dword(0x00)
-        again = await control.read_dword(0x00)
-        await control.write_dword(0x0C, 1)  # acknowledge the interrupt (toggle on write)
+        status = await control.read_dword(CTRL)
+        again = await control.read_dword(CTRL)
+        await _acknowledge(control, plan["interrupt_status"])
+        await ClockCycles(dut.ap_clk, 1)
+        if dut.interrupt.value:
+            message = (f"run {run['name']!r}: the interrupt stayed set after acknowledging it "
+                       f"({plan['interrupt_status']}, as the register map says): the next "
+                       "ap_done could not be seen")
+            report(runs=results, error=message)
+            raise AssertionError(message)
         outputs = {}
         for region in run["outputs"]:
             Path(region["file"]).write_bytes(bytes(memory.read(region["address"],
                                                                region["bytes"])))
             outputs[region["name"]] = region["file"]
-        results.append({"name": run["name"], "cycles": cycles, "outputs": outputs,
-                        "idle_before": bool(idle_before), "done": bool(status & AP_DONE),
-                        "idle_after": bool(status & AP_IDLE),
+        results.append({"name": run["name"], "cycles": cycles, "seconds": seconds,
+                        "outputs": outputs, "idle_before": bool(idle_before),
+                        "done": bool(status & AP_DONE), "idle_after": bool(status & AP_IDLE),
                         "done_cleared_on_read": not again & AP_DONE})
     report(runs=results)
