@@ -59,8 +59,13 @@ def _simulator_environment(simulator: str) -> Iterator[None]:
         os.environ.update(saved)
 
 
+INCLUDE_SUFFIXES = (".vh", ".svh", ".v", ".sv")
+
+
 def _build_key(simulator: str, sources: list[Path], toplevel: str,
-               build_args: list[str]) -> str:
+               build_args: list[str], include_dirs: list[Path]) -> str:
+    """A build's identity: everything that decides it, the included files by content
+    (not by the folder they sit in)."""
     digest = hashlib.sha256(f"{simulator}\0{toplevel}\0{build_args}".encode())
     # the build's makefiles name cocotb's and the simulator's files by absolute path: a
     # build from another installation (another venv, another checkout) is not reused
@@ -72,13 +77,18 @@ def _build_key(simulator: str, sources: list[Path], toplevel: str,
         digest.update(verilator_version().encode() + str(verilator_root()).encode())
     for source in sources:
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for folder in include_dirs:
+        for included in sorted(folder.iterdir()):
+            if included.suffix in INCLUDE_SUFFIXES:
+                digest.update(included.name.encode() + b"\0" + included.read_bytes())
     return digest.hexdigest()[:24]
 
 
 def run_testbench(sources: list[Path], toplevel: str, test_module: str, testcase: str,
                   env: dict[str, str] | None = None, simulator: str = "verilator",
                   work_dir: Path | None = None, build_args: list[str] | None = None,
-                  timeout_s: float | None = None) -> dict[str, Any]:
+                  timeout_s: float | None = None,
+                  include_dirs: list[Path] | None = None) -> dict[str, Any]:
     """Build ``sources`` (cached) and run ``test_module.testcase`` on ``toplevel``.
 
     Returns the testbench's JSON report, with ``passed`` (cocotb's verdict) and ``log``
@@ -97,8 +107,10 @@ def run_testbench(sources: list[Path], toplevel: str, test_module: str, testcase
     if simulator == "verilator":
         build_args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
                       *build_args]
+    include_dirs = [Path(d).resolve() for d in include_dirs or ()]
     build_dir = cache_dir() / "rtl" / f"{toplevel}-{simulator}-" \
-        f"{_build_key(simulator, sources, toplevel, build_args)}"
+        f"{_build_key(simulator, sources, toplevel, build_args, include_dirs)}"
+    build_args += [f"-I{folder}" for folder in include_dirs]
     work_dir = Path(work_dir or build_dir / "runs")
     work_dir.mkdir(parents=True, exist_ok=True)
     result_path = work_dir / f"{testcase}.json"

@@ -66,7 +66,7 @@ class RtlFolder:
 
     folder: Path
     sources: list[Path]
-    tables: list[Path]
+    tables: list[Path]  # relative to the folder: every .dat/.mem and every $readmem file
     note: str = ""  # which of a solution's exports was taken, when it had two
 
 
@@ -90,7 +90,7 @@ class RunResult:
     equal: bool
     first_difference: dict[str, Any] | None = None
     protocol: dict[str, bool] = field(default_factory=dict)
-    seconds: float = 0.0  # wall time from ap_start to the interrupt
+    seconds: float = 0.0  # wall time from writing ap_start to the interrupt
 
     @property
     def cycles_per_item(self) -> float:
@@ -232,15 +232,20 @@ def _export_folder(rtl_dir: Path) -> tuple[Path, str]:
 
 def _tables(folder: Path, sources: list[Path]) -> list[Path]:
     """The files the sources' ``$readmemh``/``$readmemb`` read, all inside the folder."""
-    tables = {p for p in folder.iterdir() if p.suffix in DATA_SUFFIXES}
+    root = folder.resolve()
+    tables = {p.resolve() for p in folder.iterdir() if p.suffix in DATA_SUFFIXES}
     for source in sources:
-        for name in _READMEM.findall(source.read_text(errors="replace")):
+        for name in _READMEM.findall(_COMMENTS.sub("", source.read_text(errors="replace"))):
             table = (folder / name).resolve()
-            if not table.is_relative_to(folder.resolve()) or not table.is_file():
-                raise CosimError(f"{source.name} reads {name!r} with $readmem, which is not "
-                                 f"in {folder}: a ROM would stay empty")
+            if not table.is_relative_to(root) or not table.is_file():
+                raise CosimError(f"{source.name} reads {name!r} with $readmem, which is not a "
+                                 f"file inside the export folder {folder}: a ROM would stay "
+                                 "empty")
             tables.add(table)
-    return sorted(tables)
+    outside = sorted(t.name for t in tables if not t.is_relative_to(root))
+    if outside:
+        raise CosimError(f"{folder}: {', '.join(outside)} lead(s) outside the export folder")
+    return sorted(t.relative_to(root) for t in tables)
 
 
 def find_top(rtl_dir: Path, top: str) -> RtlFolder:
@@ -257,18 +262,47 @@ def find_top(rtl_dir: Path, top: str) -> RtlFolder:
     return RtlFolder(folder, sources, _tables(folder, sources), note)
 
 
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_DIRECTION = re.compile(r"\b(input|output|inout)\b")
+_TYPE_WORDS = re.compile(r"\[[^\]]*\]|\b(?:wire|reg|logic|signed|unsigned|var|tri)\b")
+
+
+def _names(declaration: str) -> list[str]:
+    """The port names of one declaration's text after its direction (widths and types
+    removed; several names separated by commas)."""
+    return [m.group(0) for part in _TYPE_WORDS.sub(" ", declaration).split(",")
+            if (m := re.search(r"\w+(?=\s*(?:=[^,]*)?$)", part.strip()))]
+
+
 def module_ports(text: str, top: str) -> dict[str, str]:
-    """Each port of module ``top``: its direction (input, output, inout)."""
-    text = re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.S)  # comments name no ports
-    match = re.search(rf"^\s*module\s+{top}\b(.*?);", text, re.M | re.S)
-    header = match.group(1) if match else ""
-    body_start = match.end() if match else 0
-    body = text[body_start:text.find("endmodule", body_start)]
+    """Each port of module ``top``: its direction (input, output, inout), from an ANSI
+    header or from the declarations of a Vitis-style (non-ANSI) body."""
+    text = _COMMENTS.sub("", text)
+    match = re.search(rf"^\s*module\s+{top}\b(.*?)\)\s*;", text, re.M | re.S)
+    if not match:
+        return {}
+    header = match.group(1)
+    body = text[match.end():text.find("endmodule", match.end())]
     # a function's or task's inputs are not the module's
     body = re.sub(r"\b(function|task)\b.*?\bend\1\b", "", body, flags=re.S)
-    declared = re.findall(r"\b(input|output|inout)\b[^;,)]*?(\w+)\s*(?=[,;)]|$)",
-                          header + "\n" + body, re.M)
-    return {name: direction for direction, name in declared}
+    ports: dict[str, str] = {}
+    direction = None  # an ANSI header's names inherit the last direction
+    for item in re.split(r",(?![^\[]*\])", header[header.rfind("(", 0, _first(header)) + 1:]):
+        found = list(_DIRECTION.finditer(item))
+        if found:
+            direction = found[-1].group(1)
+            item = item[found[-1].end():]
+        if direction is not None:
+            ports.update(dict.fromkeys(_names(item), direction))
+    for direction, declaration in re.findall(r"\b(input|output|inout)\b([^;]*);", body):
+        ports.update(dict.fromkeys(_names(declaration), direction))
+    return ports
+
+
+def _first(header: str) -> int:
+    """Where the port list's first direction keyword is (the header's end without one)."""
+    found = _DIRECTION.search(header)
+    return found.start() if found else len(header)
 
 
 def _top_text(sources: list[Path], top: str) -> str:
@@ -294,8 +328,8 @@ def check_ports(sources: list[Path], top: str, bundles: list[str]) -> None:
                       if direction != "output" and name not in driven)
     if undriven:
         raise CosimError(f"module {top!r} has input(s) the harness does not drive: "
-                         f"{', '.join(undriven)} (a top-level argument without an s_axilite "
-                         "or m_axi interface would stay at 0)")
+                         f"{', '.join(undriven)} (an argument without an s_axilite or m_axi "
+                         "interface, an AXI-Stream port or a clock enable would stay at 0)")
 
 
 def interrupt_status_mode(sources: list[Path], top: str) -> str:
@@ -333,12 +367,10 @@ def _compare(got: bytes, expected: bytes, lane_bytes: int) -> dict[str, Any] | N
     return {"lane": index, "expected": bytes(b[lane]).hex(), "got": bytes(a[lane]).hex()}
 
 
-def _build_args(folder: Path, simulator: str) -> list[str]:
-    """The export's folder on the include path (the deadlock detector's ``.vh``); for
-    Verilator, timing (``#0`` in reset logic, ``wait``) and the coroutines it compiles to."""
-    include = [f"-I{folder}"]
-    return [*include, "--timing", "-CFLAGS", "-fcoroutines"] if simulator == "verilator" \
-        else include
+def _build_args(simulator: str) -> list[str]:
+    """Verilator with timing: the ``#0`` in Vitis's reset logic, the deadlock detector's
+    ``wait`` (and the coroutines it compiles to)."""
+    return ["--timing", "-CFLAGS", "-fcoroutines"] if simulator == "verilator" else []
 
 
 def _missing_tables(log: Path) -> list[str]:
@@ -373,7 +405,8 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
         run_dir = work / "run"
         run_dir.mkdir()
         for table in export.tables:  # Vitis's $readmem paths are relative to the run
-            shutil.copy(table, run_dir / table.name)
+            (run_dir / table).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(export.folder / table, run_dir / table)
         plan_runs = []
         for r, run in enumerate(runs):
             inputs = []
@@ -395,7 +428,8 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
             found = run_testbench(export.sources, top, "edgemoe.sim.testbenches.cosim_tb",
                                   "cosim", env={"EDGEMOE_COSIM_PLAN": str(work / "plan.json")},
                                   simulator=simulator, work_dir=run_dir,
-                                  build_args=_build_args(export.folder, simulator))
+                                  build_args=_build_args(simulator),
+                                  include_dirs=[export.folder])  # the detector's .vh
         except SimulationError as err:
             raise CosimError(str(err)) from None
         missing = _missing_tables(Path(found["log"]))

@@ -13,6 +13,7 @@ nothing is judged here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -20,8 +21,14 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
-from cocotb.utils import get_sim_time
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import (
+    ClockCycles,
+    FallingEdge,
+    RisingEdge,
+    SimTimeoutError,
+    with_timeout,
+)
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 from cocotbext.axi.axi_channels import (
     AxiARBus,
@@ -39,23 +46,27 @@ AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
 CTRL, GIE, IER, ISR = 0x00, 0x04, 0x08, 0x0C
 MEMORY_BYTES = 2**48  # sparse: only what is written takes room
 PERIOD_NS = 10
+ACKNOWLEDGE_CYCLES = 4  # for the interrupt to fall once acknowledged
 #: m_axi inputs a memory does not use; held at 0 (Vitis exports them one bit wide)
 SIDEBAND_INPUTS = ("BUSER", "RUSER")
 
 
 def _without_sidebands(channel: type) -> type:
-    """A channel's bus without the master's side signals (LOCK, CACHE, PROT, QOS, REGION,
-    USER): a memory ignores them, and cocotbext-axi asserts AXI4 widths Vitis does not
-    always use (2-bit LOCK)."""
+    """A channel's bus without the side signals (LOCK, CACHE, PROT, QOS, REGION and the
+    USER signals both ways): a memory ignores them, and cocotbext-axi asserts AXI4 widths
+    Vitis does not always use (2-bit LOCK). WSTRB and the responses stay."""
     kept = [s for s in channel._optional_signals if s.endswith(("strb", "resp"))]
     return type(channel.__name__, (channel,), {"_optional_signals": kept})
 
 
+AW, W, B, AR, R = (_without_sidebands(c) for c in (AxiAWBus, AxiWBus, AxiBBus, AxiARBus,
+                                                   AxiRBus))
+
+
 def memory_bus(dut, prefix: str) -> AxiBus:
-    def channel(bus: type):
-        return _without_sidebands(bus).from_prefix(dut, prefix)
-    write = AxiWriteBus.from_channels(channel(AxiAWBus), channel(AxiWBus), channel(AxiBBus))
-    read = AxiReadBus.from_channels(channel(AxiARBus), channel(AxiRBus))
+    write = AxiWriteBus.from_channels(AW.from_prefix(dut, prefix), W.from_prefix(dut, prefix),
+                                      B.from_prefix(dut, prefix))
+    read = AxiReadBus.from_channels(AR.from_prefix(dut, prefix), R.from_prefix(dut, prefix))
     return AxiBus(write, read)
 
 
@@ -69,6 +80,8 @@ async def _cycles_until_interrupt(dut, limit: int, poll_each_cycle: bool) -> int
             if dut.interrupt.value:
                 return cycle
         return None
+    if dut.interrupt.value:
+        return 1
     start = get_sim_time("ns")
     try:
         await with_timeout(RisingEdge(dut.interrupt), limit * PERIOD_NS, "ns")
@@ -76,7 +89,7 @@ async def _cycles_until_interrupt(dut, limit: int, poll_each_cycle: bool) -> int
         return None
     # the interrupt rises just after a clock edge; the next edge is the first to see it,
     # which is the cycle the polling loop counts
-    return int(-(-(get_sim_time("ns") - start) // PERIOD_NS)) + 1
+    return -(-round(get_sim_time("ns") - start) // PERIOD_NS) + 1
 
 
 async def _acknowledge(control: AxiLiteMaster, status_mode: str) -> None:
@@ -134,7 +147,10 @@ async def cosim(dut) -> None:
         status = await control.read_dword(CTRL)
         again = await control.read_dword(CTRL)
         await _acknowledge(control, plan["interrupt_status"])
-        await ClockCycles(dut.ap_clk, 1)
+        if dut.interrupt.value:  # a registered interrupt falls a few cycles later
+            with contextlib.suppress(SimTimeoutError):
+                await with_timeout(FallingEdge(dut.interrupt), ACKNOWLEDGE_CYCLES * PERIOD_NS,
+                                   "ns")
         if dut.interrupt.value:
             message = (f"run {run['name']!r}: the interrupt stayed set after acknowledging it "
                        f"({plan['interrupt_status']}, as the register map says): the next "

@@ -66,3 +66,13 @@ def test_a_kernel_that_never_finishes_stops_at_the_cycle_limit(rtl_dir: Path,
     source.write_text(text.replace("assign finish = running", "assign finish = 1'b0 && running"))
     with pytest.raises(CosimError, match="no ap_done within 3000 cycles"):
         cosim(rtl_dir, hung, cycle_limit=3000)
+
+
+def test_waiting_for_the_interrupt_counts_the_cycles_polling_counts(rtl_dir: Path) -> None:
+    """The edge the harness waits for and the edge a per-cycle poll sees give one count."""
+    manifest = RtlManifest.model_validate_json((rtl_dir / "manifest.json").read_bytes())
+    counts = {poll: [r.cycles for r in cosim(rtl_dir, rtl_dir, cycle_limit=100_000,
+                                             workload=VectorKernelWorkload(manifest),
+                                             poll_each_cycle=poll)]
+              for poll in (False, True)}
+    assert counts[False] == counts[True]

@@ -112,7 +112,8 @@ module fixture_top #(parameter ISR_CLEAR_ON_READ = 0) (
     reg [63:0] src, dst;
     reg [31:0] count, index;
     wire       idle = state == IDLE;
-    wire       finish = state == RESPONSE && m_axi_gmem_BVALID && index + 1 == count;
+    wire       finish = (state == RESPONSE && m_axi_gmem_BVALID && index + 1 == count)
+                        || (idle && start && count == 0);
     wire       start_write = s_axi_control_AWVALID && s_axi_control_WVALID
                              && !s_axi_control_BVALID;
     reg        start;
@@ -130,11 +131,6 @@ module fixture_top #(parameter ISR_CLEAR_ON_READ = 0) (
             s_axi_control_RVALID <= 1'b0;
         end else begin
             if (idle && start) start <= 1'b0;
-            if (finish) begin
-                done <= 1'b1;
-                ready <= 1'b1;
-                if (ier) isr <= 1'b1;
-            end
             if (start_write) begin
                 s_axi_control_BVALID <= 1'b1;
                 case (s_axi_control_AWADDR)
@@ -171,6 +167,11 @@ module fixture_top #(parameter ISR_CLEAR_ON_READ = 0) (
                 endcase
             end else if (s_axi_control_RREADY) begin
                 s_axi_control_RVALID <= 1'b0;
+            end
+            if (finish) begin  // after the clear on read: setting wins
+                done <= 1'b1;
+                ready <= 1'b1;
+                if (ier) isr <= 1'b1;
             end
         end
     end
@@ -223,7 +224,8 @@ module fixture_top #(parameter ISR_CLEAR_ON_READ = 0) (
                     m_axi_gmem_ARVALID <= 1'b0;
                     state <= TAKE;
                 end
-                TAKE: if (m_axi_gmem_RVALID) begin
+                TAKE: if (m_axi_gmem_RVALID && m_axi_gmem_RLAST
+                          && m_axi_gmem_RRESP == 2'b00) begin
                     m_axi_gmem_WDATA <= m_axi_gmem_RDATA + table_rom[m_axi_gmem_RDATA[7:0]];
                     m_axi_gmem_AWADDR <= dst + {index, 2'b00};
                     m_axi_gmem_AWVALID <= 1'b1;
