@@ -153,9 +153,9 @@ class MoE(nn.Module):
 class Block(nn.Module):
     def __init__(self, config: ModelConfig, moe: bool) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(config.dim)
+        self.norm1 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         self.attn = Attention(config.dim, config.heads)
-        self.norm2 = nn.LayerNorm(config.dim)
+        self.norm2 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         if moe:
             self.mlp = MoE(config.dim, config.expert_hidden, config.experts, config.top_k,
                            len(config.tasks))
@@ -183,7 +183,7 @@ class M3ViT(nn.Module):
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         self.blocks = nn.ModuleList(Block(config, layer in config.moe_layers)
                                     for layer in range(config.layers))
-        self.norm = nn.LayerNorm(config.dim)
+        self.norm = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         self.heads = nn.ModuleDict({
             task: UpsamplingHead(config.dim, config.patch,
                                  config.classes if task == "segmentation" else 1)

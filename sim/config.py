@@ -17,6 +17,8 @@ from typing import Any
 from . import identifiers
 
 KNOWN_TASKS = ("segmentation", "depth")
+DEFAULT_LAYER_NORM_EPS = 1e-5  # torch's nn.LayerNorm default
+MAX_LAYER_NORM_EPS = 0.1
 AXI_BITS = (128, 256, 512)
 #: The largest value of each size a config may give (far beyond any ViT an FPGA runs, and
 #: small enough that checking a hostile one takes no time).
@@ -47,6 +49,8 @@ class ModelConfig:
     mlp_hidden: int
     classes: int
     tasks: tuple[str, ...] = KNOWN_TASKS
+    #: added to the variance in every LayerNorm (1e-6 in M3ViT's and Edge-MoE's models)
+    layer_norm_eps: float = DEFAULT_LAYER_NORM_EPS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", tuple(self.tasks))
@@ -60,6 +64,12 @@ class ModelConfig:
                                      or not 1 <= value <= most):
                 raise ConfigError(f"config {self.name!r}: {field.name} must be an integer "
                                   f"from 1 to {most}, got {value!r}")
+        eps = self.layer_norm_eps
+        if (isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps)
+                or not 0 < eps <= MAX_LAYER_NORM_EPS):
+            raise ConfigError(f"config {self.name!r}: layer_norm_eps must be a number in "
+                              f"(0, {MAX_LAYER_NORM_EPS:g}], got {eps!r}")
+        object.__setattr__(self, "layer_norm_eps", float(eps))
         problems = []
         if self.image_height % self.patch or self.image_width % self.patch:
             problems.append(f"image {self.image_height}x{self.image_width} is not divisible "

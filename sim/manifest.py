@@ -154,7 +154,8 @@ class Manifest(Record):
     @cached_property
     def spec(self) -> QuantSpec:
         q = self.quantization
-        return QuantSpec(q.preset, dict(q.formats), q.notes, self.approximations.tables)
+        return QuantSpec(q.preset, dict(q.formats), q.notes, self.approximations.tables,
+                         self.config.layer_norm_eps)
 
     @property
     def tasks(self) -> tuple[str, ...]:

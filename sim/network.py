@@ -20,7 +20,6 @@ from .config import ModelConfig
 Tap = Callable[[str, np.ndarray], None]
 #: Pixels are 8-bit; the hardware reads them as ap_ufixed<8,0>, value = byte / 256.
 PIXEL_SCALE = 256.0
-LAYER_NORM_EPS = 1e-5
 
 
 def block_prefix(layer: int) -> str:
@@ -86,10 +85,10 @@ def patches_of(image: np.ndarray, patch: int) -> np.ndarray:
     return grid.transpose(0, 2, 4, 1, 3).reshape(-1, channels * patch * patch)
 
 
-def layer_norm_float(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, name: str,
-                     tap: Tap) -> np.ndarray:
+def layer_norm_float(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float,
+                     name: str, tap: Tap) -> np.ndarray:
     mean = x.mean(axis=1)
-    var = np.maximum((x * x).mean(axis=1) - mean**2, 0) + LAYER_NORM_EPS
+    var = np.maximum((x * x).mean(axis=1) - mean**2, 0) + eps
     inv_std = 1 / np.sqrt(var)
     normalized = (x - mean[:, None]) * inv_std[:, None]
     for suffix, value in (("mean", mean), ("var", var), ("inv_std", inv_std),
@@ -124,10 +123,11 @@ def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np
     embedded = pixels @ w["patch_embed.weight"].T + w["patch_embed.bias"]
     x = np.concatenate([np.zeros((1, config.dim)), embedded]) + w["embed.position"]
     tap("embed", x)
-    heads, width = config.heads, config.head_dim
+    heads, width, eps = config.heads, config.head_dim, config.layer_norm_eps
     for layer in range(config.layers):
         p = block_prefix(layer)
-        n1 = layer_norm_float(x, w[p + "norm1.weight"], w[p + "norm1.bias"], p + "norm1", tap)
+        n1 = layer_norm_float(x, w[p + "norm1.weight"], w[p + "norm1.bias"], eps, p + "norm1",
+                              tap)
         q, k, v = (n1 @ w[p + f"attn.{n}.weight"].T + w[p + f"attn.{n}.bias"] for n in "qkv")
         for name, value in (("q", q), ("k", k), ("v", v)):
             tap(p + name, value)
@@ -139,7 +139,8 @@ def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np
         tap(p + "attn", attended)
         x = attended @ w[p + "attn.proj.weight"].T + w[p + "attn.proj.bias"] + x
         tap(p + "residual1", x)
-        n2 = layer_norm_float(x, w[p + "norm2.weight"], w[p + "norm2.bias"], p + "norm2", tap)
+        n2 = layer_norm_float(x, w[p + "norm2.weight"], w[p + "norm2.bias"], eps, p + "norm2",
+                              tap)
         if layer in config.moe_layers:
             logits = n2 @ w[p + "moe.gate.weight"][task_index].T
             tap(p + "gate_logits", logits)
@@ -166,7 +167,7 @@ def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np
             tap(p + "hidden", hidden)
             x = hidden @ w[p + "mlp.fc2.weight"].T + w[p + "mlp.fc2.bias"] + x
         tap(p + "out", x)
-    out = layer_norm_float(x, w["norm.weight"], w["norm.bias"], "norm", tap)
+    out = layer_norm_float(x, w["norm.weight"], w["norm.bias"], eps, "norm", tap)
     return out
 
 

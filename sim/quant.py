@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from .approx import GeluSpec, Tables
-from .config import ModelConfig
+from .config import DEFAULT_LAYER_NORM_EPS, ModelConfig
 from .fixed_array import FixedArray
 from .fixed_format import FixedFormat
 from .kernels import LayerNormSpec, SoftmaxSpec
-from .network import LAYER_NORM_EPS, block_prefix, float_forward, weight_shapes
+from .network import block_prefix, float_forward, weight_shapes
 
 PRESETS = ("int16", "edge-moe")
 #: Bits of the feature and the weight containers each preset gives (the lanes in DDR).
@@ -96,6 +96,7 @@ class QuantSpec:
     formats: dict[str, FixedFormat]
     notes: tuple[str, ...] = ()
     tables: Tables = DEFAULT_TABLES
+    layer_norm_eps: float = DEFAULT_LAYER_NORM_EPS  # the model's (ModelConfig)
 
     def fmt(self, name: str) -> FixedFormat:
         try:
@@ -109,7 +110,7 @@ class QuantSpec:
             mean_fmt=self.fmt(f"{name}.mean"),
             rsqrt=self.tables.rsqrt_spec(self.fmt(f"{name}.var"), self.fmt(f"{name}.inv_std")),
             normalized_fmt=self.fmt(f"{name}.normalized"),
-            out_fmt=self.fmt(name), eps=LAYER_NORM_EPS)
+            out_fmt=self.fmt(name), eps=self.layer_norm_eps)
 
     def softmax(self, prefix: str) -> SoftmaxSpec:
         """``prefix`` is ``blocks.L.softmax`` (attention) or ``blocks.L.gate`` (MoE)."""
@@ -286,7 +287,7 @@ def calibrate(config: ModelConfig, weights: dict[str, np.ndarray],
     problems = [p for p in (format_problem(n, f) for n, f in formats.items()) if p]
     if problems:
         raise QuantError("; ".join(problems[:3]))
-    return QuantSpec(preset, formats, tuple(notes), tables)
+    return QuantSpec(preset, formats, tuple(notes), tables, config.layer_norm_eps)
 
 
 def quantize_weights(weights: dict[str, np.ndarray], spec: QuantSpec,

@@ -27,6 +27,7 @@ from edgemoe.hls.headers import ap_types_dir
 from edgemoe.sim.accelerator import Accelerator, simulate
 from edgemoe.sim.approx import Tables
 from edgemoe.sim.artifact import Artifact, ArtifactError
+from edgemoe.sim.fixed_array import FixedArray
 
 
 def export(tiny_run: Path, out: Path, preset: str) -> Path:
@@ -341,3 +342,47 @@ def test_make_bitstream_reuses_an_up_to_date_synthesis(generated, tmp_path) -> N
     assert "vitis_hls" not in planned() and "vivado -mode batch" in planned()
     os.utime(copy / "src" / "linear.cpp", (later + 60, later + 60))
     assert "vitis_hls" in planned()
+
+
+def test_the_layer_norm_epsilon_of_the_config_reaches_every_layer(tiny_run: Path,
+                                                                  tmp_path: Path) -> None:
+    """M3ViT's 1e-6 (here 1e-3, so that it shows in the variances' format): torch, the
+    float reference, the simulator's golden vectors and csim all add the config's."""
+    import torch
+
+    from edgemoe.model.checkpoint import load_checkpoint
+    from edgemoe.model.data.datasets import SceneDataset
+    from edgemoe.model.export import export_artifact
+    from edgemoe.model.hardware_weights import hardware_weights
+    from edgemoe.sim.config import AcceleratorConfig
+    from edgemoe.sim.network import float_forward
+    from edgemoe.sim.quant import calibrate
+
+    model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+    model.config = dataclasses.replace(model.config, layer_norm_eps=1e-3)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    for norm in norms:
+        norm.eps = 1e-3
+    weights = hardware_weights(model)
+    image = SceneDataset("val", 16, 64, 128).images[:1].numpy()
+    with torch.no_grad():
+        tokens, _ = model.features(torch.from_numpy(image[0]).permute(2, 0, 1)[None].float()
+                                   / 255, "depth")
+    assert np.max(np.abs(float_forward(weights, model.config, image[0], "depth")
+                         - tokens[0].double().numpy())) < 1e-4
+    calibration = SceneDataset("train", 48, 64, 128).images[:8].numpy()
+    spec = calibrate(model.config, weights, calibration, "int16")
+    assert spec.layer_norm_eps == 1e-3 and spec.layer_norm("norm").eps == 1e-3
+    artifact = export_artifact(model, weights, spec, AcceleratorConfig(), tmp_path / "tiny",
+                               image, progress=False)
+    manifest = Artifact(artifact).manifest
+    assert manifest.config.layer_norm_eps == 1e-3 and manifest.spec == spec
+    project = generate(artifact, tmp_path / "hls")
+    final_norm = re.search(r"FINAL_NORM = \{.*?(\d+)\};", (project / "include" / "config.hpp")
+                           .read_text(), re.S)
+    norm = spec.layer_norm("norm")
+    raw = FixedArray.from_float(norm.eps, norm.var_fmt).raw
+    default = FixedArray.from_float(1e-5, norm.var_fmt).raw
+    assert int(final_norm.group(1)) == int(raw) != int(default)
+    report = run_csim(project, artifact)
+    assert report.passed, "\n".join(str(t) for t in report.taps if not t.equal)

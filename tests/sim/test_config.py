@@ -61,6 +61,8 @@ def test_files_by_path_and_unknown_names(tmp_path) -> None:
     ("model", {"dim": "64"}, r"model\.dim: Input should be a valid integer"),
     ("model", {"name": "tiny\n#define X"}, "config name: 'tiny\\\\n#define X' is not a name"),
     ("model", {"experts": 300}, "experts must be an integer from 1 to 256, got 300"),
+    ("model", {"layer_norm_eps": 0.0}, r"layer_norm_eps must be a number in \(0, 0.1\]"),
+    ("model", {"layer_norm_eps": "1e-6"}, "layer_norm_eps"),
     ("approximations", {"gelu": {"step_bits": 40}}, r"gelu\.step_bits must be in \[1, 10\]"),
     ("approximations", {"exp": {"table_bits": 6, "frac": 18}}, r"exp\.frac: .*unknown key|"
                                                               r"Unexpected keyword"),
