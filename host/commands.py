@@ -152,7 +152,7 @@ def _run(request: RunRequest, backend: BackendFactory | None) -> None:
         loaded = Artifact(request.artifact)
         chosen = _tasks(loaded, request.tasks)
         if request.images is not None:
-            from .images import load_images
+            from edgemoe.sim.images import load_images
 
             images, names = load_images(request.images, loaded.manifest.config)
         else:

@@ -252,13 +252,20 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
               help="Images with golden per-layer outputs.")
 @click.option("--calibration-images", type=click.IntRange(min=1), default=64,
               show_default=True)
+@click.option("--calibration", "calibration_path", type=click.Path(path_type=Path),
+              help="Calibrate on these images and take the vectors from them (a folder of "
+                   "images of the model's size, or a .npy): no labelled data needed.")
 @click.option("--onnx/--no-onnx", default=True, show_default=True,
               help="Also export the float model per task as ONNX.")
 @click.option("--force", is_flag=True,
               help="Write into a non-empty folder edgemoe did not make (emptied first).")
 def export(checkpoint: Path, preset: str, out_dir: Path | None, vectors: int,
-           calibration_images: int, onnx: bool, force: bool) -> None:
+           calibration_images: int, calibration_path: Path | None, onnx: bool,
+           force: bool) -> None:
     """Quantize and write the artifact: manifest, weights.bin, heads, golden vectors."""
+    import torch
+
+    from edgemoe.sim.images import load_images
     from edgemoe.sim.output_folder import check_output_folder
     from edgemoe.sim.quant import QuantError, calibrate
 
@@ -269,12 +276,18 @@ def export(checkpoint: Path, preset: str, out_dir: Path | None, vectors: int,
     out_dir = out_dir or Path("artifacts") / config.name
     try:
         check_output_folder(out_dir, force, forceable=True)  # before minutes of calibration
-        train_set, val = _splits(loaded)
-        spec = calibrate(config, weights, train_set.images[:calibration_images].numpy(), preset,
-                         loaded.settings.approximations)
-        onnx_images = (val.images[:8].permute(0, 3, 1, 2).float() / 255.0) if onnx else None
-        export_artifact(model, weights, spec, loaded.settings.accelerator, out_dir,
-                        val.images[:vectors].numpy(), onnx_images, force=force)
+        if calibration_path is not None:
+            images, _ = load_images(calibration_path, config)
+            calibration, shown = images[:calibration_images], images[:vectors]
+        else:
+            train_set, val = _splits(loaded)
+            calibration = train_set.images[:calibration_images].numpy()
+            shown = val.images[:vectors].numpy()
+        spec = calibrate(config, weights, calibration, preset, loaded.settings.approximations)
+        onnx_images = (torch.from_numpy(shown[:8]).permute(0, 3, 1, 2).float() / 255.0
+                       if onnx else None)
+        export_artifact(model, weights, spec, loaded.settings.accelerator, out_dir, shown,
+                        onnx_images, force=force)
     except (QuantError, ValueError) as err:  # the spec's, the export's, the folder's refusal
         raise _fail(err) from None
     click.echo(f"{out_dir}: the artifact of {checkpoint} ({preset})")

@@ -112,6 +112,35 @@ def test_train_quantize_and_export_on_your_own_folders(tmp_path: Path,
         assert result.output.strip().splitlines()[-1].endswith(
             "val has no images/ folder (expected images/, labels/ and depths/)"), result.output
     assert not (tmp_path / "again").exists() and not (tmp_path / "q").exists()
+    # without the data, unlabeled images calibrate the export and give its vectors
+    from PIL import Image
+
+    from edgemoe.sim.quant import calibrate
+
+    unlabeled = tmp_path / "unlabeled"
+    unlabeled.mkdir()
+    pictures = val.images.numpy()
+    for index, picture in enumerate(pictures):
+        Image.fromarray(picture).save(unlabeled / f"{index}.png")
+    artifact = tmp_path / "from-images"
+    result = CliRunner().invoke(main, ["export", str(run / "checkpoint.pt"), "-o", str(artifact),
+                                       "--vectors", "2", "--no-onnx", "--calibration-images",
+                                       "3", "--calibration", str(unlabeled)])
+    assert result.exit_code == 0, result.output
+    loaded = Artifact(artifact)
+    assert np.array_equal(loaded.vector_images(), pictures[:2])
+    model = checkpoint.build_model()
+    from edgemoe.model.hardware_weights import hardware_weights
+
+    assert loaded.manifest.spec == calibrate(model.config, hardware_weights(model),
+                                             pictures[:3], "int16",
+                                             checkpoint.settings.approximations)
+    Image.fromarray(pictures[0][:32]).save(unlabeled / "small.png")
+    result = CliRunner().invoke(main, ["export", str(run / "checkpoint.pt"), "-o",
+                                       str(tmp_path / "refused"), "--calibration",
+                                       str(unlabeled)])
+    assert result.exit_code == 1 and "small.png is 128x32" in result.output, result.output
+    assert not (tmp_path / "refused").exists()
 
 
 def test_train_refuses_a_data_folder_without_its_splits(tmp_path: Path,

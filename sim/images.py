@@ -1,4 +1,5 @@
-"""User images for the board: a folder of image files, or one ``.npy`` array.
+"""User images: a folder of image files, or one ``.npy`` array (what runs on the board, and
+what calibrates an export without labelled data).
 
 Every file is hostile until read: its size is checked from the header before any pixel is
 decoded (so a decompression bomb is refused, not unpacked), a file that is not an image or

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgemoe.host.images import load_images
 from edgemoe.sim.config_file import load_model_config
+from edgemoe.sim.images import load_images
 
 
 @pytest.fixture(scope="module")
