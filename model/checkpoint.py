@@ -90,7 +90,8 @@ def load_checkpoint(path: str | Path, expected: ModelConfig | None = None) -> Ch
     checkpoint = Checkpoint(path, payload["config"], settings, payload["model"],
                             payload["training"])
     if expected is not None:
-        differences = _differences(checkpoint.document["model"], expected.to_dict())
+        # the parsed config (its defaults filled in), not the document as it was written
+        differences = _differences(settings.model.to_dict(), expected.to_dict())
         if differences:
             raise CheckpointError(f"{path} was trained for a different model; "
                                   + "; ".join(differences))
