@@ -12,7 +12,6 @@ field appears in config.hpp as its upper-case name with ``_BITS`` (``ln_total`` 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from edgemoe.sim.approx import Tables
@@ -35,7 +34,8 @@ def max_linear_inputs(config: ModelConfig) -> int:
 
 
 def _bits_for(count: int) -> int:
-    return math.ceil(math.log2(count)) if count > 1 else 0
+    """The bits a sum of ``count`` terms grows by: ceil(log2(count))."""
+    return (count - 1).bit_length()
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,13 @@ class DatapathWidths:
         """Bounds for a design point without an artifact: features as wide as their
         container, internal values as the preset makes them."""
         internal = PRESET_INTERNAL_BITS.get(feature_bits, feature_bits)
-        dim_bits = math.ceil(math.log2(config.dim))
+        dim_bits = _bits_for(config.dim)
         return cls(ln_inv_dim=LayerNormSpec.inv_dim_bits + 2, ln_total=feature_bits + dim_bits,
                    ln_squares=2 * feature_bits + dim_bits,
                    ln_mean=internal, ln_centered=internal + 1, ln_inv_std=internal,
                    ln_normalized=internal, ln_gamma=weight_bits + 1,
                    exp_input=internal + 1,
-                   softmax_total=internal + math.ceil(math.log2(config.tokens + 1)) + 1,
+                   softmax_total=internal + _bits_for(config.tokens + 1) + 1,
                    softmax_exp=internal, softmax_inv_sum=internal,
                    gelu_offset=max(1, feature_bits - tables.gelu.step_bits + 1),
                    **newton_operands(tables),
@@ -127,7 +127,7 @@ def _layer_norm_sites(manifest: Manifest) -> list[tuple[str, str, FixedFormat]]:
 def datapath_widths(manifest: Manifest) -> DatapathWidths:
     """The bounds over every site of the artifact's accelerator."""
     config, spec = manifest.config, manifest.spec
-    dim_bits = math.ceil(math.log2(config.dim))
+    dim_bits = _bits_for(config.dim)
     ln: dict[str, int] = {}
 
     def widen(key: str, bits: int) -> None:
@@ -146,7 +146,7 @@ def datapath_widths(manifest: Manifest) -> DatapathWidths:
         widen("ln_inv_std", signed_bits(norm.rsqrt.output_fmt))
         widen("ln_normalized", signed_bits(norm.normalized_fmt))
         widen("ln_gamma", signed_bits(manifest.tensors[f"{weights}.weight"].format))
-    token_bits = math.ceil(math.log2(config.tokens + 1))
+    token_bits = _bits_for(config.tokens + 1)
     prefixes = [block_prefix(layer) + name for layer in range(config.layers)
                 for name in softmax_names(config, layer)]
     for prefix in prefixes:

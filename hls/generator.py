@@ -29,6 +29,7 @@ from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.network import block_prefix
 from edgemoe.sim.output_folder import output_folder
 
+from .csim import NATIVE_ARITHMETIC
 from .datapath_widths import SumWidths, datapath_widths
 from .headers import ap_types_dir
 
@@ -126,6 +127,7 @@ class _Context:
             "feature_bits": buffers.feature_bits, "weight_bits": manifest.weights.lane_bits,
             "wide_bits": buffers.wide_bits, "min_mac_rows": MIN_MAC_ROWS,
             "attention_heads": self.accelerator.heads_at_once(c.heads),
+            "native_arithmetic": NATIVE_ARITHMETIC,
             "sum_bits": SumWidths.of(c, buffers.feature_bits, manifest.weights.lane_bits),
             "feature_block": math.lcm(self.accelerator.tile_in, self.accelerator.tile_out,
                                       self.accelerator.axi_bits // buffers.feature_bits),

@@ -248,8 +248,10 @@ def load_features(design: Design, count: int) -> Cost:
                     per_cycle=design.feature_lanes)
 
 
-def store_features(design: Design, count: int) -> Cost:
-    visit("store_rows_words")
+def store_features(design: Design, count: int, label: str = "store_rows_words") -> Cost:
+    """``store_rows`` of a feature map (or another loop moving whole words): a word a
+    cycle, one burst."""
+    visit(label)
     return transfer(math.ceil(count / design.feature_lanes),
                     design.port.axi_bits, design.port)
 
@@ -431,9 +433,8 @@ def network_steps(design: Design, stats: ExpertStats | None = None) -> list[Step
             steps += [Step(name, "linear fc1+gelu", linear(design, c.dim, c.mlp_hidden)),
                       Step(name, "linear fc2", linear(design, c.mlp_hidden, c.dim,
                                                       residual=True))]
-    visit("top_images", "top_layers", "top_copy_tokens")
-    copy = transfer(math.ceil(c.tokens * c.dim / design.feature_lanes), design.port.axi_bits,
-                    design.port) * 2
+    visit("top_images", "top_layers")
+    copy = store_features(design, c.tokens * c.dim, "top_copy_tokens") * 2
     steps += [Step("head", "layer_norm", layer_norm(design)),
               Step("head", "copy tokens", copy)]
     return steps

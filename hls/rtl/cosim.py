@@ -45,11 +45,12 @@ MASTER_PORTS = ("AWID", "AWADDR", "AWLEN", "AWVALID", "AWREADY", "WDATA", "WSTRB
                 "WVALID", "WREADY", "BID", "BVALID", "BREADY", "ARID", "ARADDR", "ARLEN",
                 "ARVALID", "ARREADY", "RID", "RDATA", "RLAST", "RVALID", "RREADY")
 #: The inputs the harness drives: the clock, the reset, the control port's master side and
-#: each bundle's memory side (BUSER and RUSER held at 0).
+#: each bundle's memory side, whose side inputs a memory does not use are held at 0.
 CONTROL_INPUTS = ("AWADDR", "AWVALID", "WDATA", "WSTRB", "WVALID", "BREADY", "ARADDR",
                   "ARVALID", "RREADY")
-MASTER_INPUTS = ("AWREADY", "WREADY", "BID", "BRESP", "BUSER", "BVALID", "ARREADY", "RID",
-                 "RDATA", "RRESP", "RLAST", "RUSER", "RVALID")
+HELD_AT_ZERO = ("BUSER", "RUSER")
+MASTER_INPUTS = ("AWREADY", "WREADY", "BID", "BRESP", "BVALID", "ARREADY", "RID", "RDATA",
+                 "RRESP", "RLAST", "RVALID", *HELD_AT_ZERO)
 #: A Vitis solution folder holds its Verilog twice: as exported, and after synthesis.
 EXPORT_FOLDERS = ("impl/verilog", "syn/verilog")
 DATA_SUFFIXES = (".dat", ".mem")
@@ -65,9 +66,14 @@ class RtlFolder:
     """The Verilog of one export: its folder, sources and the tables they read."""
 
     folder: Path
-    sources: list[Path]
+    texts: dict[Path, str]  # each source, read once
+    top_source: Path  # the one that defines the top module
     tables: list[Path]  # relative to the folder: every .dat/.mem and every $readmem file
     note: str = ""  # which of a solution's exports was taken, when it had two
+
+    @property
+    def sources(self) -> list[Path]:
+        return list(self.texts)
 
 
 @dataclass
@@ -230,12 +236,12 @@ def _export_folder(rtl_dir: Path) -> tuple[Path, str]:
     return found[0], note
 
 
-def _tables(folder: Path, sources: list[Path]) -> list[Path]:
+def _tables(folder: Path, texts: dict[Path, str]) -> list[Path]:
     """The files the sources' ``$readmemh``/``$readmemb`` read, all inside the folder."""
     root = folder.resolve()
     tables = {p.resolve() for p in folder.iterdir() if p.suffix in DATA_SUFFIXES}
-    for source in sources:
-        for name in _READMEM.findall(_COMMENTS.sub("", source.read_text(errors="replace"))):
+    for source, text in texts.items():
+        for name in _READMEM.findall(_COMMENTS.sub("", text)):
             table = (folder / name).resolve()
             if not table.is_relative_to(root) or not table.is_file():
                 raise CosimError(f"{source.name} reads {name!r} with $readmem, which is not a "
@@ -251,15 +257,16 @@ def _tables(folder: Path, sources: list[Path]) -> list[Path]:
 def find_top(rtl_dir: Path, top: str) -> RtlFolder:
     """The export's Verilog; raises when no file defines module ``top``."""
     folder, note = _export_folder(rtl_dir)
-    sources = sorted(p for p in folder.iterdir() if p.suffix in (".v", ".sv"))
-    if not sources:
+    texts = {p: p.read_text(errors="replace")
+             for p in sorted(folder.iterdir()) if p.suffix in (".v", ".sv")}
+    if not texts:
         raise CosimError(f"no Verilog (.v, .sv) files in {folder}")
-    modules = {m: p for p in sources
-               for m in re.findall(r"^\s*module\s+(\w+)", p.read_text(errors="replace"), re.M)}
+    modules = {m: p for p, text in texts.items()
+               for m in re.findall(r"^\s*module\s+(\w+)", text, re.M)}
     if top not in modules:
         raise CosimError(f"no module {top!r} in {folder}; the manifest's kernel is {top!r} and "
                          f"the folder defines {sorted(modules) or 'no modules'}")
-    return RtlFolder(folder, sources, _tables(folder, sources), note)
+    return RtlFolder(folder, texts, modules[top], _tables(folder, texts), note)
 
 
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
@@ -305,16 +312,11 @@ def _first(header: str) -> int:
     return found.start() if found else len(header)
 
 
-def _top_text(sources: list[Path], top: str) -> str:
-    return next(p.read_text(errors="replace") for p in sources
-                if re.search(rf"^\s*module\s+{top}\b", p.read_text(errors="replace"), re.M))
-
-
-def check_ports(sources: list[Path], top: str, bundles: list[str]) -> None:
+def check_ports(export: RtlFolder, top: str, bundles: list[str]) -> None:
     """Every port the harness drives must be on ``top``, and every input of ``top`` must be
     one the harness drives; raises naming the ports that are not."""
     ports = {name.lower(): direction for name, direction
-             in module_ports(_top_text(sources, top), top).items()}
+             in module_ports(export.texts[export.top_source], top).items()}
     wanted = ["ap_clk", "ap_rst_n", "interrupt"]
     wanted += [f"s_axi_control_{p}" for p in CONTROL_PORTS]
     wanted += [f"m_axi_{b}_{p}" for b in bundles for p in MASTER_PORTS]
@@ -332,12 +334,11 @@ def check_ports(sources: list[Path], top: str, bundles: list[str]) -> None:
                          "interface, an AXI-Stream port or a clock enable would stay at 0)")
 
 
-def interrupt_status_mode(sources: list[Path], top: str) -> str:
+def interrupt_status_mode(export: RtlFolder, top: str) -> str:
     """How the export's interrupt status register clears, from the register map Vitis
     writes at the head of ``<top>_control_s_axi.v``: ``TOW`` (toggle on write) or ``COR``
     (clear on read). ap_ctrl_chain (an ap_continue bit) is refused."""
-    for source in sources:
-        text = source.read_text(errors="replace")
+    for source, text in export.texts.items():
         if "Address Info" not in text or "Interrupt Status Register" not in text:
             continue
         if re.search(r"^//.*\bap_continue\b", text, re.M):
@@ -397,8 +398,8 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
     export = find_top(rtl_dir, top)
     if export.note:
         log(export.note)
-    check_ports(export.sources, top, bundles)
-    status_mode = interrupt_status_mode(export.sources, top)
+    check_ports(export, top, bundles)
+    status_mode = interrupt_status_mode(export, top)
     runs = workload.runs()
     with tempfile.TemporaryDirectory(prefix="edgemoe-cosim-") as tmp:
         work = Path(tmp)
@@ -422,6 +423,7 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
                      for a in kernel.arguments]
         plan = {"arguments": arguments, "bundles": bundles, "cycle_limit": cycle_limit,
                 "interrupt_status": status_mode, "poll_each_cycle": poll_each_cycle,
+                "held_at_zero": HELD_AT_ZERO,
                 "runs": plan_runs}
         (work / "plan.json").write_text(json.dumps(plan))
         try:

@@ -47,8 +47,6 @@ CTRL, GIE, IER, ISR = 0x00, 0x04, 0x08, 0x0C
 MEMORY_BYTES = 2**48  # sparse: only what is written takes room
 PERIOD_NS = 10
 ACKNOWLEDGE_CYCLES = 4  # for the interrupt to fall once acknowledged
-#: m_axi inputs a memory does not use; held at 0 (Vitis exports them one bit wide)
-SIDEBAND_INPUTS = ("BUSER", "RUSER")
 
 
 def _without_sidebands(channel: type) -> type:
@@ -109,7 +107,7 @@ async def cosim(dut) -> None:
                             dut.ap_rst_n, reset_active_level=False)
     rams = []
     for bundle in plan["bundles"]:
-        for name in SIDEBAND_INPUTS:
+        for name in plan["held_at_zero"]:  # m_axi inputs a memory does not use
             if hasattr(dut, f"m_axi_{bundle}_{name}"):
                 getattr(dut, f"m_axi_{bundle}_{name}").value = 0
         rams.append(AxiRam(memory_bus(dut, f"m_axi_{bundle}"), dut.ap_clk, dut.ap_rst_n,
