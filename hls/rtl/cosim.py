@@ -242,8 +242,11 @@ def _tables(folder: Path, texts: dict[Path, str]) -> list[Path]:
     tables = {p.resolve() for p in folder.iterdir() if p.suffix in DATA_SUFFIXES}
     for source, text in texts.items():
         for name in _READMEM.findall(_COMMENTS.sub("", text)):
-            table = (folder / name).resolve()
-            if not table.is_relative_to(root) or not table.is_file():
+            try:
+                table = (folder / name).resolve()
+            except (OSError, ValueError):  # a NUL byte, a name too long
+                table = None
+            if table is None or not table.is_relative_to(root) or not table.is_file():
                 raise CosimError(f"{source.name} reads {name!r} with $readmem, which is not a "
                                  f"file inside the export folder {folder}: a ROM would stay "
                                  "empty")

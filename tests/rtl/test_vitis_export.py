@@ -93,6 +93,13 @@ def test_a_missing_table_is_an_error_not_an_empty_rom(tmp_path: Path) -> None:
         run(folder)
 
 
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "./a\0b.dat"])
+def test_a_table_outside_the_export_is_refused(tmp_path: Path, name: str) -> None:
+    folder = export(tmp_path, lambda text: text.replace("./fixture_top_table.dat", name))
+    with pytest.raises(CosimError, match="not a file inside the export folder"):
+        run(folder)
+
+
 def test_a_plain_scalar_input_is_refused_by_name(tmp_path: Path) -> None:
     folder = export(tmp_path, lambda text: text.replace(
         "    input  wire        ap_rst_n,\n",
