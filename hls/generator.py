@@ -26,7 +26,7 @@ from edgemoe.sim.identifiers import safe_path
 from edgemoe.sim.kernel_interface import Argument
 from edgemoe.sim.kernels import LayerNormSpec
 from edgemoe.sim.manifest import Manifest
-from edgemoe.sim.network import block_prefix
+from edgemoe.sim.network import block_prefix, tokens_name
 from edgemoe.sim.output_folder import output_folder
 
 from .csim import NATIVE_ARITHMETIC
@@ -117,7 +117,7 @@ class _Context:
         # One table per function: every site shares the tables' parameters.
         exp = spec.softmax("blocks.0.softmax").exp
         reciprocal = spec.softmax("blocks.0.softmax").reciprocal
-        norm = spec.layer_norm("norm")
+        norm = spec.layer_norm(block_prefix(0) + "norm1")
         gelu = spec.gelu(block_prefix(0))
         kernel = manifest.kernel
         return {
@@ -141,10 +141,11 @@ class _Context:
                       "bias": self.tensor("patch_embed.bias"),
                       "position": self.tensor("embed.position"),
                       "pixels": _format(spec.fmt("pixels")), "out": _format(spec.fmt("embed"))},
-            "final_norm": self.layer_norm("norm", "norm"),
+            "final_norm": (None if c.final_norm == "none"
+                           else self.layer_norm("norm", "norm")),
             "blocks": [self.block(layer) for layer in range(c.layers)],
             "taps": taps, "scratch_words": buffers.scratch_words, "block_taps": block_taps,
-            "embed_tap": by_name["embed"], "norm_tap": by_name["norm"],
+            "embed_tap": by_name["embed"], "tokens_tap": by_name[tokens_name(c)],
             "vector_images": images, "weights_bytes": manifest.weights.bytes,
             "kernel_name": kernel.name,
             "kernel_arguments": [_argument(a) for a in kernel.arguments],

@@ -52,11 +52,12 @@ from edgemoe.sim.manifest import (
     WeightsSection,
     approximations_section,
 )
-from edgemoe.sim.network import weight_shapes
+from edgemoe.sim.network import tokens_name, weight_shapes
 from edgemoe.sim.output_folder import check_output_folder, output_folder
 from edgemoe.sim.quant import QuantSpec, check_finite, quantize_weights
 from edgemoe.sim.weight_pack import container_bytes, pack, to_bytes
 
+from .heads import OfficialHead
 from .m3vit import DEPTH_SCALE, M3ViT
 
 
@@ -64,23 +65,53 @@ class ExportError(ValueError):
     """An artifact that cannot be written as asked."""
 
 
+Operands = tuple[np.ndarray, np.ndarray]  # a convolution's weight and bias
+
+
+def _float64(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().double().numpy()
+
+
+def fold_batch_norm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> Operands:
+    """The convolution followed by batch norm (its running statistics) as one convolution."""
+    scale = _float64(norm.weight) / np.sqrt(_float64(norm.running_var) + norm.eps)
+    shift = _float64(norm.bias) - _float64(norm.running_mean) * scale
+    return (_float64(conv.weight) * scale[:, None, None, None],
+            _float64(conv.bias) * scale + shift)
+
+
+def _head_modules(head: nn.Module) -> list[tuple[HeadOp, Operands | None]]:
+    """A head's layers in order: each op with its (weight, bias) if it is a convolution."""
+    if isinstance(head, OfficialHead):
+        layers: list[tuple[HeadOp, Operands | None]] = []
+        for index, (conv, norm) in enumerate(zip(head.convs, head.norms, strict=True)):
+            layers += [(HeadOp.CONV3X3, fold_batch_norm(conv, norm)), (HeadOp.RELU, None)]
+            if index < len(head.convs) - 1:
+                layers.append((HeadOp.UPSAMPLE2X, None))
+        classifier = (_float64(head.classifier.weight), _float64(head.classifier.bias))
+        return [*layers, (HeadOp.CONV1X1, classifier), (HeadOp.UPSAMPLE2X, None)]
+    ops = {nn.ReLU: HeadOp.RELU, nn.ConvTranspose2d: HeadOp.CONV_TRANSPOSE2X2,
+           nn.Conv2d: HeadOp.CONV3X3}
+    return [(ops[type(module)], None if isinstance(module, nn.ReLU)
+             else (_float64(module.weight), _float64(module.bias)))
+            for module in head.layers]
+
+
 def head_layers(model: M3ViT) -> tuple[dict[str, tuple[HeadLayer, ...]], dict[str, np.ndarray]]:
-    """Each task head as its layers plus their arrays (float32)."""
+    """Each task head as its layers plus their arrays (float32, batch norm folded)."""
     described: dict[str, tuple[HeadLayer, ...]] = {}
     arrays: dict[str, np.ndarray] = {}
     for task, head in model.heads.items():
         layers: list[HeadLayer] = []
-        for index, module in enumerate(head.layers):
-            if isinstance(module, nn.ReLU):
-                layers.append(HeadLayer(op=HeadOp.RELU))
+        for index, (op, operands) in enumerate(_head_modules(head)):
+            if operands is None:
+                layers.append(HeadLayer(op=op))
                 continue
-            transposed = isinstance(module, nn.ConvTranspose2d)
-            op = HeadOp.CONV_TRANSPOSE2X2 if transposed else HeadOp.CONV3X3
             key = f"{task}.{index}"
-            arrays[f"{key}.weight"] = module.weight.detach().float().numpy()
-            arrays[f"{key}.bias"] = module.bias.detach().float().numpy()
+            arrays[f"{key}.weight"] = operands[0].astype(np.float32)
+            arrays[f"{key}.bias"] = operands[1].astype(np.float32)
             layers.append(HeadLayer(op=op, weight=f"{key}.weight", bias=f"{key}.bias"))
-        if task == "depth":
+        if task == "depth" and model.config.log_depth:
             layers.append(HeadLayer(op=HeadOp.EXP_SCALE, scale=DEPTH_SCALE))
         described[task] = tuple(layers)
     return described, arrays
@@ -176,7 +207,7 @@ def export_artifact(model: M3ViT, weights: dict[str, np.ndarray], spec: QuantSpe
             quantization=QuantizationSection(preset=spec.preset, notes=spec.notes,
                                              formats=spec.formats),
             approximations=approximations_section(config, spec), weights=weights_entry,
-            buffers=layout, kernel=kernel_interface(spec.fmt("norm")), heads=heads,
+            buffers=layout, kernel=kernel_interface(spec.fmt(tokens_name(config))), heads=heads,
             vectors=vectors, onnx=onnx)
         text = manifest.to_json()
         Manifest.from_json(text, "the exported manifest")  # what every reader will check

@@ -4,8 +4,10 @@ As in M3ViT (NeurIPS 2022) and as the Edge-MoE accelerator computes it: pre-Laye
 blocks, multi-head attention with a biased qkv projection, dense GELU MLPs in even layers
 and MoE layers in odd ones. An MoE layer gates each token with the task's own bias-free
 linear gate, takes a softmax over all experts and keeps the top-k, weighting each kept
-expert's output by its softmax probability *without renormalizing* over the k.
-Ties in the top-k go to the lower expert index, everywhere in this project.
+expert's output by its softmax probability: *without renormalizing* over the k (the
+``softmax-all`` gate, M3ViT's at inference) or renormalized (``renormalized-top-k``).
+Ties in the top-k go to the lower expert index, everywhere in this project. The final
+LayerNorm is shared by the tasks, one per task, or absent (``final_norm``).
 """
 
 from __future__ import annotations
@@ -19,13 +21,9 @@ from torch.nn import functional as F
 
 from edgemoe.sim.config import ModelConfig
 
-from .heads import UpsamplingHead
+from .heads import task_head
 
-#: Per-channel statistics the input is normalized with (inside the model, so exported
-#: graphs and the accelerator take plain [0, 1] images).
-IMAGE_MEAN = (0.45, 0.45, 0.45)
-IMAGE_STD = (0.25, 0.25, 0.25)
-#: The depth head predicts log(depth / DEPTH_SCALE); forward returns metres.
+#: The upsampling depth head predicts log(depth / DEPTH_SCALE); forward returns metres.
 DEPTH_SCALE = 10.0
 
 
@@ -97,9 +95,10 @@ class MoE(nn.Module):
     model's probabilities (and outputs) are the full model's.
     """
 
-    def __init__(self, dim: int, hidden: int, experts: int, top_k: int, tasks: int) -> None:
+    def __init__(self, dim: int, hidden: int, experts: int, top_k: int, tasks: int,
+                 renormalize: bool = False) -> None:
         super().__init__()
-        self.top_k = top_k
+        self.top_k, self.renormalize = top_k, renormalize
         self.gates = nn.Parameter(torch.empty(tasks, experts, dim))
         self.w1 = nn.Parameter(torch.empty(experts, dim, hidden))
         self.b1 = nn.Parameter(torch.empty(experts, hidden))
@@ -120,6 +119,8 @@ class MoE(nn.Module):
         probs = (x @ self.gates[task].t()).softmax(dim=-1)
         ranks = expert_ranks(probs)
         weights = torch.where(ranks < self.top_k, probs, torch.zeros_like(probs))
+        if self.renormalize:
+            weights = weights / weights.sum(dim=-1, keepdim=True)
         weights = weights[..., self.expert_ids]  # (B, T, held experts)
         run = self._all_experts if self.dense_dispatch else self._chosen_experts
         return run(x, weights), Routing(probs, ranks, self.top_k)
@@ -150,6 +151,27 @@ class MoE(nn.Module):
         return h @ self.w2.reshape(experts * hidden, dim) + weights @ self.b2
 
 
+class TaskLayerNorm(nn.Module):
+    """One LayerNorm per task, stacked: ``weight`` and ``bias`` are (tasks, dim)."""
+
+    def __init__(self, tasks: int, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(tasks, dim))
+        self.bias = nn.Parameter(torch.zeros(tasks, dim))
+
+    def forward(self, x: torch.Tensor, task: int) -> torch.Tensor:
+        return F.layer_norm(x, x.shape[-1:], self.weight[task], self.bias[task], self.eps)
+
+
+def final_norm(config: ModelConfig) -> nn.Module | None:
+    if config.final_norm == "shared":
+        return nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
+    if config.final_norm == "per-task":
+        return TaskLayerNorm(len(config.tasks), config.dim, config.layer_norm_eps)
+    return None
+
+
 class Block(nn.Module):
     def __init__(self, config: ModelConfig, moe: bool) -> None:
         super().__init__()
@@ -158,7 +180,7 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         if moe:
             self.mlp = MoE(config.dim, config.expert_hidden, config.experts, config.top_k,
-                           len(config.tasks))
+                           len(config.tasks), renormalize=config.gate == "renormalized-top-k")
         else:
             self.mlp = Mlp(config.dim, config.mlp_hidden)
 
@@ -174,8 +196,10 @@ class M3ViT(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("mean", torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGE_STD).view(1, 3, 1, 1))
+        # the input's normalization is inside the model, so exported graphs and the
+        # accelerator take plain [0, 1] images
+        self.register_buffer("mean", torch.tensor(config.image_mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(config.image_std).view(1, 3, 1, 1))
         self.patch_embed = nn.Conv2d(3, config.dim, config.patch, stride=config.patch)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, config.dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, config.tokens, config.dim))
@@ -183,10 +207,10 @@ class M3ViT(nn.Module):
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         self.blocks = nn.ModuleList(Block(config, layer in config.moe_layers)
                                     for layer in range(config.layers))
-        self.norm = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
+        self.norm = final_norm(config)
         self.heads = nn.ModuleDict({
-            task: UpsamplingHead(config.dim, config.patch,
-                                 config.classes if task == "segmentation" else 1)
+            task: task_head(config.task_head, config.dim, config.patch,
+                            config.classes if task == "segmentation" else 1)
             for task in config.tasks})
 
     def check_images(self, images: torch.Tensor) -> None:
@@ -196,7 +220,8 @@ class M3ViT(nn.Module):
                              f" for config {self.config.name!r}, got {tuple(images.shape)}")
 
     def features(self, images: torch.Tensor, task: str) -> tuple[torch.Tensor, list[Routing]]:
-        """Token features after the final LayerNorm (CLS first), and each MoE's routing."""
+        """Token features after the final LayerNorm if any (CLS first), and each MoE's
+        routing."""
         self.check_images(images)
         task_index = self.config.task_index(task)
         x = self.patch_embed((images - self.mean) / self.std).flatten(2).transpose(1, 2)
@@ -206,7 +231,9 @@ class M3ViT(nn.Module):
             x, routing = block(x, task_index)
             if routing is not None:
                 routings.append(routing)
-        return self.norm(x), routings
+        if isinstance(self.norm, TaskLayerNorm):
+            return self.norm(x, task_index), routings
+        return (x if self.norm is None else self.norm(x)), routings
 
     def forward_with_routing(self, images: torch.Tensor, task: str,
                              ) -> tuple[torch.Tensor, list[Routing]]:
@@ -214,7 +241,7 @@ class M3ViT(nn.Module):
         rows, cols = self.config.grid
         grid = tokens[:, 1:].transpose(1, 2).reshape(tokens.shape[0], self.config.dim, rows, cols)
         out = self.heads[task](grid)
-        if task == "depth":
+        if task == "depth" and self.config.log_depth:
             out = torch.exp(out) * DEPTH_SCALE
         return out, routings
 

@@ -1,8 +1,8 @@
 """A single-task model holding only the experts its task selects.
 
-The gate keeps scoring every expert (its softmax is over all of them and the hardware does
-not renormalize), so the pruned model's outputs equal the full model's as long as every
-expert a token picks was kept, which holds on the data the counts came from.
+The gate keeps scoring every expert (its softmax is over all of them, or over the top-k
+it chose when it renormalizes), so the pruned model's outputs equal the full model's as
+long as every expert a token picks was kept, which holds on the data the counts came from.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ def prune_for_task(model: M3ViT, task: str, expert_counts: list[np.ndarray]) -> 
     pruned = M3ViT(dataclasses.replace(model.config, tasks=(task,)))
     state = {key: value for key, value in model.state_dict().items()
              if not key.startswith("heads.") or key.startswith(f"heads.{task}.")}
+    if model.config.final_norm == "per-task":  # the task's own row
+        for name in ("norm.weight", "norm.bias"):
+            state[name] = state[name][task_index:task_index + 1]
     for layer, (block, counts) in enumerate(zip(pruned.blocks, _counts_per_block(
             model, expert_counts), strict=True)):
         if counts is None:

@@ -57,11 +57,15 @@ def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
 
 
 def task_loss(task: str, output: torch.Tensor, batch: dict[str, torch.Tensor],
-              weights: torch.Tensor | None = None) -> torch.Tensor:
+              weights: torch.Tensor | None = None, log_depth: bool = True) -> torch.Tensor:
+    """Cross-entropy for segmentation; for depth, L1 on log depth (a head that predicts
+    it: ``log_depth``), else L1 on metres as M3ViT trains its official head."""
     if task == "segmentation":
         return F.cross_entropy(output, batch["label"], weight=weights,
                                ignore_index=IGNORE_LABEL)
     known = batch["depth"] > 0
+    if not log_depth:
+        return (output[:, 0][known] - batch["depth"][known]).abs().mean()
     return (torch.log(output[:, 0][known]) - torch.log(batch["depth"][known])).abs().mean()
 
 
@@ -149,7 +153,7 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
             loss = torch.zeros(())
             for task in config.tasks:
                 output, routings = model.forward_with_routing(batch["image"], task)
-                loss_task = task_loss(task, output, batch, weights)
+                loss_task = task_loss(task, output, batch, weights, config.log_depth)
                 balance = sum(balance_loss(r) for r in routings) / max(len(routings), 1)
                 scale = training.depth_loss_weight if task == "depth" else 1.0
                 loss = loss + scale * loss_task + training.balance_loss_weight * balance

@@ -18,22 +18,21 @@ from .kernels import (
     ExpertWeights,
     attention_output,
     attention_scores,
-    gate_probabilities,
     layer_norm,
     linear,
     moe,
     patch_embed,
+    route_tokens,
     single_pass_softmax,
-    top_k,
 )
 from .manifest import Manifest
-from .network import block_prefix, check_image
+from .network import block_prefix, check_image, final_norm_weights
 from .quant import QuantSpec
 
 
 @dataclass
 class SimResult:
-    tokens: FixedArray  # (tokens, dim) after the final LayerNorm
+    tokens: FixedArray  # (tokens, dim) after the final LayerNorm (or the last block)
     trace: dict[str, FixedArray] = field(default_factory=dict)
     #: per MoE layer, per expert, the token indices it processed
     queues: dict[int, list[np.ndarray]] = field(default_factory=dict)
@@ -102,19 +101,24 @@ class Accelerator:
             n2 = keep(p + "norm2", layer_norm(x, w[p + "norm2.weight"], w[p + "norm2.bias"],
                                               spec.layer_norm(p + "norm2")))
             if layer in config.moe_layers:
-                probs = keep(p + "gate_probs", gate_probabilities(
+                probs, chosen = route_tokens(
                     n2, self.gates[layer][task_index], spec.fmt(p + "gate_logits"),
-                    spec.softmax(p + "gate")))
-                x, queues = moe(n2, x, probs, top_k(probs, config.top_k), self.experts[layer],
-                                spec.gelu(p), spec.fmt(p + "expert_out"), spec.fmt(p + "out"))
+                    spec.softmax(p + "gate"), config.top_k,
+                    renormalize=config.gate == "renormalized-top-k")
+                keep(p + "gate_probs", probs)
+                x, queues = moe(n2, x, probs, chosen, self.experts[layer], spec.gelu(p),
+                                spec.fmt(p + "expert_out"), spec.fmt(p + "out"))
                 result.queues[layer] = queues
             else:
                 hidden = keep(p + "hidden", self._linear(n2, p + "mlp.fc1", p + "hidden",
                                                          gelu=spec.gelu(p)))
                 x = self._linear(hidden, p + "mlp.fc2", p + "out", residual=x)
             keep(p + "out", x)
-        result.tokens = keep("norm", layer_norm(x, w["norm.weight"], w["norm.bias"],
-                                                spec.layer_norm("norm")))
+        if config.final_norm == "none":
+            result.tokens = x
+        else:
+            gamma, beta = final_norm_weights(w, config, task_index)
+            result.tokens = keep("norm", layer_norm(x, gamma, beta, spec.layer_norm("norm")))
         return result
 
 

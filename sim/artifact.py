@@ -20,10 +20,12 @@ import numpy as np
 from .fixed_array import FixedArray
 from .heads import HeadLayer, HeadOp
 from .manifest import MANIFEST, FileEntry, Manifest, ManifestError
+from .network import tokens_name
 from .onnx_graph import GraphError, can_check, check_graph
 from .weight_pack import PackError, from_bytes, unpack
 
 MAX_MANIFEST_BYTES = 64 << 20
+KERNEL_SIZES = {HeadOp.CONV_TRANSPOSE2X2: (2, 2), HeadOp.CONV3X3: (3, 3), HeadOp.CONV1X1: (1, 1)}
 
 
 class ArtifactError(ValueError):
@@ -139,7 +141,7 @@ class Artifact:
             if weight is None or bias is None:
                 raise ArtifactError(f"{where}: heads.npz lacks {layer.weight} or {layer.bias}")
             transposed = layer.op == HeadOp.CONV_TRANSPOSE2X2
-            kernel = (2, 2) if transposed else (3, 3)
+            kernel = KERNEL_SIZES[layer.op]
             inputs, outputs = (weight.shape[:2] if transposed else weight.shape[1::-1]) \
                 if weight.ndim == 4 else (None, None)
             if (weight.dtype != np.float32 or bias.dtype != np.float32 or weight.ndim != 4
@@ -172,7 +174,8 @@ class Artifact:
 
     def golden_tokens(self, task: str) -> np.ndarray:
         """The final tokens of each vector image for ``task``: (images, tokens, dim)."""
-        entry = self.manifest.vectors.outputs[task]["norm"]
         config = self.manifest.config
-        values = from_bytes(self.read(entry), entry.format, entry.shape, "norm").raw
+        name = tokens_name(config)
+        entry = self.manifest.vectors.outputs[task][name]
+        values = from_bytes(self.read(entry), entry.format, entry.shape, name).raw
         return values.reshape(len(values), config.tokens, config.dim)

@@ -19,6 +19,23 @@ from . import identifiers
 KNOWN_TASKS = ("segmentation", "depth")
 DEFAULT_LAYER_NORM_EPS = 1e-5  # torch's nn.LayerNorm default
 MAX_LAYER_NORM_EPS = 0.1
+#: Where the backbone's last LayerNorm sits: one for every task (ours), one per task (the
+#: official M3ViT, where each task's head starts with its own), or none (Edge-MoE's kernel
+#: ends after the last block).
+FINAL_NORMS = ("shared", "per-task", "none")
+#: How a MoE layer weights its top-k experts: by their softmax probabilities over all
+#: experts (M3ViT's noisy_vmoe gate at inference), or renormalized over the k chosen ones
+#: (the GShard-style noisy gate: a softmax over the k largest logits).
+GATES = ("softmax-all", "renormalized-top-k")
+#: Per-channel statistics a [0, 1] image is normalized with before the patch embedding
+#: (folded into its weights at export). Ours by default; ImageNet's for M3ViT's NYUD-v2
+#: and PASCAL-Context models; none (0 and 1) for its CityScapes ones.
+DEFAULT_IMAGE_MEAN = (0.45, 0.45, 0.45)
+DEFAULT_IMAGE_STD = (0.25, 0.25, 0.25)
+MAX_IMAGE_STATISTIC = 10.0
+#: The task heads on the ARM cores: our light transposed-convolution ones (depth predicted
+#: in log space), or M3ViT's official VisionTransformerUpHead (depth predicted in metres).
+TASK_HEADS = ("upsampling", "official")
 AXI_BITS = (128, 256, 512)
 #: The largest value of each size a config may give (far beyond any ViT an FPGA runs, and
 #: small enough that checking a hostile one takes no time).
@@ -51,9 +68,24 @@ class ModelConfig:
     tasks: tuple[str, ...] = KNOWN_TASKS
     #: added to the variance in every LayerNorm (1e-6 in M3ViT's and Edge-MoE's models)
     layer_norm_eps: float = DEFAULT_LAYER_NORM_EPS
+    final_norm: str = "shared"  # one of FINAL_NORMS
+    gate: str = "softmax-all"  # one of GATES
+    task_head: str = "upsampling"  # one of TASK_HEADS
+    image_mean: tuple[float, float, float] = DEFAULT_IMAGE_MEAN
+    image_std: tuple[float, float, float] = DEFAULT_IMAGE_STD
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", tuple(self.tasks))
+        for field, low in (("image_mean", -MAX_IMAGE_STATISTIC), ("image_std", 0.0)):
+            values = getattr(self, field)
+            if (not isinstance(values, (list, tuple)) or len(values) != 3
+                    or any(isinstance(v, bool) or not isinstance(v, (int, float))
+                           or not math.isfinite(v) or not low < v <= MAX_IMAGE_STATISTIC
+                           for v in values)):
+                raise ConfigError(f"config {self.name!r}: {field} must be 3 numbers in "
+                                  f"({low:g}, {MAX_IMAGE_STATISTIC:g}] (red, green, blue), "
+                                  f"got {values!r}")
+            object.__setattr__(self, field, tuple(float(v) for v in values))
         try:
             identifiers.name(self.name)
         except identifiers.IdentifierError as err:
@@ -70,6 +102,11 @@ class ModelConfig:
             raise ConfigError(f"config {self.name!r}: layer_norm_eps must be a number in "
                               f"(0, {MAX_LAYER_NORM_EPS:g}], got {eps!r}")
         object.__setattr__(self, "layer_norm_eps", float(eps))
+        for field, choices in (("final_norm", FINAL_NORMS), ("gate", GATES),
+                               ("task_head", TASK_HEADS)):
+            if getattr(self, field) not in choices:
+                raise ConfigError(f"config {self.name!r}: {field} must be one of "
+                                  f"{list(choices)}, got {getattr(self, field)!r}")
         problems = []
         if self.image_height % self.patch or self.image_width % self.patch:
             problems.append(f"image {self.image_height}x{self.image_width} is not divisible "
@@ -100,6 +137,11 @@ class ModelConfig:
         return self.patches + 1
 
     @property
+    def log_depth(self) -> bool:
+        """Whether the depth head predicts log(depth / scale) (ours) or metres (official)."""
+        return self.task_head == "upsampling"
+
+    @property
     def head_dim(self) -> int:
         return self.dim // self.heads
 
@@ -117,6 +159,7 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["tasks"] = list(self.tasks)
+        data["image_mean"], data["image_std"] = list(self.image_mean), list(self.image_std)
         return data
 
     @classmethod

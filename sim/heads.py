@@ -2,7 +2,9 @@
 
 A head is a list of layers, stored in an artifact's ``heads.npz`` beside a description
 in the manifest: ``conv_transpose2x2`` (stride 2: each pixel becomes a 2x2 block),
-``conv3x3`` (padding 1), ``relu``, and the output transform (``exp_scale`` for depth).
+``conv3x3`` (padding 1), ``conv1x1``, ``relu``, ``upsample2x`` (bilinear, as torch's
+``interpolate`` with ``align_corners=False``), and the output transform (``exp_scale``
+for a depth head that predicts log depth).
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ from .schema import Record, TensorName
 class HeadOp(str, Enum):
     RELU = "relu"
     CONV3X3 = "conv3x3"
+    CONV1X1 = "conv1x1"
     CONV_TRANSPOSE2X2 = "conv_transpose2x2"
+    UPSAMPLE2X = "upsample2x"
     EXP_SCALE = "exp_scale"
+
+
+CONVOLUTIONS = (HeadOp.CONV3X3, HeadOp.CONV1X1, HeadOp.CONV_TRANSPOSE2X2)
 
 
 class HeadLayer(Record):
@@ -34,7 +41,7 @@ class HeadLayer(Record):
 
     @model_validator(mode="after")
     def _operands_fit_the_op(self) -> HeadLayer:
-        convolution = self.op in (HeadOp.CONV3X3, HeadOp.CONV_TRANSPOSE2X2)
+        convolution = self.op in CONVOLUTIONS
         if convolution != (self.weight is not None and self.bias is not None):
             raise ValueError(f"{self.op.value} takes " + ("a weight and a bias array"
                                                           if convolution else "no arrays"))
@@ -58,6 +65,33 @@ def conv3x3(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return np.einsum("chwab,ocab->ohw", windows, weight, optimize=True) + bias[:, None, None]
 
 
+def conv1x1(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(C, H, W) -> (O, H, W); weight (O, C, 1, 1) as torch.nn.Conv2d."""
+    return np.einsum("chw,oc->ohw", x, weight[:, :, 0, 0], optimize=True) + bias[:, None, None]
+
+
+def _upsample_axis(x: np.ndarray, axis: int) -> np.ndarray:
+    """Twice the samples along ``axis``, bilinear with half-pixel centres: output i reads
+    input (i + 0.5) / 2 - 0.5, clamped at the edges, so each output is 3/4 of its nearer
+    input and 1/4 of the other neighbour (the edge's own value beyond the ends)."""
+    x = np.moveaxis(x, axis, -1)
+    before = np.concatenate([x[..., :1], x[..., :-1]], axis=-1)
+    after = np.concatenate([x[..., 1:], x[..., -1:]], axis=-1)
+    out = np.empty((*x.shape[:-1], 2 * x.shape[-1]), dtype=x.dtype)
+    out[..., 0::2] = 0.75 * x + 0.25 * before
+    out[..., 1::2] = 0.75 * x + 0.25 * after
+    return np.moveaxis(out, -1, axis)
+
+
+def upsample2x(x: np.ndarray) -> np.ndarray:
+    """(C, H, W) -> (C, 2H, 2W), bilinear as torch's interpolate(align_corners=False)."""
+    return _upsample_axis(_upsample_axis(x, 1), 2)
+
+
+CONVOLUTION = {HeadOp.CONV3X3: conv3x3, HeadOp.CONV1X1: conv1x1,
+               HeadOp.CONV_TRANSPOSE2X2: conv_transpose2x2}
+
+
 def run_head(layers: tuple[HeadLayer, ...], arrays: dict[str, np.ndarray],
              grid: np.ndarray) -> np.ndarray:
     """Apply one head to the patch-token grid (dim, rows, cols)."""
@@ -67,10 +101,10 @@ def run_head(layers: tuple[HeadLayer, ...], arrays: dict[str, np.ndarray],
             x = np.maximum(x, 0)
         elif layer.op == HeadOp.EXP_SCALE:
             x = np.exp(x) * np.float32(layer.scale)
+        elif layer.op == HeadOp.UPSAMPLE2X:
+            x = upsample2x(x)
         else:
-            weight, bias = arrays[layer.weight], arrays[layer.bias]
-            convolution = conv_transpose2x2 if layer.op == HeadOp.CONV_TRANSPOSE2X2 else conv3x3
-            x = convolution(x, weight, bias)
+            x = CONVOLUTION[layer.op](x, arrays[layer.weight], arrays[layer.bias])
         x = x.astype(np.float32)
     return x
 

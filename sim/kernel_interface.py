@@ -193,7 +193,8 @@ def tap_names(config: ModelConfig) -> list[tuple[str, int]]:
         else:
             names.append((p + "hidden", tokens * config.mlp_hidden))
         names.append((p + "out", tokens * dim))
-    names.append(("norm", tokens * dim))
+    if config.final_norm != "none":
+        names.append(("norm", tokens * dim))
     return names
 
 

@@ -247,20 +247,30 @@ def attention_output(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
 
 
 # --------------------------------------------------------------------------- mixture of experts
-def gate_probabilities(x: FixedArray, gate: FixedArray, logits_fmt: FixedFormat,
-                       spec: SoftmaxSpec) -> FixedArray:
-    """(tokens, experts) softmax of the task's gate logits: max, exp, exact sum, 1/sum."""
+def route_tokens(x: FixedArray, gate: FixedArray, logits_fmt: FixedFormat, spec: SoftmaxSpec,
+          top_k: int, renormalize: bool) -> tuple[FixedArray, np.ndarray]:
+    """The gate's weights (tokens, experts) and each token's ``top_k`` experts (best first).
+
+    A softmax over all experts (max, exp, exact sum, 1/sum) whose top-k are kept; or,
+    with ``renormalize``, the top-k of the logits first and the softmax over those k only
+    (the exps of the others are left out of the sum and their weights are 0)."""
     logits = fx_matmul(x, gate.T).cast(logits_fmt)
     peak = FixedArray._trusted(logits.raw.max(axis=1, keepdims=True), logits_fmt)
     exps = spec.exp(spec.difference(logits, peak))
+    if renormalize:
+        chosen = top_k_experts(logits, top_k)
+        kept = np.zeros(exps.shape, dtype=bool)
+        np.put_along_axis(kept, chosen, True, axis=1)
+        exps = FixedArray._trusted(np.where(kept, exps.raw, 0), exps.fmt)
     total = _raw_sum(exps, axis=1).cast(spec.sum_fmt)
     inv = spec.reciprocal(total)
-    return (exps * FixedArray._trusted(inv.raw[:, None], inv.fmt)).cast(spec.prob_fmt)
+    probs = (exps * FixedArray._trusted(inv.raw[:, None], inv.fmt)).cast(spec.prob_fmt)
+    return probs, (chosen if renormalize else top_k_experts(probs, top_k))
 
 
-def top_k(probs: FixedArray, k: int) -> np.ndarray:
-    """(tokens, k) expert ids, highest probability first, ties to the lower expert index."""
-    raw = probs.raw
+def top_k_experts(scores: FixedArray, k: int) -> np.ndarray:
+    """(tokens, k) expert ids, highest score first, ties to the lower expert index."""
+    raw = scores.raw
     experts = raw.shape[1]
     index = np.arange(experts)
     beats = (raw[:, None, :] > raw[:, :, None]) | ((raw[:, None, :] == raw[:, :, None])

@@ -38,7 +38,7 @@ from .kernel_interface import (
     kernel_interface,
     weight_bits,
 )
-from .network import weight_shapes
+from .network import tokens_name, weight_shapes
 from .quant import (
     PIXELS,
     PRESETS,
@@ -263,7 +263,7 @@ def _problems(m: Manifest) -> list[str]:
         if getattr(m.weights, key) != value:
             problems.append(f"weights.{key} is {getattr(m.weights, key)}, expected {value}")
     _compare(problems, "buffers", m.buffers, derived_buffers)
-    _compare(problems, "kernel", m.kernel, kernel_interface(spec.fmt("norm")))
+    _compare(problems, "kernel", m.kernel, kernel_interface(spec.fmt(tokens_name(m.config))))
     _compare(problems, "approximations.sites", m.approximations.sites,
              approximations_section(config, spec).sites)
     if formats["pixels"] != PIXELS:

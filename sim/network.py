@@ -10,7 +10,8 @@ spec gives formats to: calibration observes it, tests compare against it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from .approx import gelu_reference
 from .config import ModelConfig
 
 Tap = Callable[[str, np.ndarray], None]
+Tensor = TypeVar("Tensor")
 #: Pixels are 8-bit; the hardware reads them as ap_ufixed<8,0>, value = byte / 256.
 PIXEL_SCALE = 256.0
 
@@ -51,8 +53,27 @@ def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
             hidden = config.mlp_hidden
             shapes |= {p + "mlp.fc1.weight": (hidden, dim), p + "mlp.fc1.bias": (hidden,),
                        p + "mlp.fc2.weight": (dim, hidden), p + "mlp.fc2.bias": (dim,)}
-    shapes |= {"norm.weight": (dim,), "norm.bias": (dim,)}
+    if config.final_norm == "shared":
+        shapes |= {"norm.weight": (dim,), "norm.bias": (dim,)}
+    elif config.final_norm == "per-task":  # row t is task t's
+        shapes |= {"norm.weight": (len(config.tasks), dim), "norm.bias": (len(config.tasks), dim)}
     return shapes
+
+
+def tokens_name(config: ModelConfig) -> str:
+    """The value the backbone hands the heads: the final LayerNorm's output, or the last
+    block's when the config has no final LayerNorm."""
+    return block_prefix(config.layers - 1) + "out" if config.final_norm == "none" else "norm"
+
+
+def final_norm_weights(weights: Mapping[str, Tensor], config: ModelConfig,
+                       task_index: int) -> tuple[Tensor, Tensor]:
+    """The final LayerNorm's (gamma, beta) for a task (the config must have one), from
+    float or fixed-point weights."""
+    gamma, beta = weights["norm.weight"], weights["norm.bias"]
+    if config.final_norm == "per-task":
+        return gamma[task_index], beta[task_index]
+    return gamma, beta
 
 
 def check_weights(weights: dict[str, np.ndarray], config: ModelConfig) -> None:
@@ -113,7 +134,8 @@ def top_k_float(probs: np.ndarray, k: int) -> np.ndarray:
 
 def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np.ndarray,
                   task: str, tap: Tap | None = None) -> np.ndarray:
-    """The backbone in float64: (tokens, dim) features after the final LayerNorm."""
+    """The backbone in float64: (tokens, dim) features after the final LayerNorm (after the
+    last block when the config has none)."""
     tap = tap or (lambda name, value: None)
     task_index = config.task_index(task)
     check_image(image, config)
@@ -145,8 +167,12 @@ def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np
             logits = n2 @ w[p + "moe.gate.weight"][task_index].T
             tap(p + "gate_logits", logits)
             gate = softmax_float(logits, p + "gate", tap)
-            tap(p + "gate_probs", gate)
             chosen = top_k_float(gate, config.top_k)
+            if config.gate == "renormalized-top-k":
+                kept = np.take_along_axis(gate, chosen, axis=1)
+                gate = np.zeros_like(gate)
+                np.put_along_axis(gate, chosen, kept / kept.sum(axis=1, keepdims=True), axis=1)
+            tap(p + "gate_probs", gate)
             update = np.zeros_like(x)
             for expert in range(config.experts):
                 tokens = np.nonzero((chosen == expert).any(axis=1))[0]
@@ -167,8 +193,10 @@ def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np
             tap(p + "hidden", hidden)
             x = hidden @ w[p + "mlp.fc2.weight"].T + w[p + "mlp.fc2.bias"] + x
         tap(p + "out", x)
-    out = layer_norm_float(x, w["norm.weight"], w["norm.bias"], eps, "norm", tap)
-    return out
+    if config.final_norm == "none":
+        return x
+    gamma, beta = final_norm_weights(w, config, task_index)
+    return layer_norm_float(x, gamma, beta, eps, "norm", tap)
 
 
 def fold_scale(head_dim: int) -> float:

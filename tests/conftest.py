@@ -94,3 +94,40 @@ def _export_design(tiny_run: Path, out: Path, accelerator, tables) -> Path:
     spec = calibrate(model.config, weights, calibration, "int16", tables)
     images = SceneDataset("val", 16, 64, 128).images[:1].numpy()
     return export_artifact(model, weights, spec, accelerator, out, images, progress=False)
+
+
+@pytest.fixture(scope="session")
+def model_variant(tiny_run: Path):
+    """``model_variant(**config_changes)``: the trained tiny model with other semantics
+    (final_norm, gate, task_head). What the trained model lacks (per-task norms, official
+    heads) is drawn at random, batch-norm running statistics included, so that every
+    weight matters."""
+    import dataclasses
+
+    import torch
+
+    from edgemoe.model.checkpoint import load_checkpoint
+    from edgemoe.model.m3vit import M3ViT
+
+    trained = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+
+    def build(**changes) -> M3ViT:
+        torch.manual_seed(0)
+        model = M3ViT(dataclasses.replace(trained.config, **changes)).eval()
+        mine = model.state_dict()
+        state = {k: v for k, v in trained.state_dict().items()
+                 if k in mine and mine[k].shape == v.shape}
+        model.load_state_dict(state, strict=False)
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():  # norms start as identities: make them matter
+            for key, value in model.state_dict().items():
+                if key in state or "norm" not in key or not value.is_floating_point():
+                    continue
+                drawn = torch.randn(value.shape, generator=generator)
+                if key.endswith("running_var"):
+                    value.copy_(1 + 0.3 * drawn.abs())
+                else:
+                    value.copy_((1 if key.endswith("weight") else 0) + 0.3 * drawn)
+        return model
+
+    return build

@@ -435,9 +435,9 @@ def network_steps(design: Design, stats: ExpertStats | None = None) -> list[Step
                                                       residual=True))]
     visit("top_images", "top_layers")
     copy = store_features(design, c.tokens * c.dim, "top_copy_tokens") * 2
-    steps += [Step("head", "layer_norm", layer_norm(design)),
-              Step("head", "copy tokens", copy)]
-    return steps
+    if c.final_norm != "none":
+        steps.append(Step("head", "layer_norm", layer_norm(design)))
+    return [*steps, Step("head", "copy tokens", copy)]
 
 
 @dataclass(frozen=True)

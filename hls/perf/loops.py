@@ -189,6 +189,8 @@ LOOPS: dict[str, LoopModel] = {
     "gate_dots": LoopModel(P, lambda d: d.config.dim),
     "gate_dot_experts": LoopModel(U, lambda d: d.config.experts),
     "gate_logits": LoopModel(P, lambda d: d.config.experts),
+    "gate_keep_all": LoopModel(U, lambda d: d.config.experts),
+    "gate_keep_chosen": LoopModel(U, lambda d: d.config.top_k),
     "gate_exp": LoopModel(P, lambda d: d.config.experts),
     "gate_normalize": LoopModel(P, lambda d: d.config.experts),
     "top_k_experts": LoopModel(P, lambda d: d.config.experts),

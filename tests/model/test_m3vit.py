@@ -55,6 +55,39 @@ def test_outputs_are_not_renormalized_over_the_top_k() -> None:
     assert torch.allclose(got[..., 0], kept_mass) and (kept_mass < 1).all()
 
 
+def test_the_renormalized_gate_weighs_the_top_k_by_a_softmax_over_their_logits() -> None:
+    torch.manual_seed(1)
+    moe = MoE(dim=8, hidden=8, experts=5, top_k=2, tasks=1, renormalize=True)
+    with torch.no_grad():
+        moe.w1.zero_(), moe.w2.zero_(), moe.b1.zero_()
+        moe.b2.copy_(torch.arange(5.0)[:, None].expand(5, 8))  # expert e outputs e
+        x = torch.randn(1, 9, 8)
+        got, routing = moe(x, 0)
+        logits = (x @ moe.gates[0].t()).gather(-1, routing.chosen)
+    expected = (logits.softmax(-1) * routing.chosen).sum(-1)
+    assert torch.allclose(got[..., 0], expected, atol=1e-6)
+
+
+def test_the_final_norm_is_shared_per_task_or_absent() -> None:
+    torch.manual_seed(2)
+    images = torch.rand(1, 3, 64, 128)
+    shared = M3ViT(TINY).eval()
+    per_task = M3ViT(dataclasses.replace(TINY, final_norm="per-task")).eval()
+    absent = M3ViT(dataclasses.replace(TINY, final_norm="none")).eval()
+    state = {k: v for k, v in shared.state_dict().items() if not k.startswith("norm.")}
+    per_task.load_state_dict(state, strict=False)
+    absent.load_state_dict(state)
+    with torch.no_grad():
+        per_task.norm.weight.copy_(torch.tensor([[1.0], [2.0]]).expand(2, TINY.dim))
+        for scale, task in enumerate(TINY.tasks, start=1):
+            last = absent.features(images, task)[0]
+            normalized = F.layer_norm(last, (TINY.dim,), eps=TINY.layer_norm_eps)
+            assert torch.allclose(per_task.features(images, task)[0], scale * normalized,
+                                  atol=1e-5)
+    assert per_task.norm.weight.shape == (2, TINY.dim)
+    assert "norm.weight" not in absent.state_dict()
+
+
 def test_top_k_ties_go_to_the_lower_expert_index() -> None:
     probs = torch.tensor([[0.1, 0.3, 0.3, 0.3], [0.25, 0.25, 0.25, 0.25], [0.4, 0.1, 0.4, 0.1]])
     assert top_k_experts(probs, 2).tolist() == [[1, 2], [0, 1], [0, 2]]

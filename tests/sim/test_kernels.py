@@ -15,14 +15,14 @@ from edgemoe.sim.kernels import (
     attention_output,
     attention_scores,
     expert_queues,
-    gate_probabilities,
     key_order,
     layer_norm,
     linear,
     moe,
     patch_embed,
+    route_tokens,
     single_pass_softmax,
-    top_k,
+    top_k_experts,
 )
 
 F = FixedFormat
@@ -257,16 +257,32 @@ def test_patch_embedding_equals_a_loop() -> None:
 # ------------------------------------------------------------------------ mixture of experts
 def test_gate_and_top_k_with_ties() -> None:
     probs = FixedArray(np.array([[3, 9, 9, 1], [5, 5, 5, 5], [0, 2, 7, 7]]), F(8, 1, False))
-    assert top_k(probs, 2).tolist() == [[1, 2], [0, 1], [2, 3]]
-    assert [q.tolist() for q in expert_queues(top_k(probs, 2), 4)] == [[1], [0, 1], [0, 2],
+    assert top_k_experts(probs, 2).tolist() == [[1, 2], [0, 1], [2, 3]]
+    assert [q.tolist() for q in expert_queues(top_k_experts(probs, 2), 4)] == [[1], [0, 1], [0, 2],
                                                                        [2]]
     x = fixed(RNG.normal(0, 1, (9, 8)), ACT)
     gate = fixed(RNG.normal(0, 0.5, (4, 8)), WEIGHT)
-    got = gate_probabilities(x, gate, SCORES, SOFTMAX)
+    got, chosen = route_tokens(x, gate, SCORES, SOFTMAX, top_k=2, renormalize=False)
     logits = x.to_float() @ gate.to_float().T
     exact = np.exp(logits - logits.max(1, keepdims=True))
     exact /= exact.sum(1, keepdims=True)
     assert np.max(np.abs(got.to_float() - exact)) < 2**-9
+    assert chosen.tolist() == top_k_experts(got, 2).tolist()
+
+
+def test_the_renormalized_gate_is_a_softmax_over_the_top_k_logits() -> None:
+    x = fixed(RNG.normal(0, 1, (50, 8)), ACT)
+    gate = fixed(RNG.normal(0, 0.5, (6, 8)), WEIGHT)
+    got, chosen = route_tokens(x, gate, SCORES, SOFTMAX, top_k=2, renormalize=True)
+    logits = (x.to_float() @ gate.to_float().T)
+    assert chosen.tolist() == top_k_experts(FixedArray.from_float(logits, SCORES), 2).tolist()
+    kept = np.take_along_axis(logits, chosen, axis=1)
+    exact = np.exp(kept - kept.max(1, keepdims=True))
+    exact /= exact.sum(1, keepdims=True)
+    weights = got.to_float()
+    assert np.max(np.abs(np.take_along_axis(weights, chosen, axis=1) - exact)) < 2**-9
+    np.put_along_axis(weights, chosen, 0, axis=1)
+    assert not weights.any()  # the experts left out weigh nothing
 
 
 def test_moe_equals_a_per_token_loop() -> None:
@@ -278,9 +294,8 @@ def test_moe_equals_a_per_token_loop() -> None:
                             fixed(RNG.normal(0, 0.1, (experts, dim)), WEIGHT))
     x = fixed(RNG.normal(0, 1, (tokens, dim)), ACT)
     residual = fixed(RNG.normal(0, 1, (tokens, dim)), ACT)
-    probs = gate_probabilities(x, fixed(RNG.normal(0, 0.5, (experts, dim)), WEIGHT), SCORES,
-                               SOFTMAX)
-    chosen = top_k(probs, 2)
+    probs, chosen = route_tokens(x, fixed(RNG.normal(0, 0.5, (experts, dim)), WEIGHT), SCORES,
+                                 SOFTMAX, top_k=2, renormalize=False)
     got, queues = moe(x, residual, probs, chosen, weights, gelu, ACT, ACT)
     assert sum(len(q) for q in queues) == tokens * 2
     for t in range(tokens):

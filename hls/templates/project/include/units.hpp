@@ -40,9 +40,11 @@ void patch_embed(const word_t *images, unsigned image_word, const word_t *weight
                  const word_t *weights_mirror, word_t *scratch, unsigned out_word,
                  FeatureSides features, FeatureRows rows);
 
-// One-pass LayerNorm of TOKENS rows of DIM, through features[0] and features[1].
+// One-pass LayerNorm of TOKENS rows of DIM, through features[0] and features[1]; gamma
+// and beta are the DIM values from element `affine_first` of their tensors.
 void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
-                word_t *scratch, unsigned in_word, unsigned out_word, FeatureSides features);
+                word_t *scratch, unsigned in_word, unsigned out_word, FeatureSides features,
+                unsigned affine_first);
 
 // out = x W^T + b (+ residual), or its GELU, for the first `count` rows of
 // features[source] into features[1 - source]. The weights stream from DDR a strip of

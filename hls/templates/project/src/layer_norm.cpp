@@ -10,13 +10,14 @@
 namespace edgemoe {
 
 void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
-                word_t *scratch, unsigned in_word, unsigned out_word, FeatureSides features) {
+                word_t *scratch, unsigned in_word, unsigned out_word, FeatureSides features,
+                unsigned affine_first) {
     constexpr int BLOCKS = DIM / FEATURE_LANES;
     wide_t gamma[DIM], beta[DIM];
 #pragma HLS array_partition variable = gamma cyclic factor = FEATURE_LANES
 #pragma HLS array_partition variable = beta cyclic factor = FEATURE_LANES
-    load_vector<DIM>(weights, params.gamma, 0, DIM, gamma);
-    load_vector<DIM>(weights, params.beta, 0, DIM, beta);
+    load_vector<DIM>(weights, params.gamma, affine_first, DIM, gamma);
+    load_vector<DIM>(weights, params.beta, affine_first, DIM, beta);
     load_rows<FEATURE_BITS, TOKENS, BUFFER_WIDTH>(scratch, in_word, TOKENS, DIM, in,
                                                   features[0]);
     const int fx = in.frac;

@@ -1,6 +1,7 @@
 // The mixture-of-experts layer: the task's gate scores every expert for every token
 // (softmax over all of them), each token keeps its TOP_K best (ties to the lower expert
-// index), tokens are sorted into one queue per expert (the patch reordering), and every
+// index; with GATE_RENORMALIZES_TOP_K the TOP_K largest logits, and the softmax runs over
+// those only), tokens are sorted into one queue per expert (the patch reordering), and every
 // expert with a non-empty queue runs once over it on the linear unit, its weights
 // streamed once. Each output row, times the token's gate probability, accumulates exactly
 // into the token's row on top of the residual; the sum is rounded once.
@@ -20,9 +21,28 @@ constexpr int MAX_SCATTER_STEPS = TOKENS * SCATTER_BLOCKS;
 typedef wide_t Probabilities[TOKENS][EXPERTS];
 typedef unsigned short Queues[EXPERTS][TOKENS];
 
-// Token t's probability for every expert.
-void gate_probabilities(const BlockParams &block, const wide_t gate[EXPERTS][DIM],
-                        const FeatureRows tokens, int t, Probabilities probs) {
+// Expert e's rank: how many experts beat it (a higher score, or equal and a lower id).
+void top_k(const wide_t scores[EXPERTS], unsigned char chosen[TOP_K]) {
+#pragma HLS inline
+top_k_experts:
+    for (int e = 0; e < EXPERTS; ++e) {
+#pragma HLS pipeline II = 1
+        int rank = 0;
+    top_k_compare:
+        for (int other = 0; other < EXPERTS; ++other) {
+#pragma HLS unroll
+            if (scores[other] > scores[e] || (scores[other] == scores[e] && other < e)) {
+                ++rank;
+            }
+        }
+        if (rank < TOP_K) chosen[rank] = e;
+    }
+}
+
+// Token t's gate: every expert's weight and the TOP_K chosen experts, best first.
+void route_token(const BlockParams &block, const wide_t gate[EXPERTS][DIM],
+                 const FeatureRows tokens, int t, Probabilities probs,
+                 unsigned char chosen[TOP_K]) {
 #pragma HLS inline
     const SoftmaxParams &softmax = block.gate_softmax;
     const Format &g = block.gate.format;
@@ -52,13 +72,29 @@ gate_logits:
         logits[e] = requantize(dots[e], block.norm2.out.frac + g.frac, block.gate_logits);
         if (e == 0 || logits[e] > peak) peak = logits[e];
     }
+    // Renormalizing, the experts are chosen by their logits and the rest sit out the sum.
+    bool kept[EXPERTS];
+#pragma HLS array_partition variable = kept complete
+gate_keep_all:
+    for (int e = 0; e < EXPERTS; ++e) {
+#pragma HLS unroll
+        kept[e] = !GATE_RENORMALIZES_TOP_K;
+    }
+    if (GATE_RENORMALIZES_TOP_K) {
+        top_k(logits, chosen);
+    gate_keep_chosen:
+        for (int k = 0; k < TOP_K; ++k) {
+#pragma HLS unroll
+            kept[chosen[k]] = true;
+        }
+    }
     wide_t exps[EXPERTS];
     wide_t total = 0;
 gate_exp:
     for (int e = 0; e < EXPERTS; ++e) {
 #pragma HLS pipeline II = 1
         const wide_t diff = requantize(logits[e] - peak, block.gate_logits.frac, softmax.diff);
-        exps[e] = approx_exp(diff, softmax.diff, softmax.exp);
+        exps[e] = kept[e] ? approx_exp(diff, softmax.diff, softmax.exp) : wide_t(0);
         total += exps[e];
     }
     const wide_t sum = requantize(total, softmax.exp.frac, softmax.sum);
@@ -69,24 +105,7 @@ gate_normalize:
         probs[t][e] = requantize(narrow<softmax_exp_t>(exps[e]) * narrow<softmax_inv_sum_t>(inv),
                                  softmax.exp.frac + softmax.inv_sum.frac, softmax.prob);
     }
-}
-
-// Expert e's rank: how many experts beat it (higher probability, or equal and lower id).
-void top_k(const Probabilities probs, int t, unsigned char chosen[TOP_K]) {
-#pragma HLS inline
-top_k_experts:
-    for (int e = 0; e < EXPERTS; ++e) {
-#pragma HLS pipeline II = 1
-        int rank = 0;
-    top_k_compare:
-        for (int other = 0; other < EXPERTS; ++other) {
-#pragma HLS unroll
-            if (probs[t][other] > probs[t][e] || (probs[t][other] == probs[t][e] && other < e)) {
-                ++rank;
-            }
-        }
-        if (rank < TOP_K) chosen[rank] = e;
-    }
+    if (!GATE_RENORMALIZES_TOP_K) top_k(probs[t], chosen);
 }
 
 LinearLayer expert_fc1(const BlockParams &block, int e) {
@@ -205,9 +224,8 @@ moe_clear_queues:
     for (int e = 0; e < EXPERTS; ++e) queue_length[e] = 0;
 moe_route:
     for (int t = 0; t < TOKENS; ++t) {
-        gate_probabilities(block, gate, rows, t, probs);
         unsigned char chosen[TOP_K];
-        top_k(probs, t, chosen);
+        route_token(block, gate, rows, t, probs, chosen);
     moe_enqueue:
         for (int k = 0; k < TOP_K; ++k) {
             const int e = chosen[k];
