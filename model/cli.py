@@ -48,6 +48,33 @@ def train(config_name: str, out_dir: Path | None, epochs: int | None, resume: bo
     _report(path, images=None, json_path=out_dir / "metrics.json")
 
 
+@click.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--from", "layout", type=click.Choice(["m3vit", "edge-moe"]), required=True,
+              help="m3vit: an official M3ViT checkpoint (a .pth file or its per-rank "
+                   "folder); edge-moe: a folder of Edge-MoE's *.float32.bin weight dumps.")
+@click.option("--config", "config_name",
+              help="The model's config, a name or a .yaml/.json file [default: "
+                   "m3vit-tiny-cityscapes for m3vit, m3vit-s-edge-moe for edge-moe].")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
+              help="Run folder for checkpoint.pt and config.yaml [default: runs/CONFIG].")
+def import_checkpoint(source: Path, layout: str, config_name: str | None,
+                      out_dir: Path | None) -> None:
+    """Import published M3ViT or Edge-MoE weights as a run, as if `edgemoe train` made it."""
+    from .importer import DEFAULT_CONFIGS, import_run
+    from .placement import ImportFailure
+
+    try:
+        document = load_config_file(config_name or DEFAULT_CONFIGS[layout])
+        out_dir = out_dir or Path("runs") / document["model"]["name"]
+        path, notes = import_run(source, layout, document, out_dir)
+    except (ConfigError, ImportFailure, OSError) as err:
+        raise _fail(err) from None
+    for note in notes:
+        click.echo(note)
+    click.echo(f"checkpoint: {path}")
+
+
 @click.command("eval")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--images", type=click.IntRange(min=1),

@@ -32,6 +32,8 @@ SUBCOMMANDS = {
             "Verilog units and kernels: generate, lint, cocotb tests, cosimulation."),
     "train": ("edgemoe.model.cli", "train",
               "Train M3ViT on the synthetic multi-task scenes, then evaluate it."),
+    "import": ("edgemoe.model.cli", "import_checkpoint",
+               "Import published M3ViT or Edge-MoE weights as a run folder."),
     "eval": ("edgemoe.model.cli", "evaluate",
              "Per-task metrics of a checkpoint, its single-task paths, and the baseline."),
     "info": ("edgemoe.model.cli", "info",
@@ -55,7 +57,8 @@ TORCH = ("torch", "PyTorch", "model")
 HEADERS = ("hls4ml", "the Xilinx ap_fixed headers (inside the hls4ml wheel)", "hls")
 PYNQ = ("pynq", "the pynq library", "board")
 # name -> what it needs beyond the core: (module, what it is, the extra that installs it)
-NEEDS = {"train": (TORCH,), "eval": (TORCH,), "info": (TORCH,), "quantize": (TORCH,),
+NEEDS = {"train": (TORCH,), "import": (TORCH,), "eval": (TORCH,), "info": (TORCH,),
+         "quantize": (TORCH,),
          "export": (TORCH, ("onnx", "onnx", "model")),
          "export-onnx": (TORCH, ("onnx", "onnx", "model"),
                          ("onnxruntime", "onnxruntime", "model")),
