@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from edgemoe.sim.config import ModelConfig
 
-from .heads import STAGE_CHANNELS
+from .heads import OFFICIAL_CHANNELS, STAGE_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,14 @@ class PathMacs:
 def head_macs(config: ModelConfig, out_channels: int) -> int:
     rows, cols = config.grid
     stages = int(math.log2(config.patch))
+    if config.task_head == "official":  # 3x3 convs, 2x between them; then a 1x1
+        macs, previous = 0, config.dim
+        for stage in range(stages):
+            macs += rows * cols * previous * OFFICIAL_CHANNELS * 9
+            previous = OFFICIAL_CHANNELS
+            if stage < stages - 1:
+                rows, cols = rows * 2, cols * 2
+        return macs + rows * cols * OFFICIAL_CHANNELS * out_channels
     macs, previous = 0, config.dim
     for stage in range(stages - 1):
         width = STAGE_CHANNELS[min(stage, len(STAGE_CHANNELS) - 1)]

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from .config import ModelConfig
 from .fixed_format import FixedFormat
-from .network import block_prefix
+from .network import block_prefix, is_addend
 from .quant import QuantSpec
 from .schema import Count, Identifier, Positive, Record, TensorName, Text
 from .weight_pack import Container, container_bytes
@@ -169,9 +169,9 @@ def container_bits(width: int) -> int:
 
 
 def weight_bits(spec: QuantSpec, tensors: Iterable[str]) -> int:
-    """The lane of every weight in weights.bin, and the multipliers' weight operand: the
-    container of the widest tensor."""
-    return container_bits(max(spec.fmt(name).width for name in tensors))
+    """The lane of every weight in weights.bin but the addends, and the multipliers' weight
+    operand: the container of the widest of them."""
+    return container_bits(max(spec.fmt(name).width for name in tensors if not is_addend(name)))
 
 
 def wide_bits(feature_bits: int) -> int:

@@ -35,10 +35,11 @@ from .kernel_interface import (
     BufferLayout,
     KernelInterface,
     buffer_layout,
+    container_bits,
     kernel_interface,
     weight_bits,
 )
-from .network import tokens_name, weight_shapes
+from .network import is_addend, tokens_name, weight_shapes
 from .quant import (
     PIXELS,
     PRESETS,
@@ -80,7 +81,8 @@ class FileEntry(Record):
 
 class WeightsSection(FileEntry):
     word_bytes: Literal[16, 32, 64]  # tensors start on AXI words
-    lane_bits: Literal[8, 16, 32, 64]  # every weight's lane: the widest format's container
+    #: every weight's lane but the addends' (in feature lanes): the widest one's container
+    lane_bits: Literal[8, 16, 32, 64]
     tensors: dict[TensorName, TensorEntry]
 
 
@@ -259,6 +261,10 @@ def _problems(m: Manifest) -> list[str]:
     problems += [f"model {config.name!r}: {p}" for p in design_problems(
         config, m.accelerator, derived_buffers.feature_bits, lane_bits)]
     _compare(problems, "weights.tensors", m.weights.tensors, tensors)
+    problems += [f"weights.tensors.{name} is {entry.format.cpp_type}: an addend sits in the "
+                 f"{derived_buffers.feature_bits}-bit feature lanes"
+                 for name, entry in tensors.items() if is_addend(name)
+                 and container_bits(entry.format.width) != derived_buffers.feature_bits]
     for key, value in (("word_bytes", word_bytes), ("lane_bits", lane_bits), ("bytes", size)):
         if getattr(m.weights, key) != value:
             problems.append(f"weights.{key} is {getattr(m.weights, key)}, expected {value}")

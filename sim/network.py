@@ -202,3 +202,17 @@ def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np
 def fold_scale(head_dim: int) -> float:
     """The attention scale folded into the query projection."""
     return 1.0 / math.sqrt(head_dim)
+
+
+def fold_shift(head_dim: int) -> int:
+    """The binary places the folded scale moves the query's values right: log2(sqrt(head
+    dim)), whole (exact when the head dim is a power of four)."""
+    return (head_dim.bit_length() - 1) // 2
+
+
+def is_addend(name: str) -> bool:
+    """A tensor the datapath adds rather than multiplies: the linear layers' biases and the
+    position embedding. Those sit in weights.bin in feature lanes, at the features'
+    precision or finer; every other weight in the multipliers' weight lanes."""
+    return name == "embed.position" or (name.endswith(".bias") and ".norm" not in f".{name}")
+

@@ -27,7 +27,7 @@ from .config import DEFAULT_LAYER_NORM_EPS, ModelConfig
 from .fixed_array import FixedArray
 from .fixed_format import FixedFormat
 from .kernels import LayerNormSpec, SoftmaxSpec
-from .network import block_prefix, float_forward, weight_shapes
+from .network import block_prefix, float_forward, fold_shift, is_addend, weight_shapes
 
 PRESETS = ("int16", "edge-moe")
 #: Bits of the feature and the weight containers each preset gives (the lanes in DDR).
@@ -195,9 +195,6 @@ def _softmax_internals(prefix: str, scores: FixedFormat, entries: int,
     }
 
 
-def _is_bias(name: str) -> bool:
-    return name.endswith(".bias")
-
 
 def _int16(config: ModelConfig, weights: dict[str, np.ndarray],
            observed: dict[str, float]) -> tuple[dict[str, FixedFormat], list[str]]:
@@ -225,16 +222,23 @@ def _int16(config: ModelConfig, weights: dict[str, np.ndarray],
 EDGE_MOE_ACTIVATION = _signed(32, 10, "TRN", "WRAP")
 
 
-def _edge_moe_weight(name: str) -> FixedFormat:
-    if name == "patch_embed.weight":
-        return _signed(16, 0, "TRN", "WRAP")
-    if ".norm" in f".{name}":
-        return _signed(16, 5, "TRN", "WRAP")
-    if _is_bias(name) and ".attn." in name:
-        return _signed(16, 7, "TRN", "WRAP")
-    if _is_bias(name) or name == "embed.position":
-        return _signed(16, 5, "TRN", "WRAP")
-    return _signed(16, 2, "TRN", "WRAP")
+def _edge_moe_weight(name: str, head_dim: int) -> FixedFormat:
+    """Edge-MoE's formats (ap_fixed<16,0> patch embedding, <16,5> norms, <16,2> linear
+    weights), with the addends (biases, the position embedding) at the features' precision
+    (Edge-MoE keeps positions there, biases at <16,5> or <16,7>). The query's weights and
+    bias carry the folded 1/sqrt(head dim): as many fewer integer bits as it shifts them
+    right, so that folding loses nothing of the format's precision."""
+    if is_addend(name):
+        fmt = EDGE_MOE_ACTIVATION
+    elif name == "patch_embed.weight":
+        fmt = _signed(16, 0, "TRN", "WRAP")
+    elif ".norm" in f".{name}":
+        fmt = _signed(16, 5, "TRN", "WRAP")
+    else:
+        fmt = _signed(16, 2, "TRN", "WRAP")
+    if name.endswith((".attn.q.weight", ".attn.q.bias")):
+        fmt = _signed(fmt.width, fmt.int_bits - fold_shift(head_dim), "TRN", "WRAP")
+    return fmt
 
 
 def _edge_moe(config: ModelConfig, weights: dict[str, np.ndarray],
@@ -242,13 +246,13 @@ def _edge_moe(config: ModelConfig, weights: dict[str, np.ndarray],
     formats: dict[str, FixedFormat] = {"pixels": PIXELS}
     notes = []
     for name in weight_shapes(config):
-        fmt = _edge_moe_weight(name)
+        fmt = _edge_moe_weight(name, config.head_dim)
         needed = int_bits_for(float(np.max(np.abs(weights[name]))))
         if needed > fmt.int_bits:
             notes.append(f"{name}: the preset's {fmt.cpp_type} would overflow (max |w| = "
                          f"{float(np.max(np.abs(weights[name]))):.3g}); given {needed} "
                          "integer bits")
-            fmt = _signed(16, needed, "TRN", "WRAP")
+            fmt = _signed(fmt.width, needed, "TRN", "WRAP")
         formats[name] = fmt
     for name in activation_names(config):
         bound = observed.get(name, 0.0) * HEADROOM

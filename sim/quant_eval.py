@@ -1,7 +1,10 @@
-"""Float versus fixed point: per-task metrics and per-layer signal-to-quantization noise.
+"""Float versus fixed point: per-task metrics, per-layer signal-to-quantization noise, and
+the error of the tokens after the last block.
 
 Both paths end in the same float task heads (as on the board), so the difference in the
-metrics is the accelerator's quantization alone.
+metrics is the accelerator's quantization alone. The token error leaves out the tokens
+whose routing changed in some MoE layer (another expert, a different vector altogether)
+and counts them: their error measures the flip, not the arithmetic.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from tqdm import tqdm
 from .accelerator import Accelerator
 from .config import AcceleratorConfig, ModelConfig
 from .heads import HeadLayer, run_head, token_grid
+from .kernels import top_k_experts
 from .metrics import DepthMeter, SegmentationMeter
-from .network import float_forward
+from .network import block_prefix, float_forward, top_k_float
 from .quant import QuantSpec, quantize_weights
 
 
@@ -36,6 +40,36 @@ class NoiseMeter:
                 for name in self.signal}
 
 
+@dataclass
+class TokenErrorMeter:
+    """Tokens after the last block, fixed point against float64, over the tokens routed
+    alike in every MoE layer."""
+
+    signal: float = 0.0
+    noise: float = 0.0
+    tokens: int = 0
+    rerouted: int = 0
+
+    def update(self, config: ModelConfig, exact: dict[str, np.ndarray],
+               fixed: dict[str, Any]) -> None:
+        alike = np.ones(config.tokens, dtype=bool)
+        for layer in config.moe_layers:
+            name = block_prefix(layer) + "gate_probs"
+            ours = np.sort(top_k_experts(fixed[name], config.top_k), axis=1)
+            theirs = np.sort(top_k_float(exact[name], config.top_k), axis=1)
+            alike &= (ours == theirs).all(axis=1)
+        last = block_prefix(config.layers - 1) + "out"
+        reference, error = exact[last][alike], fixed[last].to_float()[alike] - exact[last][alike]
+        self.signal += float(np.sum(reference**2))
+        self.noise += float(np.sum(error**2))
+        self.tokens += config.tokens
+        self.rerouted += int(np.count_nonzero(~alike))
+
+    def summary(self) -> dict[str, float | int]:
+        return {"relative_rmse": float(np.sqrt(self.noise / max(self.signal, 1e-300))),
+                "tokens": self.tokens, "rerouted": self.rerouted}
+
+
 def predict(layers: tuple[HeadLayer, ...], arrays: dict[str, np.ndarray], tokens: np.ndarray,
             config: ModelConfig, task: str) -> np.ndarray:
     out = run_head(layers, arrays, token_grid(tokens, *config.grid))
@@ -49,7 +83,7 @@ def compare_float_fixed(config: ModelConfig, accelerator: AcceleratorConfig,
                         progress: bool = True) -> dict[str, Any]:
     """Run ``images`` through both paths for every task; metrics per path, SQNR per layer."""
     engine = Accelerator(config, accelerator, spec, quantize_weights(weights, spec, config))
-    noise = NoiseMeter()
+    noise, token_error = NoiseMeter(), TokenErrorMeter()
     meters: dict[str, dict[str, Any]] = {
         task: {path: SegmentationMeter(config.classes) if task == "segmentation"
                else DepthMeter() for path in ("float", "fixed")} for task in config.tasks}
@@ -63,6 +97,7 @@ def compare_float_fixed(config: ModelConfig, accelerator: AcceleratorConfig,
             for name, value in fixed.trace.items():
                 if name in taps and taps[name].shape == value.shape:
                     noise.update(name, taps[name], value.to_float())
+            token_error.update(config, taps, fixed.trace)
             truth = labels[index] if task == "segmentation" else depths[index]
             meters[task]["float"].update(predict(layers[task], arrays, exact, config, task),
                                          truth)
@@ -71,4 +106,4 @@ def compare_float_fixed(config: ModelConfig, accelerator: AcceleratorConfig,
     return {"preset": spec.preset, "images": len(images),
             "metrics": {task: {path: meter.summary() for path, meter in by_path.items()}
                         for task, by_path in meters.items()},
-            "sqnr_db": noise.sqnr_db()}
+            "sqnr_db": noise.sqnr_db(), "tokens": token_error.summary()}

@@ -22,7 +22,14 @@ def summary_table(reports: list[dict[str, Any]]) -> str:
             row = f"{task:<13}{name:<16}{first[task]['float'][name]:>10.4f}"
             row += "".join(f"{r['metrics'][task]['fixed'][name]:>12.4f}" for r in reports)
             lines.append(row)
+    lines += [token_error_line(r["preset"], r["tokens"]) for r in reports]
     return "\n".join(lines)
+
+
+def token_error_line(preset: str, tokens: dict[str, Any]) -> str:
+    return (f"{preset}: tokens after the last block vs float64: relative RMSE "
+            f"{100 * tokens['relative_rmse']:.3f}% ({tokens['rerouted']} of {tokens['tokens']} "
+            "tokens routed differently, left out)")
 
 
 def _plot(reports: list[dict[str, Any]], path: Path) -> None:

@@ -263,6 +263,13 @@ def load_weights(design: Design, count: int, label: str = "load_vector_words") -
                     per_cycle=design.weight_lanes)
 
 
+def load_addends(design: Design, count: int, label: str = "load_vector_words") -> Cost:
+    """Biases or positions in: ``load_vector`` or ``load_rows`` in feature lanes."""
+    visit(label)
+    return transfer(count, design.feature_bits, design.port,
+                    per_cycle=design.feature_lanes)
+
+
 #: The linear unit's weight strips alternate between two m_axi bundles (``weights`` and
 #: ``weights_mirror``, edgemoe.sim.kernel_interface), each on its own HP port.
 WEIGHT_PORTS = 2
@@ -298,7 +305,7 @@ def linear_rows(design: Design, in_dim: int, out_dim: int, count: int) -> Cost:
     last = (loop(design, "multiply_strips_steps", macs)
             + loop(design, "multiply_strips_finish", count)).cycles
     traffic = strip_words_cycles(design, strip_words * strips) + design.port.latency
-    return load_weights(design, out_dim) + Cost(first + (strips - 1) * per_strip + last,
+    return load_addends(design, out_dim) + Cost(first + (strips - 1) * per_strip + last,
                                                 traffic)
 
 
@@ -321,7 +328,7 @@ def patch_embed(design: Design) -> Cost:
     inputs = c.patch * c.patch * 3
     image_words = math.ceil(c.image_height * c.image_width * 3 * 8 / design.port.axi_bits)
     visit("patch_embed_image")
-    return (load_weights(design, c.tokens * c.dim, "load_rows_words")
+    return (load_addends(design, c.tokens * c.dim, "load_rows_words")
             + transfer(image_words, design.port.axi_bits, design.port)
             + loop(design, "patch_embed_gather", c.patches * inputs)
             + linear_rows(design, inputs, c.dim, c.patches)

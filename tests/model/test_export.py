@@ -174,6 +174,9 @@ def test_int16_fixed_point_tracks_float(trained) -> None:
     assert abs(seg["float"]["miou"] - seg["fixed"]["miou"]) <= 0.01
     assert depth["fixed"]["rmse"] <= depth["float"]["rmse"] * 1.02
     assert min(report["sqnr_db"].values()) > 20  # every layer output
+    tokens = report["tokens"]
+    assert tokens["tokens"] == 2 * 4 * model.config.tokens and tokens["rerouted"] < 20
+    assert 0 < tokens["relative_rmse"] < 0.01
 
 
 def test_softmax_on_real_attention_scores_within_2_to_the_minus_10(artifact: Path) -> None:

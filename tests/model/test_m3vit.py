@@ -137,3 +137,27 @@ def test_moe_macs_count_top_k_experts_against_all() -> None:
     gate = TINY.tokens * TINY.dim * TINY.experts
     assert macs.moe_active == 2 * (gate + TINY.top_k * per_expert)
     assert macs.dense_equivalent - macs.active == 2 * (TINY.experts - TINY.top_k) * per_expert
+
+
+@pytest.mark.parametrize("kind", ["upsampling", "official"])
+def test_head_macs_count_every_convolution_of_the_head(kind: str) -> None:
+    """The formula against the head's own convolutions, counted as they run."""
+    from edgemoe.model.flops import head_macs
+
+    config = dataclasses.replace(TINY, task_head=kind)
+    model = M3ViT(config).eval()
+    counted = []
+
+    def count(module: torch.nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+        pixels = output.shape[-2] * output.shape[-1]
+        if isinstance(module, torch.nn.ConvTranspose2d):  # stride 2, 2x2: one tap per pixel
+            counted.append(pixels * module.in_channels * module.out_channels)
+        elif isinstance(module, torch.nn.Conv2d):
+            taps = module.kernel_size[0] * module.kernel_size[1]
+            counted.append(pixels * module.in_channels * module.out_channels * taps)
+
+    for module in model.heads["segmentation"].modules():
+        module.register_forward_hook(count)
+    with torch.no_grad():
+        model(torch.rand(1, 3, 64, 128), "segmentation")
+    assert sum(counted) == head_macs(config, config.classes)

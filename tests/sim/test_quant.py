@@ -59,10 +59,17 @@ def test_int16_preset_calibrates_every_tensor(weights, images) -> None:
 def test_edge_moe_preset_is_the_papers_and_says_where_it_cannot_be(weights, images) -> None:
     spec = calibrate(TINY, weights, images, "edge-moe")
     assert spec.fmt("blocks.0.q").cpp_type == "ap_fixed<32,10>"
-    assert spec.fmt("blocks.0.attn.q.weight").cpp_type == "ap_fixed<16,2>"
-    assert spec.fmt("blocks.0.attn.q.bias").cpp_type == "ap_fixed<16,7>"
-    assert spec.fmt("blocks.0.mlp.fc1.bias").cpp_type == "ap_fixed<16,5>"
+    # the addends at the features' precision; the query's weights at the paper's <16,2>
+    # less the 2 places the folded 1/sqrt(32) moves them (unless they would overflow)
+    assert spec.fmt("blocks.0.mlp.fc1.bias").cpp_type == "ap_fixed<32,10>"
+    assert spec.fmt("embed.position").cpp_type == "ap_fixed<32,10>"
+    assert spec.fmt("blocks.0.attn.k.weight").cpp_type == "ap_fixed<16,2>"
+    q = spec.fmt("blocks.0.attn.q.weight")
+    needed = int_bits_for(float(np.abs(weights["blocks.0.attn.q.weight"]).max()))
+    assert q.width == 16 and q.int_bits == max(0, needed)
+    assert spec.fmt("blocks.0.attn.q.bias").cpp_type == "ap_fixed<32,8>"
     assert spec.fmt("blocks.0.norm1.weight").cpp_type == "ap_fixed<16,5>"
+    assert spec.fmt("blocks.0.norm1.bias").cpp_type == "ap_fixed<16,5>"
     assert spec.fmt("pixels").cpp_type.startswith("ap_ufixed<8,0")
     assert spec.fmt("patch_embed.weight").int_bits > 0
     assert any("patch_embed.weight" in note and "would overflow" in note for note in spec.notes)

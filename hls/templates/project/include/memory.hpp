@@ -99,17 +99,19 @@ load_rows_words:
     }
 }
 
-// `count` values (whole words) of a weight tensor from its element `first` (on a word).
-template <int CAPACITY, typename T, int MAX_WORDS = CAPACITY / WEIGHT_LANES>
+// `count` values (whole words) of a tensor in BITS-bit lanes (WEIGHT_BITS, or FEATURE_BITS
+// for the addends: biases and positions) from its element `first` (on a word).
+template <int BITS, int CAPACITY, typename T, int MAX_WORDS = CAPACITY / (AXI_BITS / BITS)>
 void load_vector(const word_t *weights, const Tensor &tensor, unsigned first, int count,
                  T values[CAPACITY]) {
 #pragma HLS inline
-    const unsigned word = tensor.word + first / WEIGHT_LANES;
+    constexpr int LANES = AXI_BITS / BITS;
+    const unsigned word = tensor.word + first / LANES;
 load_vector_words:
-    for (int w = 0; w < count / WEIGHT_LANES; ++w) {
+    for (int w = 0; w < count / LANES; ++w) {
 #pragma HLS loop_tripcount min = 1 max = MAX_WORDS
 #pragma HLS pipeline II = 1
-        word_to_lanes<WEIGHT_BITS>(weights[word + w], tensor.format, values, w * WEIGHT_LANES);
+        word_to_lanes<BITS>(weights[word + w], tensor.format, values, w * LANES);
     }
 }
 

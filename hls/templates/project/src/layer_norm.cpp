@@ -16,8 +16,8 @@ void layer_norm(const word_t *weights, const LayerNormParams &params, const Form
     wide_t gamma[DIM], beta[DIM];
 #pragma HLS array_partition variable = gamma cyclic factor = FEATURE_LANES
 #pragma HLS array_partition variable = beta cyclic factor = FEATURE_LANES
-    load_vector<DIM>(weights, params.gamma, affine_first, DIM, gamma);
-    load_vector<DIM>(weights, params.beta, affine_first, DIM, beta);
+    load_vector<WEIGHT_BITS, DIM>(weights, params.gamma, affine_first, DIM, gamma);
+    load_vector<WEIGHT_BITS, DIM>(weights, params.beta, affine_first, DIM, beta);
     load_rows<FEATURE_BITS, TOKENS, BUFFER_WIDTH>(scratch, in_word, TOKENS, DIM, in,
                                                   features[0]);
     const int fx = in.frac;

@@ -205,7 +205,8 @@ void linear_rows(const word_t *weights, const word_t *weights_mirror, LinearLaye
     wide_t bias[MAX_OUTPUTS];
 #pragma HLS array_partition variable = bias cyclic factor = TILE_OUT
 #pragma HLS bind_storage variable = bias type = ram_2p impl = lutram
-    load_vector<MAX_OUTPUTS>(weights, layer.bias, layer.offset_rows, layer.out_dim, bias);
+    load_vector<FEATURE_BITS, MAX_OUTPUTS>(weights, layer.bias, layer.offset_rows, layer.out_dim,
+                                           bias);
     stream_and_multiply(weights, weights_mirror, layer, in, bias, features, source, count, rows,
                         output);
 }

@@ -13,17 +13,16 @@ void patch_embed(const word_t *images, unsigned image_word, const word_t *weight
 #pragma HLS inline
     // The embedding is a linear layer (PATCH_INPUTS -> DIM) on the linear unit, every
     // patch a row, with the token's position joining its exact sum as a residual would.
-    constexpr int POSITION_ROW_WORDS = DIM / WEIGHT_LANES;
-    constexpr int TOKEN_ROW_WORDS = DIM / FEATURE_LANES;
+    constexpr int TOKEN_ROW_WORDS = DIM / FEATURE_LANES;  // positions are in feature lanes too
     const LinearLayer layer = {PATCH_WEIGHT, PATCH_BIAS, 0, PATCH_INPUTS, DIM};
     const LinearOutput to_embedding = {EMBED_FORMAT, false, EMBED_FORMAT, true,
                                        POSITION.format};
     feature_t class_token[1][DIM];  // the CLS token: its position alone
 #pragma HLS array_reshape variable = class_token cyclic factor = FEATURE_LANES dim = 2
-    load_rows<WEIGHT_BITS, 1, DIM>(weights, POSITION.word, 1, DIM, POSITION.format,
-                                   class_token);
-    load_rows<WEIGHT_BITS, TOKENS, BUFFER_WIDTH>(weights, POSITION.word + POSITION_ROW_WORDS,
-                                                 PATCHES, DIM, POSITION.format, rows);
+    load_rows<FEATURE_BITS, 1, DIM>(weights, POSITION.word, 1, DIM, POSITION.format,
+                                    class_token);
+    load_rows<FEATURE_BITS, TOKENS, BUFFER_WIDTH>(weights, POSITION.word + TOKEN_ROW_WORDS,
+                                                  PATCHES, DIM, POSITION.format, rows);
 
     // the image on chip (a burst of whole words), then every patch's pixels in the order of
     // the embedding's inputs
