@@ -190,8 +190,8 @@ class Accelerator:
         return RunResult(task, raw, floats, seconds)
 
     def predict(self, result: RunResult) -> np.ndarray:
-        """The task's head on the ARM cores, in numpy: (n, H, W) class labels for
-        segmentation, metric depth for depth."""
+        """The task's head on the ARM cores, in numpy: (n, ...) predictions (class ids,
+        metres, unit normals or probabilities: ``edgemoe.sim.tasks``)."""
         config = self.manifest.config
         return np.stack([predict(self.head_layers[result.task], self.head_arrays, tokens,
                                  config, result.task) for tokens in result.tokens])

@@ -1,4 +1,4 @@
-"""What a run on the board looks like: images with their label and depth maps."""
+"""What a run on the board looks like: images with each task's map."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from edgemoe.sim.atomic import atomic_path
+from edgemoe.sim.tasks import TASKS
 
 
 def plot_predictions(path: str | Path, images: np.ndarray, names: list[str],
                      predictions: dict[str, np.ndarray], classes: int) -> Path:
-    """One row per image: the image, then each task's map (labels or metres)."""
+    """One row per image: the image, then each task's map (labels, metres, normals as
+    colours, probabilities)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,13 +26,18 @@ def plot_predictions(path: str | Path, images: np.ndarray, names: list[str],
         axes[row, 0].imshow(image)
         axes[row, 0].set_title(name, fontsize=8)
         for column, (task, maps) in enumerate(predictions.items(), start=1):
-            if task == "segmentation":
-                shown = axes[row, column].imshow(maps[row], cmap="tab10", vmin=0,
-                                                 vmax=max(classes - 1, 1),
-                                                 interpolation="nearest")
-            else:
+            kind = TASKS[task].kind
+            if kind == "classes":
+                shown = axes[row, column].imshow(
+                    maps[row], cmap="tab10", vmin=0,
+                    vmax=max(TASKS[task].channels(classes) - 1, 1), interpolation="nearest")
+            elif kind == "depth":
                 shown = axes[row, column].imshow(maps[row], cmap="magma_r")
                 figure.colorbar(shown, ax=axes[row, column], fraction=0.03, label="m")
+            elif kind == "normals":
+                axes[row, column].imshow(np.clip((np.moveaxis(maps[row], 0, -1) + 1) / 2, 0, 1))
+            else:
+                axes[row, column].imshow(maps[row], cmap="gray", vmin=0, vmax=1)
             axes[row, column].set_title(task, fontsize=8)
     for axis in axes.flat:
         axis.set_axis_off()

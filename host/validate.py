@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from edgemoe.sim.accelerator import Accelerator as Simulator
 from edgemoe.sim.artifact import ArtifactError
 from edgemoe.sim.onnx_graph import can_check
+from edgemoe.sim.tasks import TASKS
 
 from .driver import Accelerator
 
@@ -21,12 +22,53 @@ from .driver import Accelerator
 class Bounds:
     """How far the board's predictions may stray from the float model's."""
 
-    min_agreement: float = 0.90  # segmentation: share of pixels labelled as the float model
+    min_agreement: float = 0.90  # classes: share of pixels labelled as the float model
     max_depth_error: float = 0.05  # depth: mean |board - float| / float
+    max_angle_error: float = 5.0  # normals: mean angle to the float model's, degrees
+    max_probability_error: float = 0.05  # edges, saliency: mean |board - float|
 
     def describe(self) -> str:
         return (f"label agreement >= {self.min_agreement:.0%}, depth error <= "
-                f"{self.max_depth_error:.1%}")
+                f"{self.max_depth_error:.1%}, normals within {self.max_angle_error:g} degrees, "
+                f"probabilities within {self.max_probability_error:g}")
+
+
+@dataclass(frozen=True)
+class FloatComparison:
+    """One task's prediction on the board against the float model's."""
+
+    measure: str
+    value: float
+    bound: float
+    at_least: bool  # the value must reach the bound (else stay under it)
+
+    @property
+    def within(self) -> bool:
+        return self.value >= self.bound if self.at_least else self.value <= self.bound
+
+    def __str__(self) -> str:
+        return (f"{self.measure} against float {self.value:.4g} (bound "
+                f"{'>=' if self.at_least else '<='} {self.bound:g})")
+
+
+def compare_with_float(task: str, board: np.ndarray, reference: np.ndarray,
+                       bounds: Bounds) -> FloatComparison:
+    """The board's prediction of ``task`` against the float model's raw output (C, H, W)."""
+    spec = TASKS[task]
+    expected = spec.predict(reference)
+    if spec.kind == "classes":
+        return FloatComparison("label agreement", float(np.mean(board == expected)),
+                               bounds.min_agreement, at_least=True)
+    if spec.kind == "depth":
+        error = np.mean(np.abs(board - expected) / np.maximum(np.abs(expected), 1e-6))
+        return FloatComparison("depth error", float(error), bounds.max_depth_error, False)
+    if spec.kind == "normals":
+        cosine = np.clip(np.sum(board * expected, axis=0), -1, 1)
+        return FloatComparison("normal angle (degrees)", float(np.degrees(np.arccos(cosine))
+                                                               .mean()),
+                               bounds.max_angle_error, at_least=False)
+    return FloatComparison("probability error", float(np.mean(np.abs(board - expected))),
+                           bounds.max_probability_error, at_least=False)
 
 
 @dataclass(frozen=True)
@@ -36,15 +78,11 @@ class ImageCheck:
     equal: bool  # the board's tokens are the simulator's
     first_difference: tuple[int, int, int, int] | None  # token, dim, expected, got
     golden: bool | None  # the tokens are the golden vector's (None: not a vector image)
-    agreement: float | None  # segmentation: pixel agreement with the float model
-    depth_error: float | None  # depth: mean relative difference to the float model
-    bounds: Bounds = Bounds()
+    comparison: FloatComparison | None  # against the float model, where there is one
 
     @property
     def within_bounds(self) -> bool:
-        if self.agreement is not None and self.agreement < self.bounds.min_agreement:
-            return False
-        return self.depth_error is None or self.depth_error <= self.bounds.max_depth_error
+        return self.comparison is None or self.comparison.within
 
     @property
     def passed(self) -> bool:
@@ -57,12 +95,8 @@ class ImageCheck:
         if self.golden is not None:
             verdict += ("; equals the golden vector" if self.golden
                         else "; DIFFERS from the golden vector")
-        if self.agreement is not None:
-            verdict += (f"; label agreement with float {self.agreement:.2%} (bound >= "
-                        f"{self.bounds.min_agreement:.0%})")
-        if self.depth_error is not None:
-            verdict += (f"; depth error against float {self.depth_error:.2%} (bound <= "
-                        f"{self.bounds.max_depth_error:.1%})")
+        if self.comparison is not None:
+            verdict += f"; {self.comparison}"
         return f"{self.task} image {self.image}: {verdict}"
 
 
@@ -126,16 +160,12 @@ def validate(accelerator: Accelerator, images: np.ndarray, tasks: list[str] | No
         vector = _vector_index(vectors, image)
         matches_golden = None if vector is None else bool(
             np.array_equal(golden[task][vector], result.raw[0]))
-        agreement = depth_error = None
+        comparison = None
         if task in models:
             board = accelerator.predict(result)[0]
             pixels = image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
             reference = models[task].run(None, {"images": pixels})[0][0]
-            if task == "segmentation":
-                agreement = float(np.mean(board == reference.argmax(axis=0)))
-            else:
-                depth_error = float(np.mean(np.abs(board - reference[0])
-                                            / np.maximum(reference[0], 1e-6)))
+            comparison = compare_with_float(task, board, reference, bounds)
         checks.append(ImageCheck(task, index, difference is None, difference, matches_golden,
-                                 agreement, depth_error, bounds))
+                                 comparison))
     return checks

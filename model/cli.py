@@ -103,7 +103,7 @@ def _report(checkpoint_path: Path, images: int | None, json_path: Path | None) -
     train_set, val_set = _splits(checkpoint)
     if images is not None:
         val_set = torch.utils.data.Subset(val_set, range(min(images, len(val_set))))
-    prior = positional_prior(train_set, config.classes)
+    prior = positional_prior(train_set, config.tasks, config.classes)
     results: dict[str, dict] = {}
     for task in config.tasks:
         full = evaluate_task(model, val_set, task, progress=True)
@@ -237,6 +237,7 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
     from edgemoe.sim.quant_eval import compare_float_fixed
     from edgemoe.sim.quant_report import write_quantization_report
 
+    from .data.datasets import task_truths
     from .export import head_layers
 
     loaded, model, weights = _load(checkpoint)
@@ -259,8 +260,7 @@ def quantize(checkpoint: Path, presets: tuple[str, ...], images: int, calibratio
             raise _fail(err) from None
         reports.append(compare_float_fixed(config, accelerator, weights, spec, heads,
                                            val.images[:images].numpy(),
-                                           val.labels[:images].numpy(),
-                                           val.depths[:images].numpy()))
+                                           task_truths(val, config.tasks, images)))
         for note in spec.notes:
             click.echo(f"note ({preset}): {note}")
     try:

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from edgemoe.sim.config import ModelConfig
+from edgemoe.sim.tasks import OFFICIAL_ORDER
 
-from .m3vit_layout import OFFICIAL_TASK_ORDER, official_name
+from .m3vit_layout import official_name
 from .placement import ImportFailure, Placement
 
 SUFFIX = ".float32.bin"
@@ -44,7 +45,7 @@ def placements(config: ModelConfig) -> list[Placement]:
                             f"final_norm: {config.final_norm} (use one with final_norm: none, "
                             "such as m3vit-s-edge-moe)")
     dim, patch, experts = config.dim, config.patch, config.experts
-    order = sorted(config.tasks, key=lambda t: OFFICIAL_TASK_ORDER.index(official_name(t)))
+    order = sorted(config.tasks, key=lambda t: OFFICIAL_ORDER.index(official_name(t)))
     out = [Placement("patch_embed_weight", "patch_embed.weight", (dim, 3, patch, patch)),
            Placement("patch_embed_bias", "patch_embed.bias", (dim,)),
            Placement("pos_embed", "pos_embed", (config.tokens, dim))]

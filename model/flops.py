@@ -63,7 +63,7 @@ def path_macs(config: ModelConfig, task: str) -> PathMacs:
     gate = tokens * dim * config.experts
     moe_layers = len(config.moe_layers)
     dense_layers = config.layers - moe_layers
-    out_channels = config.classes if task == "segmentation" else 1
+    out_channels = config.outputs(task)
     return PathMacs(
         patch_embed=config.patches * 3 * config.patch**2 * dim,
         attention=config.layers * attention,

@@ -209,8 +209,7 @@ class M3ViT(nn.Module):
                                     for layer in range(config.layers))
         self.norm = final_norm(config)
         self.heads = nn.ModuleDict({
-            task: task_head(config.task_head, config.dim, config.patch,
-                            config.classes if task == "segmentation" else 1)
+            task: task_head(config.task_head, config.dim, config.patch, config.outputs(task))
             for task in config.tasks})
 
     def check_images(self, images: torch.Tensor) -> None:

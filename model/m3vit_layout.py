@@ -25,13 +25,11 @@ import numpy as np
 import torch
 
 from edgemoe.sim.config import ModelConfig
+from edgemoe.sim.tasks import OFFICIAL_ORDER, TASKS
 
 from .heads import OFFICIAL_CHANNELS
 from .placement import ImportFailure, Placement
 
-#: M3ViT's task order (utils/config.py) and its names for ours.
-OFFICIAL_TASK_ORDER = ("semseg", "human_parts", "sal", "normals", "edge", "depth")
-OFFICIAL_TASK_NAMES = {"segmentation": "semseg", "depth": "depth"}
 #: Keys that take no part in inference: the task-attention modules only training uses,
 #: and the noise weights of GShard-style gates (no noise at inference).
 TRAINING_ONLY = re.compile(r"^tam_model\d*\.|\.w_noise$")
@@ -84,11 +82,11 @@ def read_checkpoint(source: Path) -> dict[str, np.ndarray]:
 def checkpoint_tasks(tensors: dict[str, np.ndarray]) -> list[str]:
     """The official names of the tasks a checkpoint has decoders for, in M3ViT's order."""
     present = {key.split(".")[1] for key in tensors if key.startswith("decoders.")}
-    return [task for task in OFFICIAL_TASK_ORDER if task in present]
+    return [task for task in OFFICIAL_ORDER if task in present]
 
 
 def official_name(task: str) -> str:
-    return OFFICIAL_TASK_NAMES[task]
+    return TASKS[task].official
 
 
 def placements(config: ModelConfig, tasks: list[str]) -> list[Placement]:
@@ -155,7 +153,7 @@ def _head(config: ModelConfig, task: str, row: int) -> list[Placement]:
                 for name in ("weight", "bias", "running_mean", "running_var")]
         out.append(Placement(f"{src}syncbn_fc_{stage}.num_batches_tracked",
                              f"{dst}norms.{stage}.num_batches_tracked", ()))
-    outputs = config.classes if task == "segmentation" else 1
+    outputs = config.outputs(task)
     return [*out, Placement(f"{src}conv_{stages}.weight", f"{dst}classifier.weight",
                             (outputs, channels, 1, 1)),
             Placement(f"{src}conv_{stages}.bias", f"{dst}classifier.bias", (outputs,))]

@@ -1,8 +1,8 @@
 """Multi-task training of M3ViT on the synthetic scenes.
 
 Every batch goes through the backbone once per task (each task has its own gates) and
-the task losses add up: cross-entropy for segmentation, L1 on log depth for depth, plus
-the Switch-Transformer load-balancing loss of every MoE layer. The checkpoint is saved
+the task losses (``losses``) add up, plus the Switch-Transformer load-balancing loss of
+every MoE layer. The checkpoint is saved
 after every epoch, so a run can be resumed exactly where it stopped.
 """
 
@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 import yaml
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -23,10 +22,12 @@ from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.config import ConfigError, ModelConfig
 from edgemoe.sim.config_file import read_document
 from edgemoe.sim.metrics import IGNORE_LABEL
+from edgemoe.sim.tasks import TASKS
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data.datasets import ArrayDataset, FolderDataset, SceneDataset
 from .data.scenes import CLASSES as SCENE_CLASSES
+from .losses import LOSS_WEIGHTS, task_loss
 from .m3vit import M3ViT, Routing
 from .train_config import TrainConfig
 
@@ -54,19 +55,6 @@ def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
     weights = torch.ones(classes, dtype=torch.float64)
     weights[present] = (frequency[present].median() / frequency[present]) ** 0.5
     return weights.float()
-
-
-def task_loss(task: str, output: torch.Tensor, batch: dict[str, torch.Tensor],
-              weights: torch.Tensor | None = None, log_depth: bool = True) -> torch.Tensor:
-    """Cross-entropy for segmentation; for depth, L1 on log depth (a head that predicts
-    it: ``log_depth``), else L1 on metres as M3ViT trains its official head."""
-    if task == "segmentation":
-        return F.cross_entropy(output, batch["label"], weight=weights,
-                               ignore_index=IGNORE_LABEL)
-    known = batch["depth"] > 0
-    if not log_depth:
-        return (output[:, 0][known] - batch["depth"][known]).abs().mean()
-    return (torch.log(output[:, 0][known]) - torch.log(batch["depth"][known])).abs().mean()
 
 
 def _schedule(total_steps: int) -> Any:
@@ -122,6 +110,10 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
     optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate,
                                   weight_decay=training.weight_decay)
     train_set, _ = build_datasets(config, training)
+    lacking = [t for t in config.tasks if TASKS[t].target not in train_set.targets]
+    if lacking:
+        raise ConfigError(f"tasks {lacking} need targets the training data lacks: it has "
+                          f"{list(train_set.targets)}")
     if len(train_set) < training.batch_size:
         raise ConfigError(f"{len(train_set)} training images are fewer than one batch of "
                           f"{training.batch_size} (training.batch_size)")
@@ -155,7 +147,8 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
                 output, routings = model.forward_with_routing(batch["image"], task)
                 loss_task = task_loss(task, output, batch, weights, config.log_depth)
                 balance = sum(balance_loss(r) for r in routings) / max(len(routings), 1)
-                scale = training.depth_loss_weight if task == "depth" else 1.0
+                scale = (training.depth_loss_weight if task == "depth"
+                         else LOSS_WEIGHTS[task])
                 loss = loss + scale * loss_task + training.balance_loss_weight * balance
                 totals[task] += loss_task.item()
                 totals["balance"] += balance.item() / len(config.tasks)

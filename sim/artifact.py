@@ -121,11 +121,10 @@ class Artifact:
         channels = {task: self._head_channels(task, layers, arrays)
                     for task, layers in section.layers.items()}
         config = self.manifest.config
-        wanted = {"segmentation": config.classes, "depth": 1}
         for task, out in channels.items():
-            if out != wanted.get(task, out):
+            if out != config.outputs(task):
                 raise ArtifactError(f"heads.{task} ends in {out} channels, the task needs "
-                                    f"{wanted[task]}")
+                                    f"{config.outputs(task)}")
         return dict(section.layers), arrays
 
     def _head_channels(self, task: str, layers: tuple[HeadLayer, ...],

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import identifiers
+from .tasks import TASKS
 
-KNOWN_TASKS = ("segmentation", "depth")
+KNOWN_TASKS = tuple(TASKS)  # segmentation, human_parts, saliency, normals, edges, depth
+DEFAULT_TASKS = ("segmentation", "depth")
 DEFAULT_LAYER_NORM_EPS = 1e-5  # torch's nn.LayerNorm default
 MAX_LAYER_NORM_EPS = 0.1
 #: Where the backbone's last LayerNorm sits: one for every task (ours), one per task (the
@@ -65,7 +67,7 @@ class ModelConfig:
     expert_hidden: int
     mlp_hidden: int
     classes: int
-    tasks: tuple[str, ...] = KNOWN_TASKS
+    tasks: tuple[str, ...] = DEFAULT_TASKS
     #: added to the variance in every LayerNorm (1e-6 in M3ViT's and Edge-MoE's models)
     layer_norm_eps: float = DEFAULT_LAYER_NORM_EPS
     final_norm: str = "shared"  # one of FINAL_NORMS
@@ -135,6 +137,10 @@ class ModelConfig:
     def tokens(self) -> int:
         """Patches plus the CLS token."""
         return self.patches + 1
+
+    def outputs(self, task: str) -> int:
+        """The channels of a task's head."""
+        return TASKS[task].channels(self.classes)
 
     @property
     def log_depth(self) -> bool:

@@ -19,9 +19,9 @@ from .accelerator import Accelerator
 from .config import AcceleratorConfig, ModelConfig
 from .heads import HeadLayer, run_head, token_grid
 from .kernels import top_k_experts
-from .metrics import DepthMeter, SegmentationMeter
 from .network import block_prefix, float_forward, top_k_float
 from .quant import QuantSpec, quantize_weights
+from .tasks import TASKS
 
 
 @dataclass
@@ -72,21 +72,22 @@ class TokenErrorMeter:
 
 def predict(layers: tuple[HeadLayer, ...], arrays: dict[str, np.ndarray], tokens: np.ndarray,
             config: ModelConfig, task: str) -> np.ndarray:
-    out = run_head(layers, arrays, token_grid(tokens, *config.grid))
-    return out.argmax(axis=0) if task == "segmentation" else out[0]
+    """A task's prediction from the backbone's tokens, through its head on the ARM side."""
+    return TASKS[task].predict(run_head(layers, arrays, token_grid(tokens, *config.grid)))
 
 
 def compare_float_fixed(config: ModelConfig, accelerator: AcceleratorConfig,
                         weights: dict[str, np.ndarray], spec: QuantSpec,
                         heads: tuple[dict[str, tuple[HeadLayer, ...]], dict[str, np.ndarray]],
-                        images: np.ndarray, labels: np.ndarray, depths: np.ndarray,
+                        images: np.ndarray, truths: dict[str, np.ndarray],
                         progress: bool = True) -> dict[str, Any]:
-    """Run ``images`` through both paths for every task; metrics per path, SQNR per layer."""
+    """Run ``images`` through both paths for every task; metrics per path (against
+    ``truths``, each task's ground truth per image), SQNR per layer, the tokens' error."""
     engine = Accelerator(config, accelerator, spec, quantize_weights(weights, spec, config))
     noise, token_error = NoiseMeter(), TokenErrorMeter()
     meters: dict[str, dict[str, Any]] = {
-        task: {path: SegmentationMeter(config.classes) if task == "segmentation"
-               else DepthMeter() for path in ("float", "fixed")} for task in config.tasks}
+        task: {path: TASKS[task].meter(config.classes) for path in ("float", "fixed")}
+        for task in config.tasks}
     layers, arrays = heads
     for index in tqdm(range(len(images)), desc=f"float vs {spec.preset}", unit="img",
                       disable=not progress, leave=False):
@@ -98,7 +99,7 @@ def compare_float_fixed(config: ModelConfig, accelerator: AcceleratorConfig,
                 if name in taps and taps[name].shape == value.shape:
                     noise.update(name, taps[name], value.to_float())
             token_error.update(config, taps, fixed.trace)
-            truth = labels[index] if task == "segmentation" else depths[index]
+            truth = truths[task][index]
             meters[task]["float"].update(predict(layers[task], arrays, exact, config, task),
                                          truth)
             meters[task]["fixed"].update(predict(layers[task], arrays,

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from .output_folder import output_folder
+from .tasks import TASKS
 
-METRICS = {"segmentation": ("miou", "pixel_accuracy"), "depth": ("rmse", "abs_rel")}
+METRICS = {name: task.metrics for name, task in TASKS.items()}
 
 
 def summary_table(reports: list[dict[str, Any]]) -> str:

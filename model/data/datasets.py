@@ -2,6 +2,8 @@
 
 Every item is a dict: ``image`` float32 (3, H, W) in [0, 1], ``label`` int64 (H, W) with
 ``IGNORE_LABEL`` where unlabelled, ``depth`` float32 (H, W) metres with 0 where unknown.
+The synthetic scenes also give ``parts`` (int64 human parts), ``normals`` float32 (3, H, W)
+unit vectors (0 where unknown), ``edges`` and ``saliency`` (int64 0/1).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from tqdm import tqdm
 from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.cache import cache_dir
 from edgemoe.sim.metrics import IGNORE_LABEL
+from edgemoe.sim.tasks import TASKS
 
 from . import scenes
+from .targets import label_edges, saliency, surface_normals
 
 SPLIT_OFFSETS = {"train": 0, "val": 5_000_000}
 SEED_STRIDE = 10_000_000
@@ -46,7 +50,9 @@ def _generate(seeds: list[int], height: int, width: int, desc: str) -> dict[str,
         rendered = [_render(job) for job in tqdm(jobs, desc=desc, unit="img", leave=False)]
     return {"images": np.stack([s.image for s in rendered]),
             "labels": np.stack([s.label for s in rendered]),
-            "depths": np.stack([s.depth for s in rendered])}
+            "depths": np.stack([s.depth for s in rendered]),
+            "parts": np.stack([s.parts for s in rendered]),
+            "cameras": np.array([(s.horizon, s.focal) for s in rendered], np.float64)}
 
 
 class ArrayDataset(Dataset):
@@ -59,6 +65,9 @@ class ArrayDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.images)
+
+    #: the targets every item holds (``label`` and ``depth``; more in the synthetic scenes)
+    targets: tuple[str, ...] = ("label", "depth")
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return {"image": self.images[index].permute(2, 0, 1).float() / 255.0,
@@ -92,6 +101,21 @@ class SceneDataset(ArrayDataset):
         self.images = torch.from_numpy(arrays["images"])  # uint8 (N, H, W, 3)
         self.labels = torch.from_numpy(arrays["labels"])
         self.depths = torch.from_numpy(arrays["depths"])
+        self.parts = torch.from_numpy(arrays["parts"])
+        self.cameras = arrays["cameras"]  # (N, 2): horizon row, focal length (pixels)
+
+    targets = ("label", "depth", "parts", "normals", "edges", "saliency")
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = super().__getitem__(index)
+        label = self.labels[index].numpy()
+        horizon, focal = self.cameras[index]
+        item["parts"] = self.parts[index].long()
+        item["normals"] = torch.from_numpy(surface_normals(self.depths[index].numpy(), horizon,
+                                                           focal))
+        item["edges"] = torch.from_numpy(label_edges(label)).long()
+        item["saliency"] = torch.from_numpy(saliency(label)).long()
+        return item
 
 
 class FolderDataset(ArrayDataset):
@@ -155,3 +179,12 @@ class FolderDataset(ArrayDataset):
             raise ValueError(f"{self._label_path(name)}: class id {int(label[bad][0])} is not "
                              f"below the model's {self.classes} classes (255 = unlabelled)")
         return np.asarray(image, np.uint8), label, depth.astype(np.float32)
+
+
+def task_truths(dataset: ArrayDataset, tasks: tuple[str, ...], count: int,
+                ) -> dict[str, np.ndarray]:
+    """The ground truth of each task for the first ``count`` items, stacked."""
+    items = [dataset[index] for index in range(min(count, len(dataset)))]
+    return {task: np.stack([item[TASKS[task].target].numpy() for item in items])
+            for task in tasks}
+

@@ -1,4 +1,4 @@
-"""Procedural street scenes with per-pixel semantic labels and metric depth.
+"""Procedural street scenes with per-pixel semantic labels, metric depth and human parts.
 
 Nothing is downloaded: each scene is drawn from a seed by a pinhole camera looking down
 a street. The ground plane recedes to a horizon, so its depth follows from the row;
@@ -22,6 +22,9 @@ import numpy as np
 
 CLASSES = ("sky", "road", "building", "vegetation", "vehicle", "person", "pole")
 SKY, ROAD, BUILDING, VEGETATION, VEHICLE, PERSON, POLE = range(len(CLASSES))
+#: People's parts, as M3ViT's PASCAL-Context human parts group them (0: no person).
+PARTS = ("background", "head", "torso", "upper arms", "lower arms", "upper legs", "lower legs")
+HEAD, TORSO, UPPER_ARM, LOWER_ARM, UPPER_LEG, LOWER_LEG = range(1, len(PARTS))
 #: Depth where the ground is cut off (metres); sky has no depth and is marked 0.
 MAX_DEPTH = 80.0
 INVALID_DEPTH = 0.0
@@ -32,6 +35,9 @@ class Scene:
     image: np.ndarray  # (H, W, 3) uint8
     label: np.ndarray  # (H, W) uint8, a CLASSES index
     depth: np.ndarray  # (H, W) float32 metres, INVALID_DEPTH where there is none (sky)
+    parts: np.ndarray  # (H, W) uint8, a PARTS index
+    horizon: float  # the camera's horizon row (its principal point's)
+    focal: float  # pixels
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class Canvas:
         self.image = np.zeros((*shape, 3), dtype=np.float32)
         self.label = np.zeros(shape, dtype=np.uint8)
         self.depth = np.zeros(shape, dtype=np.float32)
+        self.parts = np.zeros(shape, dtype=np.uint8)
         self.nearest = np.full(shape, np.inf, dtype=np.float32)
 
     def pixel_centres(self, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
@@ -97,9 +104,9 @@ class Canvas:
         return rows, cols, ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0
 
     def paint(self, region: Region, colour: np.ndarray, cls: int,
-              depth: float | np.ndarray, texture: float = 6.0) -> None:
+              depth: float | np.ndarray, texture: float = 6.0, part: int = 0) -> None:
         """Paint where ``region`` is at least as near as what is there; ``depth`` is one
-        number or an array over the region."""
+        number or an array over the region; ``part`` a person's part (PARTS)."""
         rows, cols, mask = region
         depth = np.broadcast_to(np.asarray(depth, dtype=np.float32), mask.shape)
         mask = mask & (depth <= self.nearest[rows, cols])
@@ -109,6 +116,7 @@ class Canvas:
         noise = self.rng.normal(0.0, texture, (count, 1)).astype(np.float32)
         self.image[rows, cols][mask] = colour + noise
         self.label[rows, cols][mask] = cls
+        self.parts[rows, cols][mask] = part
         self.depth[rows, cols][mask] = depth[mask]
         self.nearest[rows, cols][mask] = depth[mask]
 
@@ -227,13 +235,22 @@ def _person(canvas: Canvas, depth: float, lateral: float) -> None:
     half = cam.pixels(0.28, depth)
     legs = _colour(rng, CLOTHES)
     for side in (-1, 1):
-        canvas.paint(canvas.box(x + side * half * 0.5 - half * 0.35,
-                                x + side * half * 0.5 + half * 0.35, ground - height * 0.47,
-                                ground), legs, PERSON, depth)
+        left, right = x + side * half * 0.5 - half * 0.35, x + side * half * 0.5 + half * 0.35
+        canvas.paint(canvas.box(left, right, ground - height * 0.47, ground - height * 0.24),
+                     legs, PERSON, depth, part=UPPER_LEG)
+        canvas.paint(canvas.box(left, right, ground - height * 0.24, ground), legs, PERSON,
+                     depth, part=LOWER_LEG)
+    shirt = _colour(rng, CLOTHES)
     canvas.paint(canvas.box(x - half, x + half, ground - height * 0.85, ground - height * 0.45),
-                 _colour(rng, CLOTHES), PERSON, depth)
+                 shirt, PERSON, depth, part=TORSO)
+    for side in (-1, 1):  # arms hanging beside the torso
+        left, right = sorted((x + side * half, x + side * half * 1.3))
+        canvas.paint(canvas.box(left, right, ground - height * 0.84, ground - height * 0.65),
+                     shirt, PERSON, depth, part=UPPER_ARM)
+        canvas.paint(canvas.box(left, right, ground - height * 0.65, ground - height * 0.48),
+                     shirt * 0.9, PERSON, depth, part=LOWER_ARM)
     canvas.paint(canvas.ellipse(x, ground - height * 0.92, half * 0.55, height * 0.075),
-                 _colour(rng, SKIN, 8), PERSON, depth)
+                 _colour(rng, SKIN, 8), PERSON, depth, part=HEAD)
 
 
 def _pole(canvas: Canvas, depth: float, lateral: float) -> None:
@@ -305,4 +322,5 @@ def render_scene(seed: int, height: int, width: int) -> Scene:
     # lighting and sensor: exposure, colour cast, noise
     light = rng.uniform(0.65, 1.3) * rng.uniform(0.9, 1.1, 3)
     image = canvas.image * light + rng.normal(0.0, rng.uniform(2.0, 8.0), canvas.image.shape)
-    return Scene(np.clip(image, 0, 255).astype(np.uint8), canvas.label, canvas.depth)
+    return Scene(np.clip(image, 0, 255).astype(np.uint8), canvas.label, canvas.depth,
+                 canvas.parts, canvas.camera.horizon, canvas.camera.focal)

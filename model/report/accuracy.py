@@ -25,7 +25,7 @@ SQNR_PNG = "quantization_sqnr.png"
 
 def compare_presets(artifact: Artifact, float_weights: dict[str, np.ndarray],
                     heads: tuple[dict, dict], calibration: np.ndarray, images: np.ndarray,
-                    labels: np.ndarray, depths: np.ndarray) -> list[dict[str, Any]]:
+                    truths: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """``compare_float_fixed`` for each preset: the artifact's formats for its own preset,
     freshly calibrated formats for the other."""
     from edgemoe.sim.quant import calibrate
@@ -37,7 +37,7 @@ def compare_presets(artifact: Artifact, float_weights: dict[str, np.ndarray],
         spec = (manifest.spec if preset == manifest.spec.preset
                 else calibrate(manifest.config, float_weights, calibration, preset))
         reports.append(compare_float_fixed(manifest.config, manifest.accelerator, float_weights,
-                                           spec, heads, images, labels, depths))
+                                           spec, heads, images, truths))
     return reports
 
 
@@ -71,8 +71,9 @@ def accuracy_sections(reports: list[dict[str, Any]] | None, folder: Path, comman
             rows.append([task, name, _cell(reports[0]["metrics"][task]["float"][name])]
                         + [_cell(r["metrics"][task]["fixed"][name]) for r in reports])
     accuracy.tables.append(Table(["task", "metric", "float", *presets], rows,
-                                 "mIoU and pixel accuracy: higher is better; RMSE (m) and "
-                                 "abs-rel: lower is better."))
+                                 "mIoU, pixel accuracy, F-measures, IoU and the share within "
+                                 "11.25 degrees: higher is better; RMSE (m), abs-rel and "
+                                 "angles (degrees): lower is better."))
     accuracy.summary = (f"{reports[0]['images']} validation images through the float model and "
                         "through the bit-accurate simulator of each precision preset; both end "
                         "in the same float task heads.")

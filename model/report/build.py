@@ -18,6 +18,7 @@ from tqdm import tqdm
 from edgemoe.sim.artifact import Artifact
 from edgemoe.sim.output_folder import output_folder
 
+from ..data.datasets import task_truths
 from .accuracy import QUANTIZATION_JSON, accuracy_sections, compare_presets, load_quantization
 from .approximations import approximations_section
 from .bitexact import bitexact_section, expected_stages, gather
@@ -139,11 +140,11 @@ def _sections(artifact: Artifact, float_model: FloatModel | None, folder: Path,
     sections.append(_architecture(artifact, folder))
     step("architecture")
     val, calibration = _data(config, float_model, options)
-    images, labels, depths = (split[:options.images].numpy()
-                              for split in (val.images, val.labels, val.depths))
+    images = val.images[:options.images].numpy()
+    truths = task_truths(val, config.tasks, options.images)
     if float_model is not None:
         reports = compare_presets(artifact, float_model.weights, float_model.heads, calibration,
-                                  images, labels, depths)
+                                  images, truths)
     else:
         reports = load_quantization([results / QUANTIZATION_JSON,
                                      existing / QUANTIZATION_JSON])
@@ -151,7 +152,7 @@ def _sections(artifact: Artifact, float_model: FloatModel | None, folder: Path,
     step("accuracy")
     predictions = run_images(artifact, images, float_model.weights if float_model else None,
                              options.gallery, options.progress)
-    sections.append(gallery_section(images[:options.gallery], labels, depths, predictions,
+    sections.append(gallery_section(images[:options.gallery], truths, predictions,
                                     _class_names(config.classes), folder,
                                     None if float_model else checkpoint_hint))
     step("gallery")

@@ -6,8 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemoe.sim.tasks import TASKS
+
 from .page import Section, save_figure
 from .predictions import TaskPredictions
+
+
+def _shown(kind: str, values: np.ndarray) -> np.ndarray:
+    """What is drawn: normals as colours ((n + 1) / 2), the rest as they are."""
+    if kind == "normals":
+        return np.clip((np.moveaxis(values, 0, -1) + 1) / 2, 0, 1)
+    return values
 
 
 def _figure(task: str, images: np.ndarray, truth: np.ndarray, found: TaskPredictions,
@@ -24,12 +33,13 @@ def _figure(task: str, images: np.ndarray, truth: np.ndarray, found: TaskPredict
     columns.append(("accelerator", found.accelerator))
     figure, axes = plt.subplots(len(images), len(columns), squeeze=False,
                                 figsize=(2.9 * len(columns) + 1.0, 1.7 * len(images) + 0.6))
+    kind = TASKS[task].kind
     segmentation = task == "segmentation"
     palette = 10 if len(class_names) <= 10 else 20
     colours = plt.get_cmap(f"tab{palette}")
     for row, image in enumerate(images):
         known = truth[row] > 0
-        top = float(truth[row][known].max()) if known.any() else 1.0
+        top = float(truth[row][known].max()) if kind == "depth" and known.any() else 1.0
         for column, (title, maps) in enumerate(columns):
             axis = axes[row, column]
             axis.set_axis_off()
@@ -37,13 +47,15 @@ def _figure(task: str, images: np.ndarray, truth: np.ndarray, found: TaskPredict
                 axis.set_title(title, fontsize=9)
             if maps is None:
                 axis.imshow(image)
-            elif segmentation:
+            elif kind == "classes":
                 axis.imshow(maps[row], cmap=colours, vmin=0, vmax=palette - 1,
                             interpolation="nearest")
-            else:  # unknown depth (sky, 0 m) shown blank
+            elif kind == "depth":  # unknown depth (sky, 0 m) shown blank
                 shown = np.ma.masked_where(maps[row] <= 0, maps[row])
                 mapped = axis.imshow(shown, cmap="magma_r", vmin=0, vmax=top)
-        if not segmentation:
+            else:  # normals as colours; edges and saliency as probabilities (0/1 truth)
+                axis.imshow(_shown(kind, maps[row]), cmap="gray", vmin=0, vmax=1)
+        if kind == "depth":
             figure.colorbar(mapped, ax=axes[row, :].tolist(), fraction=0.02, label="depth (m)")
     if segmentation:
         handles = [Patch(color=colours(i), label=name) for i, name in enumerate(class_names)]
@@ -52,12 +64,11 @@ def _figure(task: str, images: np.ndarray, truth: np.ndarray, found: TaskPredict
     return figure
 
 
-def gallery_section(images: np.ndarray, labels: np.ndarray, depths: np.ndarray,
+def gallery_section(images: np.ndarray, truths: dict[str, np.ndarray],
                     predictions: dict[str, TaskPredictions], class_names: tuple[str, ...],
                     folder: Path, float_command: str | None) -> Section:
     """One figure per task; ``float_command`` says how to add the float column if absent."""
     section = Section("gallery", "Gallery: ground truth, float and accelerator")
-    truths = {"segmentation": labels, "depth": depths}
     count = len(images)
     for task, found in predictions.items():
         shown = TaskPredictions(found.accelerator[:count], found.float[:count])

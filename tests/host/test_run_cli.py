@@ -30,8 +30,9 @@ def test_validate_is_bit_exact_on_every_task_without_reloads(tiny_artifact, back
     assert result.exit_code == 0, result.output
     assert ("validation: 8 of 8 runs bit-exact over 4 images x 2 tasks; 8 of 8 equal their "
             "golden vectors; 0 outside the bounds (label agreement >= 90%, depth error <= "
-            "5.0%); weight reloads on task switches: 0") in result.output
-    assert "label agreement with float" in result.output
+            "5.0%, normals within 5 degrees, probabilities within 0.05); weight reloads on task "
+            "switches: 0") in result.output
+    assert "label agreement against float" in result.output
     assert "depth error against float" in result.output
     record = json.loads(Path("out/run.json").read_text())["validation"]
     assert (record["bit_exact"], record["weight_reloads"]) == (8, 0)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgemoe.model.checkpoint import load_checkpoint
-from edgemoe.model.data.datasets import SceneDataset
+from edgemoe.model.data.datasets import SceneDataset, task_truths
 from edgemoe.model.export import export_artifact, head_layers
 from edgemoe.model.hardware_weights import hardware_weights
 from edgemoe.sim.accelerator import simulate
@@ -169,7 +169,7 @@ def test_int16_fixed_point_tracks_float(trained) -> None:
     val = SceneDataset("val", 16, 64, 128)
     report = compare_float_fixed(model.config, AcceleratorConfig(), weights, spec,
                                  head_layers(model), val.images[:4].numpy(),
-                                 val.labels[:4].numpy(), val.depths[:4].numpy(), progress=False)
+                                 task_truths(val, model.config.tasks, 4), progress=False)
     seg, depth = report["metrics"]["segmentation"], report["metrics"]["depth"]
     assert abs(seg["float"]["miou"] - seg["fixed"]["miou"]) <= 0.01
     assert depth["fixed"]["rmse"] <= depth["float"]["rmse"] * 1.02

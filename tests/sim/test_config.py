@@ -30,7 +30,8 @@ def test_shipped_configs() -> None:
         ({"image_width": 120}, "image 64x120 is not divisible by the patch size 16"),
         ({"layers": 0}, "layers must be an integer from 1 to 64, got 0"),
         ({"layers": 100_000}, "layers must be an integer from 1 to 64, got 100000"),
-        ({"tasks": ("segmentation", "normals")}, "must be distinct names"),
+        ({"tasks": ("segmentation", "surface")}, "must be distinct names"),
+        ({"tasks": ("depth", "depth")}, "must be distinct names"),
     ],
 )
 def test_invalid_configs_fail_with_a_clear_message(change: dict, message: str) -> None:
