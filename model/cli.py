@@ -27,7 +27,8 @@ def _fail(err: Exception) -> click.ClickException:
 @click.option("--resume", is_flag=True, help="Continue the run in --out.")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Your own data instead of the synthetic scenes: a folder with train/ and "
-                   "val/, each holding images/, labels/ and depths/ (NYUD-v2 style).")
+                   "val/, each holding images/, labels/ and depths/; or M3ViT's NYUD-v2 "
+                   "or PASCAL-Context folder as its loaders read them.")
 def train(config_name: str, out_dir: Path | None, epochs: int | None, resume: bool,
           data_dir: Path | None) -> None:
     """Train M3ViT on the synthetic multi-task scenes (or your data), then evaluate it."""

@@ -26,6 +26,7 @@ from edgemoe.sim.tasks import TASKS
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data.datasets import ArrayDataset, FolderDataset, SceneDataset
+from .data.m3vit_folders import M3ViTFolders, layout_of
 from .data.scenes import CLASSES as SCENE_CLASSES
 from .losses import LOSS_WEIGHTS, task_loss
 from .m3vit import M3ViT, Routing
@@ -75,6 +76,9 @@ def build_datasets(config: ModelConfig, training: TrainConfig,
     size = (config.image_height, config.image_width)
     if training.data is not None:
         root = Path(training.data)
+        if layout_of(root) is not None:  # M3ViT's own NYUD-v2 or PASCAL-Context folders
+            return (M3ViTFolders(root, "train", *size, config.tasks),
+                    M3ViTFolders(root, "val", *size, config.tasks))
         return (FolderDataset(root / "train", *size, config.classes),
                 FolderDataset(root / "val", *size, config.classes))
     if config.classes != len(SCENE_CLASSES):
@@ -117,7 +121,8 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
     if len(train_set) < training.batch_size:
         raise ConfigError(f"{len(train_set)} training images are fewer than one batch of "
                           f"{training.batch_size} (training.batch_size)")
-    weights = class_weights(train_set.labels, config.classes)
+    weights = (None if train_set.labels is None  # M3ViT's folders: unweighted, as M3ViT
+               else class_weights(train_set.labels, config.classes))
     steps_per_epoch = math.ceil(len(train_set) / training.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _schedule(steps_per_epoch * training.epochs))

@@ -25,7 +25,8 @@ class TrainConfig(Record):
     depth_loss_weight: Annotated[float, Field(ge=0, le=100)] = 1.0
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     #: your own data instead of the synthetic scenes: a folder with train/ and val/, each in
-    #: FolderDataset's layout (images/, labels/, depths/)
+    #: FolderDataset's layout (images/, labels/, depths/), or M3ViT's NYUD-v2 or
+    #: PASCAL-Context folder (m3vit_folders)
     data: str | None = None
 
     @classmethod

@@ -60,7 +60,7 @@ class ArrayDataset(Dataset):
     ``depths`` float32 (N, H, W) metres."""
 
     images: torch.Tensor
-    labels: torch.Tensor
+    labels: torch.Tensor | None  # None where the labels are read an item at a time
     depths: torch.Tensor
 
     def __len__(self) -> int:

@@ -1,0 +1,130 @@
+"""NYUD-v2 and PASCAL-Context as M3ViT's data loaders find them on disk.
+
+NYUD_MT: ``images/ID.jpg``, ``segmentation/ID.png`` (0 = void, class c stored as c + 1),
+``depth/ID.npy`` (metres, 0 = unknown), ``normals/ID.npy`` (H x W x 3, zero length =
+unknown), ``edge/ID.npy`` (0/1), the splits in ``gt_sets/train.txt`` and ``val.txt``.
+
+PASCAL_MT: ``JPEGImages/ID.jpg``, the splits in ``ImageSets/Context/train.txt`` and
+``val.txt``, ``semseg/pascal-context/ID.png`` (or ``semseg/VOC12/``; 255 = void),
+``normals_distill/ID.png`` (a normal n stored as (n + 1) * 255 / 2; 0 = unknown) and
+``sal_distill/ID.png`` (salient above 127). Its human parts and edges live in MATLAB files
+(``human_parts/``, ``pascal-context/trainval/``) that are not read here: a config with those
+tasks is refused on this layout, by name.
+
+Images are read whole (the calibration takes them as an array); the targets are read and
+resized (nearest; normals renormalized) when an item is asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from edgemoe.sim.metrics import IGNORE_LABEL
+from edgemoe.sim.tasks import TASKS
+
+from .datasets import ArrayDataset
+
+
+def layout_of(root: Path) -> str | None:
+    """``nyud`` or ``pascal`` for M3ViT's folder layouts, else None."""
+    if (root / "gt_sets").is_dir():
+        return "nyud"
+    if (root / "ImageSets" / "Context").is_dir():
+        return "pascal"
+    return None
+
+
+def _resized(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of (H, W, ...) to (height, width)."""
+    height, width = size
+    rows = (np.arange(height) * array.shape[0] // height)
+    cols = (np.arange(width) * array.shape[1] // width)
+    return array[rows][:, cols]
+
+
+class M3ViTFolders(ArrayDataset):
+    def __init__(self, root: str | Path, split: str, height: int, width: int,
+                 tasks: tuple[str, ...]) -> None:
+        from PIL import Image
+
+        self.root, self.size = Path(root), (height, width)
+        self.labels = None  # read an item at a time
+        self.layout = layout_of(self.root)
+        if self.layout is None:
+            raise FileNotFoundError(f"{self.root} is in neither of M3ViT's layouts (gt_sets/ "
+                                    "for NYUD-v2, ImageSets/Context/ for PASCAL-Context)")
+        readable = {"nyud": ("label", "depth", "normals", "edges"),
+                    "pascal": ("label", "normals", "saliency")}[self.layout]
+        unreadable = [t for t in tasks if TASKS[t].target not in readable]
+        if unreadable:
+            raise FileNotFoundError(f"{self.root}: tasks {unreadable} have no ground truth "
+                                    f"this {self.layout} reader takes (it reads "
+                                    f"{', '.join(readable)})")
+        self.targets = tuple(TASKS[t].target for t in tasks)
+        splits = self.root / ("gt_sets" if self.layout == "nyud" else "ImageSets/Context")
+        listing = splits / f"{split}.txt"
+        if not listing.is_file():
+            raise FileNotFoundError(f"{self.root}: no split list {listing}")
+        self.names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+        if not self.names:
+            raise FileNotFoundError(f"{listing} names no images")
+        folder = "images" if self.layout == "nyud" else "JPEGImages"
+        images = []
+        for name in tqdm(self.names, desc=f"reading {self.root.name} {split}",
+                         disable=len(self.names) < 100, leave=False):
+            path = self.root / folder / f"{name}.jpg"
+            if not path.is_file():
+                raise FileNotFoundError(f"{split}.txt names {name!r}, but {path} is missing")
+            image = Image.open(path).convert("RGB").resize((width, height), Image.BICUBIC)
+            images.append(np.asarray(image, np.uint8))
+        self.images = torch.from_numpy(np.stack(images))
+
+    def _path(self, folders: tuple[str, ...], name: str, suffix: str) -> Path:
+        for folder in folders:
+            path = self.root / folder / f"{name}{suffix}"
+            if path.is_file():
+                return path
+        raise FileNotFoundError(f"{self.root}: no {name}{suffix} in {' or '.join(folders)}/")
+
+    def _png(self, folders: tuple[str, ...], name: str) -> np.ndarray:
+        from PIL import Image
+
+        return np.asarray(Image.open(self._path(folders, name, ".png")))
+
+    def _npy(self, folder: str, name: str) -> np.ndarray:
+        return np.load(self._path((folder,), name, ".npy"), allow_pickle=False)
+
+    def _target(self, target: str, name: str) -> np.ndarray:
+        nyud = self.layout == "nyud"
+        if target == "label":
+            if nyud:  # 0 is void, class c is c + 1
+                stored = self._png(("segmentation",), name).astype(np.int64)
+                return np.where(stored == 0, IGNORE_LABEL, stored - 1)
+            return self._png(("semseg/pascal-context", "semseg/VOC12"), name).astype(np.int64)
+        if target == "depth":
+            return self._npy("depth", name).astype(np.float32)
+        if target == "normals":
+            normals = (self._npy("normals", name).astype(np.float32) if nyud else
+                       self._png(("normals_distill",), name).astype(np.float32) * 2 / 255 - 1)
+            return normals.reshape(*normals.shape[:2], 3)
+        if target == "edges":
+            return (self._npy("edge", name) > 0).astype(np.int64)
+        return (self._png(("sal_distill",), name) > 127).astype(np.int64)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = {"image": self.images[index].permute(2, 0, 1).float() / 255.0}
+        name = self.names[index]
+        for target in self.targets:
+            value = _resized(self._target(target, name), self.size)
+            if target == "normals":
+                length = np.linalg.norm(value, axis=-1, keepdims=True)
+                known = length > 0.5
+                value = np.where(known, value / np.maximum(length, 1e-6), 0).transpose(2, 0, 1)
+                item[target] = torch.from_numpy(np.ascontiguousarray(value, np.float32))
+            else:
+                item[target] = torch.from_numpy(np.ascontiguousarray(value))
+        return item
