@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgemoe.model.checkpoint import load_checkpoint
-from edgemoe.model.data.datasets import SceneDataset
+from edgemoe.model.data.datasets import SceneDataset, task_truths
 from edgemoe.model.export import head_layers
 from edgemoe.model.hardware_weights import hardware_weights
 from edgemoe.model.importer import import_model
@@ -91,8 +91,7 @@ def main() -> None:
         spec = calibrate(config, weights, calibration, preset)
         report = compare_float_fixed(config, accelerator, weights, spec, head_layers(model),
                                      val.images[:args.images].numpy(),
-                                     val.labels[:args.images].numpy(),
-                                     val.depths[:args.images].numpy())
+                                     task_truths(val, config.tasks, args.images))
         results[preset] = report["tokens"]
         print(token_error_line(preset, report["tokens"]))
     for preset in ("int16", "edge-moe"):

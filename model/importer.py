@@ -30,12 +30,15 @@ DEFAULT_CONFIGS = {"m3vit": "m3vit-tiny-cityscapes", "edge-moe": "m3vit-s-edge-m
 def import_model(source: Path, layout: str, document: dict[str, Any]) -> tuple[M3ViT, list[str]]:
     """The config document's model with ``source``'s weights, and notes for the user."""
     config = read_document(document, "the config").model
-    torch.manual_seed(0)  # what no source gives (Edge-MoE's heads) starts as train would
-    model = M3ViT(config)
+    # what no source gives (Edge-MoE's heads) starts as train would; the caller's random
+    # state stays as it was
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = M3ViT(config)
     if layout == "m3vit":
         tensors = m3vit_layout.read_checkpoint(source)
         tasks = m3vit_layout.checkpoint_tasks(tensors)
-        placed = m3vit_layout.placements(config, tasks)
+        placed = m3vit_layout.placements(config, tasks, m3vit_layout.shared_gate(tensors))
         state = place(model, placed, lambda name, shape: tensors.get(name), str(source))
         unmapped = m3vit_layout.left_over(tensors, placed, tasks, config)
         if unmapped:
@@ -55,7 +58,8 @@ def import_model(source: Path, layout: str, document: dict[str, Any]) -> tuple[M
     else:
         raise ImportFailure(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     model.load_state_dict(state)
-    return model.eval(), [f"{len(placed)} tensors read from {source}", *notes]
+    read = len({p.source for p in placed})
+    return model.eval(), [f"{read} tensors read from {source}", *notes]
 
 
 def import_run(source: Path, layout: str, document: dict[str, Any],

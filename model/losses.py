@@ -3,9 +3,9 @@
 Segmentation and human parts: cross-entropy (``IGNORE_LABEL`` ignored; segmentation's
 classes weighted). Depth: L1 on log depth for a head that predicts it, else L1 on metres,
 over pixels of known depth. Normals: L1 between the unit-normalized prediction and the
-truth, over pixels with a normal. Edges: binary cross-entropy weighting edge pixels 0.95
-and the rest 0.05 (edges are rare). Saliency: binary cross-entropy balanced by the share of
-salient pixels in the batch.
+truth, per component, over pixels with a normal. Edges: binary cross-entropy weighting edge
+pixels 0.95 and the rest 0.05 (edges are rare). Saliency: binary cross-entropy balanced by
+the share of salient pixels in the batch.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def task_loss(task: str, output: torch.Tensor, batch: dict[str, torch.Tensor],
     if task == "normals":
         known = (truth**2).sum(dim=1) > 0.25
         unit = F.normalize(output, dim=1)
-        return (unit - truth).abs().sum(dim=1)[known].mean()
+        return (unit - truth).abs().permute(0, 2, 3, 1)[known].mean()
     if task == "edges":
         return _balanced_bce(output[:, 0], truth, EDGE_POSITIVE_WEIGHT)
     known = truth != IGNORE_LABEL

@@ -12,7 +12,8 @@ as ``mlp.experts.htoh4`` and ``mlp.experts.h4toh``, its per-task gates
 ``decoders.TASK`` (``VisionTransformerUpHead``) starts with its own LayerNorm, then
 ``conv_0`` ... ``conv_3`` (3x3) with ``syncbn_fc_0`` ... ``syncbn_fc_3`` and ``conv_4``
 (1x1). A multi-gate model's gate T belongs to the T-th of its tasks in M3ViT's own task
-order, whatever order a config lists them in.
+order, whatever order a config lists them in; a model trained without ``--multi_gate``
+has one ``mlp.gate.w_gate`` that every task uses.
 """
 
 from __future__ import annotations
@@ -53,7 +54,16 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload.items()):
         raise ImportFailure(f"{path} holds no state dict (a mapping of names to tensors, "
                             "alone or under 'state_dict')")
-    return {k.removeprefix("module."): v for k, v in payload.items()}
+    state = {}
+    for key, value in payload.items():
+        if value.layout != torch.strided or value.is_complex() or value.is_quantized:
+            raise ImportFailure(f"{path}: {key} is a {value.layout} {value.dtype} tensor; the "
+                                "importer reads dense real ones")
+        # float32 holds every float16 and bfloat16; float64 stays exact for the checks
+        if value.is_floating_point() and value.dtype != torch.float64:
+            value = value.to(torch.float32)
+        state[key.removeprefix("module.")] = value
+    return state
 
 
 def read_checkpoint(source: Path) -> dict[str, np.ndarray]:
@@ -75,6 +85,10 @@ def read_checkpoint(source: Path) -> dict[str, np.ndarray]:
             if EXPERT_KEY not in key or key not in merged:
                 raise ImportFailure(f"{ranks[rank][1]} holds {key}, which is no expert of "
                                     "rank 0's model")
+            if value.shape[1:] != merged[key].shape[1:] or value.dtype != merged[key].dtype:
+                raise ImportFailure(f"{ranks[rank][1]}: {key} is {value.dtype} "
+                                    f"{tuple(value.shape)}, rank 0's experts are "
+                                    f"{merged[key].dtype} {tuple(merged[key].shape)}")
             merged[key] = torch.cat([merged[key], value])
     return {k: v.numpy() for k, v in merged.items()}
 
@@ -89,9 +103,16 @@ def official_name(task: str) -> str:
     return TASKS[task].official
 
 
-def placements(config: ModelConfig, tasks: list[str]) -> list[Placement]:
+def shared_gate(tensors: dict[str, np.ndarray]) -> bool:
+    """Whether the checkpoint's MoE layers have one gate for every task."""
+    return any(key.endswith(".mlp.gate.w_gate") for key in tensors)
+
+
+def placements(config: ModelConfig, tasks: list[str], one_gate: bool = False,
+               ) -> list[Placement]:
     """Where every tensor of an M3ViT checkpoint with decoders for ``tasks`` (official
-    names, M3ViT's order) goes in the config's model."""
+    names, M3ViT's order) goes in the config's model; ``one_gate``: its MoE layers have one
+    gate for every task."""
     problems = [f"{field} must be {value!r}" for field, value in (
         ("final_norm", "per-task"), ("task_head", "official")) if getattr(config, field) != value]
     missing = [t for t in config.tasks if official_name(t) not in tasks]
@@ -126,7 +147,8 @@ def placements(config: ModelConfig, tasks: list[str]) -> list[Placement]:
                     Placement(experts_at + "h4toh.weight", dst + "mlp.w2", (experts, dim, hidden),
                               permute=(0, 2, 1)),
                     Placement(experts_at + "h4toh.bias", dst + "mlp.b2", (experts, dim))]
-            out += [Placement(f"{src}mlp.gate.{tasks.index(official_name(task))}.w_gate",
+            out += [Placement(f"{src}mlp.gate.w_gate" if one_gate else
+                              f"{src}mlp.gate.{tasks.index(official_name(task))}.w_gate",
                               dst + "mlp.gates", (dim, experts), permute=(1, 0), row=row)
                     for row, task in enumerate(config.tasks)]
         else:

@@ -77,8 +77,8 @@ def build_datasets(config: ModelConfig, training: TrainConfig,
     if training.data is not None:
         root = Path(training.data)
         if layout_of(root) is not None:  # M3ViT's own NYUD-v2 or PASCAL-Context folders
-            return (M3ViTFolders(root, "train", *size, config.tasks),
-                    M3ViTFolders(root, "val", *size, config.tasks))
+            return (M3ViTFolders(root, "train", *size, config.tasks, config.classes),
+                    M3ViTFolders(root, "val", *size, config.tasks, config.classes))
         return (FolderDataset(root / "train", *size, config.classes),
                 FolderDataset(root / "val", *size, config.classes))
     if config.classes != len(SCENE_CLASSES):

@@ -125,6 +125,7 @@ class Artifact:
             if out != config.outputs(task):
                 raise ArtifactError(f"heads.{task} ends in {out} channels, the task needs "
                                     f"{config.outputs(task)}")
+
         return dict(section.layers), arrays
 
     def _head_channels(self, task: str, layers: tuple[HeadLayer, ...],

@@ -248,7 +248,7 @@ def attention_output(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
 
 # --------------------------------------------------------------------------- mixture of experts
 def route_tokens(x: FixedArray, gate: FixedArray, logits_fmt: FixedFormat, spec: SoftmaxSpec,
-          top_k: int, renormalize: bool) -> tuple[FixedArray, np.ndarray]:
+                 top_k: int, renormalize: bool) -> tuple[FixedArray, np.ndarray]:
     """The gate's weights (tokens, experts) and each token's ``top_k`` experts (best first).
 
     A softmax over all experts (max, exp, exact sum, 1/sum) whose top-k are kept; or,

@@ -195,7 +195,6 @@ def _softmax_internals(prefix: str, scores: FixedFormat, entries: int,
     }
 
 
-
 def _int16(config: ModelConfig, weights: dict[str, np.ndarray],
            observed: dict[str, float]) -> tuple[dict[str, FixedFormat], list[str]]:
     formats: dict[str, FixedFormat] = {"pixels": PIXELS}

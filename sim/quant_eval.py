@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .accelerator import Accelerator
+from .accelerator import Accelerator, SimResult
 from .config import AcceleratorConfig, ModelConfig
 from .heads import HeadLayer, run_head, token_grid
-from .kernels import top_k_experts
 from .network import block_prefix, float_forward, top_k_float
 from .quant import QuantSpec, quantize_weights
 from .tasks import TASKS
@@ -50,16 +49,21 @@ class TokenErrorMeter:
     tokens: int = 0
     rerouted: int = 0
 
-    def update(self, config: ModelConfig, exact: dict[str, np.ndarray],
-               fixed: dict[str, Any]) -> None:
+    def update(self, config: ModelConfig, exact: dict[str, np.ndarray], fixed: SimResult,
+               ) -> None:
+        """``exact``: the float forward's taps; ``fixed``: the simulator's run, traced."""
         alike = np.ones(config.tokens, dtype=bool)
         for layer in config.moe_layers:
-            name = block_prefix(layer) + "gate_probs"
-            ours = np.sort(top_k_experts(fixed[name], config.top_k), axis=1)
-            theirs = np.sort(top_k_float(exact[name], config.top_k), axis=1)
+            ours = np.zeros((config.tokens, config.experts), dtype=bool)
+            for expert, queue in enumerate(fixed.queues[layer]):
+                ours[queue, expert] = True
+            theirs = np.zeros_like(ours)
+            chosen = top_k_float(exact[block_prefix(layer) + "gate_probs"], config.top_k)
+            np.put_along_axis(theirs, chosen, True, axis=1)
             alike &= (ours == theirs).all(axis=1)
         last = block_prefix(config.layers - 1) + "out"
-        reference, error = exact[last][alike], fixed[last].to_float()[alike] - exact[last][alike]
+        got = fixed.trace[last].to_float()
+        reference, error = exact[last][alike], got[alike] - exact[last][alike]
         self.signal += float(np.sum(reference**2))
         self.noise += float(np.sum(error**2))
         self.tokens += config.tokens
@@ -98,7 +102,7 @@ def compare_float_fixed(config: ModelConfig, accelerator: AcceleratorConfig,
             for name, value in fixed.trace.items():
                 if name in taps and taps[name].shape == value.shape:
                     noise.update(name, taps[name], value.to_float())
-            token_error.update(config, taps, fixed.trace)
+            token_error.update(config, taps, fixed)
             truth = truths[task][index]
             meters[task]["float"].update(predict(layers[task], arrays, exact, config, task),
                                          truth)

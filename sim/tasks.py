@@ -17,6 +17,7 @@ from .metrics import (
     EdgeMeter,
     Meter,
     NormalsMeter,
+    PartsMeter,
     SaliencyMeter,
     SegmentationMeter,
 )
@@ -49,11 +50,14 @@ class Task:
         if self.kind == "normals":
             norm = np.sqrt(np.sum(output.astype(np.float64) ** 2, axis=-3, keepdims=True))
             return (output / np.maximum(norm, 1e-12)).astype(np.float32)
-        if self.kind == "binary":
-            return (1 / (1 + np.exp(-output[..., 0, :, :].astype(np.float64)))).astype(np.float32)
+        if self.kind == "binary":  # the sigmoid, without overflow for large logits
+            logits = output[..., 0, :, :].astype(np.float64)
+            return np.exp(-np.logaddexp(0, -logits)).astype(np.float32)
         return output[..., 0, :, :]
 
     def meter(self, classes: int) -> Meter:
+        if self.name == "human_parts":
+            return PartsMeter(HUMAN_PARTS)
         if self.kind == "classes":
             return SegmentationMeter(self.channels(classes))
         if self.kind == "depth":

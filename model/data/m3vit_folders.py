@@ -5,18 +5,21 @@ NYUD_MT: ``images/ID.jpg``, ``segmentation/ID.png`` (0 = void, class c stored as
 unknown), ``edge/ID.npy`` (0/1), the splits in ``gt_sets/train.txt`` and ``val.txt``.
 
 PASCAL_MT: ``JPEGImages/ID.jpg``, the splits in ``ImageSets/Context/train.txt`` and
-``val.txt``, ``semseg/pascal-context/ID.png`` (or ``semseg/VOC12/``; 255 = void),
-``normals_distill/ID.png`` (a normal n stored as (n + 1) * 255 / 2; 0 = unknown) and
-``sal_distill/ID.png`` (salient above 127). Its human parts and edges live in MATLAB files
-(``human_parts/``, ``pascal-context/trainval/``) that are not read here: a config with those
-tasks is refused on this layout, by name.
+``val.txt``, ``semseg/VOC12/ID.png`` where there is one, else ``semseg/pascal-context/``
+(255 = void), and ``sal_distill/ID.png`` (salient above 127). Its human parts and edges
+live in MATLAB files (``human_parts/``, ``pascal-context/trainval/``), and M3ViT keeps its
+distilled normals only on the classes those files' label maps give: none of them is read
+here, and a config with those tasks is refused on this layout, by name.
 
-Images are read whole (the calibration takes them as an array); the targets are read and
-resized (nearest; normals renormalized) when an item is asked for.
+Images are read whole (the calibration takes them as an array: about 0.8 MB an image at
+512 x 512); the targets are read and resized (nearest; normals renormalized) when an item
+is asked for. Split lists are untrusted: a name is a plain file name, and class ids are
+checked against the config's classes.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,11 @@ from edgemoe.sim.metrics import IGNORE_LABEL
 from edgemoe.sim.tasks import TASKS
 
 from .datasets import ArrayDataset
+
+#: A split list's entry: a file name, no folders.
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+#: The targets each layout's reader takes.
+READABLE = {"nyud": ("label", "depth", "normals", "edges"), "pascal": ("label", "saliency")}
 
 
 def layout_of(root: Path) -> str | None:
@@ -48,17 +56,16 @@ def _resized(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 class M3ViTFolders(ArrayDataset):
     def __init__(self, root: str | Path, split: str, height: int, width: int,
-                 tasks: tuple[str, ...]) -> None:
+                 tasks: tuple[str, ...], classes: int) -> None:
         from PIL import Image
 
-        self.root, self.size = Path(root), (height, width)
+        self.root, self.size, self.classes = Path(root), (height, width), classes
         self.labels = None  # read an item at a time
         self.layout = layout_of(self.root)
         if self.layout is None:
             raise FileNotFoundError(f"{self.root} is in neither of M3ViT's layouts (gt_sets/ "
                                     "for NYUD-v2, ImageSets/Context/ for PASCAL-Context)")
-        readable = {"nyud": ("label", "depth", "normals", "edges"),
-                    "pascal": ("label", "normals", "saliency")}[self.layout]
+        readable = READABLE[self.layout]
         unreadable = [t for t in tasks if TASKS[t].target not in readable]
         if unreadable:
             raise FileNotFoundError(f"{self.root}: tasks {unreadable} have no ground truth "
@@ -72,6 +79,9 @@ class M3ViTFolders(ArrayDataset):
         self.names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
         if not self.names:
             raise FileNotFoundError(f"{listing} names no images")
+        odd = next((name for name in self.names if not PLAIN_NAME.match(name)), None)
+        if odd is not None:
+            raise ValueError(f"{listing} names {odd[:80]!r}, which is no plain file name")
         folder = "images" if self.layout == "nyud" else "JPEGImages"
         images = []
         for name in tqdm(self.names, desc=f"reading {self.root.name} {split}",
@@ -79,7 +89,7 @@ class M3ViTFolders(ArrayDataset):
             path = self.root / folder / f"{name}.jpg"
             if not path.is_file():
                 raise FileNotFoundError(f"{split}.txt names {name!r}, but {path} is missing")
-            image = Image.open(path).convert("RGB").resize((width, height), Image.BICUBIC)
+            image = _open(path).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
             images.append(np.asarray(image, np.uint8))
         self.images = torch.from_numpy(np.stack(images))
 
@@ -91,26 +101,36 @@ class M3ViTFolders(ArrayDataset):
         raise FileNotFoundError(f"{self.root}: no {name}{suffix} in {' or '.join(folders)}/")
 
     def _png(self, folders: tuple[str, ...], name: str) -> np.ndarray:
-        from PIL import Image
-
-        return np.asarray(Image.open(self._path(folders, name, ".png")))
+        return np.asarray(_open(self._path(folders, name, ".png")))
 
     def _npy(self, folder: str, name: str) -> np.ndarray:
-        return np.load(self._path((folder,), name, ".npy"), allow_pickle=False)
+        path = self._path((folder,), name, ".npy")
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path} is no numpy array file ({err})") from None
 
     def _target(self, target: str, name: str) -> np.ndarray:
-        nyud = self.layout == "nyud"
         if target == "label":
-            if nyud:  # 0 is void, class c is c + 1
+            if self.layout == "nyud":  # 0 is void, class c is c + 1
                 stored = self._png(("segmentation",), name).astype(np.int64)
-                return np.where(stored == 0, IGNORE_LABEL, stored - 1)
-            return self._png(("semseg/pascal-context", "semseg/VOC12"), name).astype(np.int64)
+                label = np.where(stored == 0, IGNORE_LABEL, stored - 1)
+            else:
+                label = self._png(("semseg/VOC12", "semseg/pascal-context"), name)
+                label = label.astype(np.int64)
+            bad = (label >= self.classes) & (label != IGNORE_LABEL)
+            if bad.any():
+                raise ValueError(f"{self.root}: {name}'s label holds class {int(label[bad][0])}, "
+                                 f"not below the config's {self.classes} (255 = void)")
+            return label
         if target == "depth":
             return self._npy("depth", name).astype(np.float32)
         if target == "normals":
-            normals = (self._npy("normals", name).astype(np.float32) if nyud else
-                       self._png(("normals_distill",), name).astype(np.float32) * 2 / 255 - 1)
-            return normals.reshape(*normals.shape[:2], 3)
+            normals = self._npy("normals", name).astype(np.float32)
+            if normals.ndim != 3 or normals.shape[-1] != 3:
+                raise ValueError(f"{self.root}: {name}'s normals are {normals.shape}, not "
+                                 "H x W x 3")
+            return normals
         if target == "edges":
             return (self._npy("edge", name) > 0).astype(np.int64)
         return (self._png(("sal_distill",), name) > 127).astype(np.int64)
@@ -128,3 +148,16 @@ class M3ViTFolders(ArrayDataset):
             else:
                 item[target] = torch.from_numpy(np.ascontiguousarray(value))
         return item
+
+
+def _open(path: Path):
+    """An image file, or a one-line error naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(path)
+        image.load()
+    except (OSError, UnidentifiedImageError) as err:
+        raise ValueError(f"{path} cannot be read as an image ({err})") from None
+    return image
+

@@ -213,6 +213,9 @@ VARIANTS: dict[str, Mutation] = {
     "onnx external data re-signed": _resigned("model_segmentation.onnx", _external_data),
     "weights under another name": _resigned("weights.bin", lambda d: d, rename="w.bin"),
     "signed pixels": _set(True, "quantization", "formats", "pixels", "signed"),
+    "a head doubling its grid 30 times": _edit(
+        lambda document, _: document["heads"]["layers"]["depth"].extend(
+            [{"op": "upsample2x"}] * 26)),
 }
 
 COMMANDS = {

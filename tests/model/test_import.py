@@ -74,6 +74,23 @@ def test_an_m3vit_checkpoint_imports_as_the_published_model(
         assert relative_rmse(out, published.head(weights, backbone, DIMS, official)) < TOLERANCE
 
 
+def test_a_checkpoint_with_one_gate_gives_it_to_every_task(published, weights, image,
+                                                           tmp_path: Path) -> None:
+    """Trained without --multi_gate: one mlp.gate.w_gate per MoE layer."""
+    single = {k: v for k, v in weights.items() if ".mlp.gate." not in k}
+    for key in [k for k in weights if k.endswith(".mlp.gate.0.w_gate")]:
+        single[key.replace(".gate.0.", ".gate.")] = weights[key]
+    published.save_m3vit(single, tmp_path / "model.pth")
+    import_run(tmp_path / "model.pth", "m3vit", document("m3vit-tiny-cityscapes"),
+               tmp_path / "run")
+    tokens, _ = _ours(tmp_path / "run", image, "depth")
+    backbone = published.backbone(weights, image.transpose(2, 0, 1) / 255.0, DIMS, 0,
+                                  renormalize=False)  # depth through gate 0, the only one
+    norm = "decoders.depth.norm."
+    expected = published._layer_norm(backbone, weights[norm + "weight"], weights[norm + "bias"])
+    assert relative_rmse(tokens, expected) < TOLERANCE
+
+
 @pytest.mark.parametrize("gate", ["softmax-all", "renormalized-top-k"])
 def test_edge_moe_dumps_import_as_its_kernel_computes(published, weights, image, tmp_path: Path,
                                                       gate: str) -> None:

@@ -47,7 +47,7 @@ def nyud(root: Path, splits: dict[str, list[str]]) -> dict[str, dict]:
 
 def test_nyud_items_carry_every_target_in_our_conventions(tmp_path: Path) -> None:
     stored = nyud(tmp_path / "NYUD_MT", {"train": ["0001", "0002"], "val": ["0003"]})
-    data = M3ViTFolders(tmp_path / "NYUD_MT", "train", 30, 40, NYUD_TASKS)
+    data = M3ViTFolders(tmp_path / "NYUD_MT", "train", 30, 40, NYUD_TASKS, 40)
     assert len(data) == 2 and tuple(data.images.shape) == (2, 30, 40, 3)
     item = data[0]
     classes = stored["0001"]["classes"][::2, ::2]  # nearest, half size
@@ -64,19 +64,28 @@ def test_pascal_reads_what_it_can_and_names_what_it_cannot(tmp_path: Path) -> No
     (root / "ImageSets" / "Context").mkdir(parents=True)
     (root / "ImageSets" / "Context" / "val.txt").write_text("2008_000002\n")
     _image(root / "JPEGImages" / "2008_000002.jpg")
-    for folder, values in (("semseg/pascal-context", RNG.integers(0, 21, (60, 80))),
-                           ("normals_distill", RNG.integers(0, 256, (60, 80, 3))),
-                           ("sal_distill", RNG.integers(0, 256, (60, 80)))):
+    voc = RNG.integers(0, 21, (60, 80))
+    for folder, values in (("semseg/pascal-context", np.full((60, 80), 255)),
+                           ("semseg/VOC12", voc), ("sal_distill", RNG.integers(0, 256, (60, 80)))):
         (root / folder).mkdir(parents=True)
         Image.fromarray(values.astype(np.uint8)).save(root / folder / "2008_000002.png")
-    item = M3ViTFolders(root, "val", 60, 80, ("segmentation", "normals", "saliency"))[0]
-    assert item["label"].max() < 21 and set(np.unique(item["saliency"].numpy())) <= {0, 1}
-    with pytest.raises(FileNotFoundError, match=r"tasks \['human_parts', 'edges'\] have no "
-                                                "ground truth this pascal reader takes"):
-        M3ViTFolders(root, "val", 60, 80, ("segmentation", "human_parts", "edges"))
+    item = M3ViTFolders(root, "val", 60, 80, ("segmentation", "saliency"), 21)[0]
+    assert item["label"].numpy().tolist() == voc.tolist()  # VOC12's first, as M3ViT reads
+    assert set(np.unique(item["saliency"].numpy())) <= {0, 1}
+    with pytest.raises(FileNotFoundError, match=r"tasks \['human_parts', 'normals', 'edges'\] "
+                                                "have no ground truth this pascal reader"):
+        M3ViTFolders(root, "val", 60, 80, ("segmentation", "human_parts", "normals", "edges"), 21)
+    with pytest.raises(ValueError, match="class 20, not below the config's 8"):
+        M3ViTFolders(root, "val", 60, 80, ("segmentation",), 8)[0]
+    (root / "JPEGImages" / "2008_000002.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match=r"2008_000002\.jpg cannot be read as an image"):
+        M3ViTFolders(root, "val", 60, 80, ("segmentation",), 21)
     (root / "JPEGImages" / "2008_000002.jpg").unlink()
     with pytest.raises(FileNotFoundError, match=r"val\.txt names '2008_000002', but"):
-        M3ViTFolders(root, "val", 60, 80, ("segmentation",))
+        M3ViTFolders(root, "val", 60, 80, ("segmentation",), 21)
+    (root / "ImageSets" / "Context" / "val.txt").write_text("../../etc/passwd\n")
+    with pytest.raises(ValueError, match="no plain file name"):
+        M3ViTFolders(root, "val", 60, 80, ("segmentation",), 21)
 
 
 def test_a_nyud_folder_trains_the_four_tasks(tmp_path: Path, small_document: dict) -> None:

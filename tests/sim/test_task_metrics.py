@@ -40,14 +40,22 @@ def test_edge_f_measure_is_one_when_perfect_and_ignores_unknown_pixels() -> None
                                                     / (precision + recall))
 
 
-def test_saliency_max_f_weights_precision_and_gives_iou_at_one_half() -> None:
-    truth = np.array([[1, 1, 0, 0]])
+def test_saliency_takes_the_best_threshold_of_per_image_means_as_m3vit_does() -> None:
     meter = SaliencyMeter()
-    meter.update(np.array([[0.9, 0.3, 0.6, 0.1]]), truth)
-    # at 0.5: one of two found, one false: precision 1/2, recall 1/2, IoU 1/3;
-    # above 0.6: one found alone: precision 1, recall 1/2 -> F(0.3) = 1.3 * 0.5 / (0.3 + 0.5)
-    assert meter.summary()["iou"] == pytest.approx(1 / 3)
-    assert meter.summary()["max_f"] == pytest.approx(1.3 * 0.5 / 0.8)
+    meter.update(np.array([[0.9, 0.3, 0.6, 0.1]]), np.array([[1, 1, 0, 0]]))
+    # below 0.3: both found and one false (precision 2/3, recall 1, IoU 2/3, F 0.8);
+    # from 0.3: one found, one false; from 0.6: one found alone (F 2/3, IoU 1/2)
+    assert meter.summary() == pytest.approx({"max_f": 0.8, "iou": 2 / 3})
+    meter.update(np.zeros((1, 4)), np.zeros((1, 4)))  # nothing salient, nothing found: IoU 1
+    assert meter.summary()["iou"] == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_human_parts_count_only_images_with_a_person() -> None:
+    meter = TASKS["human_parts"].meter(7)
+    meter.update(np.zeros((1, 2, 2), np.int64), np.zeros((1, 2, 2), np.int64))  # nobody
+    assert meter.confusion.sum() == 0
+    meter.update(np.array([[[0, 1], [1, 2]]]), np.array([[[0, 1], [1, 1]]]))
+    assert meter.summary()["miou"] == pytest.approx((1 + 2 / 3) / 7)
 
 
 def test_predictions_from_head_outputs() -> None:

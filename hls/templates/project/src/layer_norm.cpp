@@ -9,6 +9,8 @@
 
 namespace edgemoe {
 
+static_assert(DIM % WEIGHT_LANES == 0, "a task's gamma and beta rows start on a weight word");
+
 void layer_norm(const word_t *weights, const LayerNormParams &params, const Format &in,
                 word_t *scratch, unsigned in_word, unsigned out_word, FeatureSides features,
                 unsigned affine_first) {
