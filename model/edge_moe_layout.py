@@ -21,7 +21,7 @@ from edgemoe.sim.config import ModelConfig
 from edgemoe.sim.tasks import OFFICIAL_ORDER
 
 from .m3vit_layout import official_name
-from .placement import ImportFailure, Placement
+from .placement import ImportFailure, Placement, fmoe_experts
 
 SUFFIX = ".float32.bin"
 
@@ -59,13 +59,9 @@ def placements(config: ModelConfig) -> list[Placement]:
                 Placement(src + "attn_proj_weight", dst + "attn.proj.weight", (dim, dim)),
                 Placement(src + "attn_proj_bias", dst + "attn.proj.bias", (dim,))]
         if layer in config.moe_layers:
-            hidden = config.expert_hidden
-            out += [Placement(src + "htoh4_weight", dst + "mlp.w1", (experts, hidden, dim),
-                              permute=(0, 2, 1)),
-                    Placement(src + "htoh4_bias", dst + "mlp.b1", (experts, hidden)),
-                    Placement(src + "h4toh_weight", dst + "mlp.w2", (experts, dim, hidden),
-                              permute=(0, 2, 1)),
-                    Placement(src + "h4toh_bias", dst + "mlp.b2", (experts, dim))]
+            names = tuple(f"{src}{linear}_{part}" for linear in ("htoh4", "h4toh")
+                          for part in ("weight", "bias"))
+            out += fmoe_experts(names, dst + "mlp.", experts, dim, config.expert_hidden)
             out += [Placement(f"{src}w_gate_T_task{order.index(task)}", dst + "mlp.gates",
                               (experts, dim), row=row)
                     for row, task in enumerate(config.tasks)]

@@ -29,7 +29,7 @@ from edgemoe.sim.config import ModelConfig
 from edgemoe.sim.tasks import OFFICIAL_ORDER, TASKS
 
 from .heads import OFFICIAL_CHANNELS
-from .placement import ImportFailure, Placement
+from .placement import ImportFailure, Placement, fmoe_experts
 
 #: Keys that take no part in inference: the task-attention modules only training uses,
 #: and the noise weights of GShard-style gates (no noise at inference).
@@ -139,14 +139,9 @@ def placements(config: ModelConfig, tasks: list[str], one_gate: bool = False,
         out += [same("attn.qkv.weight", (3 * dim, dim)), same("attn.qkv.bias", (3 * dim,)),
                 same("attn.proj.weight", (dim, dim)), same("attn.proj.bias", (dim,))]
         if layer in config.moe_layers:
-            hidden = config.expert_hidden
-            experts_at = src + "mlp.experts."
-            out += [Placement(experts_at + "htoh4.weight", dst + "mlp.w1", (experts, hidden, dim),
-                              permute=(0, 2, 1)),
-                    Placement(experts_at + "htoh4.bias", dst + "mlp.b1", (experts, hidden)),
-                    Placement(experts_at + "h4toh.weight", dst + "mlp.w2", (experts, dim, hidden),
-                              permute=(0, 2, 1)),
-                    Placement(experts_at + "h4toh.bias", dst + "mlp.b2", (experts, dim))]
+            names = tuple(f"{src}mlp.experts.{linear}.{part}" for linear in ("htoh4", "h4toh")
+                          for part in ("weight", "bias"))
+            out += fmoe_experts(names, dst + "mlp.", experts, dim, config.expert_hidden)
             out += [Placement(f"{src}mlp.gate.w_gate" if one_gate else
                               f"{src}mlp.gate.{tasks.index(official_name(task))}.w_gate",
                               dst + "mlp.gates", (dim, experts), permute=(1, 0), row=row)

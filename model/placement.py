@@ -30,6 +30,18 @@ class Placement:
     row: int | None = None  # a stacked target (per-task gates, norms): this row of it
 
 
+def fmoe_experts(sources: tuple[str, str, str, str], target: str, experts: int, dim: int,
+                 hidden: int) -> list[Placement]:
+    """A MoE layer's experts as FMoE stores them (M3ViT's and Edge-MoE's alike): fc1 and fc2
+    weights (experts, out, in) and biases (experts, out), named ``sources`` in that order,
+    into our ``target`` MoE's w1, b1, w2, b2 (weights (experts, in, out))."""
+    fc1_weight, fc1_bias, fc2_weight, fc2_bias = sources
+    return [Placement(fc1_weight, target + "w1", (experts, hidden, dim), permute=(0, 2, 1)),
+            Placement(fc1_bias, target + "b1", (experts, hidden)),
+            Placement(fc2_weight, target + "w2", (experts, dim, hidden), permute=(0, 2, 1)),
+            Placement(fc2_bias, target + "b2", (experts, dim))]
+
+
 Reader = Callable[[str, tuple[int, ...]], np.ndarray | None]
 
 
