@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import yaml
 
+from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.config_file import read_document
 
 from . import edge_moe_layout, m3vit_layout
@@ -70,14 +71,20 @@ def import_run(source: Path, layout: str, document: dict[str, Any],
     if present:
         raise ImportFailure(f"{present[0]} exists; import into another folder (-o)")
     model, notes = import_model(source, layout, document)
+    made_folder = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    created: list[Path] = []
     try:
-        written[1].write_text(yaml.safe_dump(document, sort_keys=False))
+        with atomic_path(written[1]) as scratch:
+            scratch.write_text(yaml.safe_dump(document, sort_keys=False))
+        created.append(written[1])
         save_checkpoint(written[0], model, document,
                         {"epoch": 0, "history": [], "seconds": 0.0,
                          "imported": {"layout": layout, "source": source.name}})
-    except BaseException:
-        for path in written:
+    except BaseException:  # leave nothing behind but what was there before
+        for path in created:
             path.unlink(missing_ok=True)
+        if made_folder and not any(out_dir.iterdir()):
+            out_dir.rmdir()
         raise
     return written[0], notes
