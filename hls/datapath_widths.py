@@ -121,7 +121,7 @@ def _layer_norm_sites(manifest: Manifest) -> list[tuple[str, str, FixedFormat]]:
         p = block_prefix(layer)
         sites += [(p + "norm1", p + "norm1", x), (p + "norm2", p + "norm2", fmt(p + "residual1"))]
         x = fmt(p + "out")
-    return sites + ([("norm", "norm", x)] if config.final_norm != "none" else [])
+    return sites + ([("norm", "norm", x)] if config.has_final_norm else [])
 
 
 def datapath_widths(manifest: Manifest) -> DatapathWidths:

@@ -141,8 +141,7 @@ class _Context:
                       "bias": self.tensor("patch_embed.bias"),
                       "position": self.tensor("embed.position"),
                       "pixels": _format(spec.fmt("pixels")), "out": _format(spec.fmt("embed"))},
-            "final_norm": (None if c.final_norm == "none"
-                           else self.layer_norm("norm", "norm")),
+            "final_norm": (self.layer_norm("norm", "norm") if c.has_final_norm else None),
             "blocks": [self.block(layer) for layer in range(c.layers)],
             "taps": taps, "scratch_words": buffers.scratch_words, "block_taps": block_taps,
             "embed_tap": by_name["embed"], "tokens_tap": by_name[tokens_name(c)],

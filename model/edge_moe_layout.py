@@ -40,7 +40,7 @@ def read_dump(folder: Path, name: str, shape: tuple[int, ...]) -> np.ndarray | N
 
 
 def placements(config: ModelConfig) -> list[Placement]:
-    if config.final_norm != "none":
+    if config.has_final_norm:
         raise ImportFailure(f"Edge-MoE's kernel has no final norm; config {config.name!r} has "
                             f"final_norm: {config.final_norm} (use one with final_norm: none, "
                             "such as m3vit-s-edge-moe)")

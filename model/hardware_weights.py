@@ -53,7 +53,7 @@ def hardware_weights(model: M3ViT) -> dict[str, np.ndarray]:
             for name in ("fc1", "fc2"):
                 weights[p + f"mlp.{name}.weight"] = state[src + f"mlp.{name}.weight"]
                 weights[p + f"mlp.{name}.bias"] = state[src + f"mlp.{name}.bias"]
-    if config.final_norm != "none":
+    if config.has_final_norm:
         weights["norm.weight"], weights["norm.bias"] = state["norm.weight"], state["norm.bias"]
     check_weights(weights, config)
     return {name: np.ascontiguousarray(value) for name, value in weights.items()}

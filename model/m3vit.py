@@ -180,7 +180,7 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         if moe:
             self.mlp = MoE(config.dim, config.expert_hidden, config.experts, config.top_k,
-                           len(config.tasks), renormalize=config.gate == "renormalized-top-k")
+                           len(config.tasks), renormalize=config.renormalizes_top_k)
         else:
             self.mlp = Mlp(config.dim, config.mlp_hidden)
 

@@ -104,7 +104,7 @@ class Accelerator:
                 probs, chosen = route_tokens(
                     n2, self.gates[layer][task_index], spec.fmt(p + "gate_logits"),
                     spec.softmax(p + "gate"), config.top_k,
-                    renormalize=config.gate == "renormalized-top-k")
+                    renormalize=config.renormalizes_top_k)
                 keep(p + "gate_probs", probs)
                 x, queues = moe(n2, x, probs, chosen, self.experts[layer], spec.gelu(p),
                                 spec.fmt(p + "expert_out"), spec.fmt(p + "out"))
@@ -114,7 +114,7 @@ class Accelerator:
                                                          gelu=spec.gelu(p)))
                 x = self._linear(hidden, p + "mlp.fc2", p + "out", residual=x)
             keep(p + "out", x)
-        if config.final_norm == "none":
+        if not config.has_final_norm:
             result.tokens = x
         else:
             gamma, beta = final_norm_weights(w, config, task_index)

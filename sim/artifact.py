@@ -18,14 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from .fixed_array import FixedArray
-from .heads import HeadLayer, HeadOp
+from .heads import KERNEL_SIZES, HeadLayer, HeadOp
 from .manifest import MANIFEST, FileEntry, Manifest, ManifestError
 from .network import tokens_name
 from .onnx_graph import GraphError, can_check, check_graph
 from .weight_pack import PackError, from_bytes, unpack
 
 MAX_MANIFEST_BYTES = 64 << 20
-KERNEL_SIZES = {HeadOp.CONV_TRANSPOSE2X2: (2, 2), HeadOp.CONV3X3: (3, 3), HeadOp.CONV1X1: (1, 1)}
 
 
 class ArtifactError(ValueError):

@@ -143,6 +143,15 @@ class ModelConfig:
         return TASKS[task].channels(self.classes)
 
     @property
+    def has_final_norm(self) -> bool:
+        return self.final_norm != "none"
+
+    @property
+    def renormalizes_top_k(self) -> bool:
+        """Whether the gate weighs its top-k by a softmax over their logits alone."""
+        return self.gate == "renormalized-top-k"
+
+    @property
     def log_depth(self) -> bool:
         """Whether the depth head predicts log(depth / scale) (ours) or metres (official)."""
         return self.task_head == "upsampling"

@@ -28,7 +28,10 @@ class HeadOp(str, Enum):
     EXP_SCALE = "exp_scale"
 
 
-CONVOLUTIONS = (HeadOp.CONV3X3, HeadOp.CONV1X1, HeadOp.CONV_TRANSPOSE2X2)
+#: The convolutions and their kernels' size; the ops that double the grid.
+KERNEL_SIZES = {HeadOp.CONV3X3: (3, 3), HeadOp.CONV1X1: (1, 1),
+                HeadOp.CONV_TRANSPOSE2X2: (2, 2)}
+DOUBLINGS = (HeadOp.CONV_TRANSPOSE2X2, HeadOp.UPSAMPLE2X)
 
 
 class HeadLayer(Record):
@@ -41,7 +44,7 @@ class HeadLayer(Record):
 
     @model_validator(mode="after")
     def _operands_fit_the_op(self) -> HeadLayer:
-        convolution = self.op in CONVOLUTIONS
+        convolution = self.op in KERNEL_SIZES
         if convolution != (self.weight is not None and self.bias is not None):
             raise ValueError(f"{self.op.value} takes " + ("a weight and a bias array"
                                                           if convolution else "no arrays"))

@@ -193,7 +193,7 @@ def tap_names(config: ModelConfig) -> list[tuple[str, int]]:
         else:
             names.append((p + "hidden", tokens * config.mlp_hidden))
         names.append((p + "out", tokens * dim))
-    if config.final_norm != "none":
+    if config.has_final_norm:
         names.append(("norm", tokens * dim))
     return names
 

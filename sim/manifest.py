@@ -30,7 +30,7 @@ from .approx import ExpTable, GeluTable, NewtonTable, Tables
 from .config import AcceleratorConfig, ModelConfig
 from .fixed_format import FixedFormat
 from .hardware_rules import design_problems
-from .heads import HeadLayer, HeadOp
+from .heads import DOUBLINGS, HeadLayer
 from .kernel_interface import (
     BufferLayout,
     KernelInterface,
@@ -314,8 +314,7 @@ def _check_tasks(problems: list[str], m: Manifest) -> None:
         problems.append(f"heads.grid is {list(m.heads.grid)}, the model's patch grid "
                         f"{list(m.config.grid)}")
     for task, layers in m.heads.layers.items():
-        doublings = sum(layer.op in (HeadOp.CONV_TRANSPOSE2X2, HeadOp.UPSAMPLE2X)
-                        for layer in layers)
+        doublings = sum(layer.op in DOUBLINGS for layer in layers)
         if 2**doublings != m.config.patch:
             problems.append(f"heads.{task} doubles the patch grid {doublings} times; its "
                             f"pixels are {m.config.patch} times the grid")

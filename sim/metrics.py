@@ -147,13 +147,13 @@ class EdgeMeter:
         prediction, truth = np.asarray(prediction, np.float64), np.asarray(truth)
         _same_shape(prediction, truth)
         known = truth != IGNORE_LABEL
-        scores, positive = np.sort(prediction[known]), truth[known] == 1
-        ordered = positive[np.argsort(prediction[known], kind="stable")]
+        order = np.argsort(prediction[known], kind="stable")
+        scores, ordered = prediction[known][order], (truth[known] == 1)[order]
         first = np.searchsorted(scores, THRESHOLDS, side="left")  # the first score >= t
         positives_from = np.concatenate([np.cumsum(ordered[::-1])[::-1], [0]])
         self.true_positive += positives_from[first]
         self.predicted += len(scores) - first
-        self.positive += float(positive.sum())
+        self.positive += float(ordered.sum())
 
     def summary(self) -> dict[str, float]:
         precision = self.true_positive / np.maximum(self.predicted, 1)

@@ -63,7 +63,7 @@ def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 def tokens_name(config: ModelConfig) -> str:
     """The value the backbone hands the heads: the final LayerNorm's output, or the last
     block's when the config has no final LayerNorm."""
-    return block_prefix(config.layers - 1) + "out" if config.final_norm == "none" else "norm"
+    return "norm" if config.has_final_norm else block_prefix(config.layers - 1) + "out"
 
 
 def final_norm_weights(weights: Mapping[str, Tensor], config: ModelConfig,
@@ -168,7 +168,7 @@ def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np
             tap(p + "gate_logits", logits)
             gate = softmax_float(logits, p + "gate", tap)
             chosen = top_k_float(gate, config.top_k)
-            if config.gate == "renormalized-top-k":
+            if config.renormalizes_top_k:
                 kept = np.take_along_axis(gate, chosen, axis=1)
                 gate = np.zeros_like(gate)
                 np.put_along_axis(gate, chosen, kept / kept.sum(axis=1, keepdims=True), axis=1)
@@ -193,7 +193,7 @@ def float_forward(weights: dict[str, np.ndarray], config: ModelConfig, image: np
             tap(p + "hidden", hidden)
             x = hidden @ w[p + "mlp.fc2.weight"].T + w[p + "mlp.fc2.bias"] + x
         tap(p + "out", x)
-    if config.final_norm == "none":
+    if not config.has_final_norm:
         return x
     gamma, beta = final_norm_weights(w, config, task_index)
     return layer_norm_float(x, gamma, beta, eps, "norm", tap)

@@ -76,7 +76,7 @@ def activation_names(config: ModelConfig) -> list[str]:
         names += [p + "fc1", p + "hidden", p + "out"]
         if layer in config.moe_layers:
             names += [p + "gate_logits", p + "expert_out"]
-    return names + (_layer_norm_names("norm") if config.final_norm != "none" else [])
+    return names + (_layer_norm_names("norm") if config.has_final_norm else [])
 
 
 def _signed(width: int, int_bits: int, rounding: str, overflow: str) -> FixedFormat:
@@ -142,7 +142,7 @@ def approximation_sites(config: ModelConfig, spec: QuantSpec) -> dict[str, Any]:
             sites[f"{p}{softmax}.exp"] = unit.exp
             sites[f"{p}{softmax}.reciprocal"] = unit.reciprocal
         sites[f"{p}gelu"] = spec.gelu(p)
-    if config.final_norm != "none":
+    if config.has_final_norm:
         sites["norm.rsqrt"] = spec.layer_norm("norm").rsqrt
     return sites
 

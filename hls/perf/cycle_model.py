@@ -241,9 +241,10 @@ def loop(design: Design, label: str, trip: int, depth: int = PIPELINE_DEPTH) -> 
 
 
 # ------------------------------------------------------------------------------ kernels
-def load_features(design: Design, count: int) -> Cost:
-    """``load_rows`` of a feature map: a word of lanes a cycle, one burst."""
-    visit("load_rows_words")
+def load_features(design: Design, count: int, label: str = "load_rows_words") -> Cost:
+    """``load_rows`` of a feature map (or ``load_vector`` of an addend, in feature lanes
+    too): a word of lanes a cycle, one burst."""
+    visit(label)
     return transfer(count, design.feature_bits, design.port,
                     per_cycle=design.feature_lanes)
 
@@ -261,13 +262,6 @@ def load_weights(design: Design, count: int, label: str = "load_vector_words") -
     visit(label)
     return transfer(count, design.weight_bits, design.port,
                     per_cycle=design.weight_lanes)
-
-
-def load_addends(design: Design, count: int, label: str = "load_vector_words") -> Cost:
-    """Biases or positions in: ``load_vector`` or ``load_rows`` in feature lanes."""
-    visit(label)
-    return transfer(count, design.feature_bits, design.port,
-                    per_cycle=design.feature_lanes)
 
 
 #: The linear unit's weight strips alternate between two m_axi bundles (``weights`` and
@@ -305,8 +299,8 @@ def linear_rows(design: Design, in_dim: int, out_dim: int, count: int) -> Cost:
     last = (loop(design, "multiply_strips_steps", macs)
             + loop(design, "multiply_strips_finish", count)).cycles
     traffic = strip_words_cycles(design, strip_words * strips) + design.port.latency
-    return load_addends(design, out_dim) + Cost(first + (strips - 1) * per_strip + last,
-                                                traffic)
+    bias = load_features(design, out_dim, "load_vector_words")
+    return bias + Cost(first + (strips - 1) * per_strip + last, traffic)
 
 
 def linear(design: Design, in_dim: int, out_dim: int, residual: bool = False) -> Cost:
@@ -328,7 +322,7 @@ def patch_embed(design: Design) -> Cost:
     inputs = c.patch * c.patch * 3
     image_words = math.ceil(c.image_height * c.image_width * 3 * 8 / design.port.axi_bits)
     visit("patch_embed_image")
-    return (load_addends(design, c.tokens * c.dim, "load_rows_words")
+    return (load_features(design, c.tokens * c.dim)  # the positions
             + transfer(image_words, design.port.axi_bits, design.port)
             + loop(design, "patch_embed_gather", c.patches * inputs)
             + linear_rows(design, inputs, c.dim, c.patches)
@@ -442,7 +436,7 @@ def network_steps(design: Design, stats: ExpertStats | None = None) -> list[Step
                                                       residual=True))]
     visit("top_images", "top_layers")
     copy = store_features(design, c.tokens * c.dim, "top_copy_tokens") * 2
-    if c.final_norm != "none":
+    if c.has_final_norm:
         steps.append(Step("head", "layer_norm", layer_norm(design)))
     return [*steps, Step("head", "copy tokens", copy)]
 
