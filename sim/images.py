@@ -70,6 +70,22 @@ def _read_image(file: Path, shape: tuple[int, ...], config: ModelConfig) -> np.n
         raise ValueError(f"{file} cannot be read as an image: {err}") from None
 
 
+def open_image(file: Path):
+    """The image in ``file``, decoded, or a one-line ValueError naming the file: also for a
+    decompression bomb (Pillow's warning made an error)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(file)
+            image.load()  # Pillow closes a file it opened by name once decoded
+            return image
+    except (UnidentifiedImageError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning, OSError, SyntaxError) as err:
+        raise ValueError(f"{file} cannot be read as an image: {err}") from None
+
+
 def _rgb8(image, file: Path) -> np.ndarray:
     """8-bit RGB: 16-bit channels by their top byte, everything else as Pillow converts."""
     if image.mode in SIXTEEN_BIT_MODES or image.mode == "I":

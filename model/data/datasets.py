@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.cache import cache_dir
+from edgemoe.sim.images import open_image
 from edgemoe.sim.metrics import IGNORE_LABEL
 from edgemoe.sim.tasks import TASKS
 
@@ -53,6 +54,15 @@ def _generate(seeds: list[int], height: int, width: int, desc: str) -> dict[str,
             "depths": np.stack([s.depth for s in rendered]),
             "parts": np.stack([s.parts for s in rendered]),
             "cameras": np.array([(s.horizon, s.focal) for s in rendered], np.float64)}
+
+
+def check_class_ids(label: np.ndarray, classes: int, where: object) -> np.ndarray:
+    """``label``, or a one-line ValueError if it holds a class id the model does not have."""
+    bad = (label >= classes) & (label != IGNORE_LABEL)
+    if bad.any():
+        raise ValueError(f"{where}: class id {int(label[bad][0])} is not below the model's "
+                         f"{classes} classes (255 = unlabelled)")
+    return label
 
 
 class ArrayDataset(Dataset):
@@ -163,21 +173,17 @@ class FolderDataset(ArrayDataset):
     def _read(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from PIL import Image
 
-        image = Image.open(self._image_path(name)).convert("RGB").resize(self.size,
+        image = open_image(self._image_path(name)).convert("RGB").resize(self.size,
                                                                            Image.BILINEAR)
-        label = np.asarray(Image.open(self._label_path(name)).resize(self.size, Image.NEAREST))
+        label = np.asarray(open_image(self._label_path(name)).resize(self.size, Image.NEAREST))
         depth_path = self._depth_path(name)
         if depth_path.suffix == ".npy":
             depth = np.load(depth_path).astype(np.float32)
             depth = np.asarray(Image.fromarray(depth).resize(self.size, Image.NEAREST))
         else:
-            millimetres = Image.open(depth_path).resize(self.size, Image.NEAREST)
+            millimetres = open_image(depth_path).resize(self.size, Image.NEAREST)
             depth = np.asarray(millimetres, dtype=np.float32) / 1000.0
-        label = label.astype(np.int64)
-        bad = (label >= self.classes) & (label != IGNORE_LABEL)
-        if bad.any():
-            raise ValueError(f"{self._label_path(name)}: class id {int(label[bad][0])} is not "
-                             f"below the model's {self.classes} classes (255 = unlabelled)")
+        label = check_class_ids(label.astype(np.int64), self.classes, self._label_path(name))
         return np.asarray(image, np.uint8), label, depth.astype(np.float32)
 
 

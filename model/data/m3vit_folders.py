@@ -26,10 +26,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from edgemoe.sim.images import open_image
 from edgemoe.sim.metrics import IGNORE_LABEL
 from edgemoe.sim.tasks import TASKS
 
-from .datasets import ArrayDataset
+from .datasets import ArrayDataset, check_class_ids
 
 #: A split list's entry: a file name, no folders.
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -89,7 +90,8 @@ class M3ViTFolders(ArrayDataset):
             path = self.root / folder / f"{name}.jpg"
             if not path.is_file():
                 raise FileNotFoundError(f"{split}.txt names {name!r}, but {path} is missing")
-            image = _open(path).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
+            image = open_image(path).convert("RGB").resize((width, height),
+                                                           Image.Resampling.BICUBIC)
             images.append(np.asarray(image, np.uint8))
         self.images = torch.from_numpy(np.stack(images))
 
@@ -101,7 +103,7 @@ class M3ViTFolders(ArrayDataset):
         raise FileNotFoundError(f"{self.root}: no {name}{suffix} in {' or '.join(folders)}/")
 
     def _png(self, folders: tuple[str, ...], name: str) -> np.ndarray:
-        return np.asarray(_open(self._path(folders, name, ".png")))
+        return np.asarray(open_image(self._path(folders, name, ".png")))
 
     def _npy(self, folder: str, name: str) -> np.ndarray:
         path = self._path((folder,), name, ".npy")
@@ -118,11 +120,7 @@ class M3ViTFolders(ArrayDataset):
             else:
                 label = self._png(("semseg/VOC12", "semseg/pascal-context"), name)
                 label = label.astype(np.int64)
-            bad = (label >= self.classes) & (label != IGNORE_LABEL)
-            if bad.any():
-                raise ValueError(f"{self.root}: {name}'s label holds class {int(label[bad][0])}, "
-                                 f"not below the config's {self.classes} (255 = void)")
-            return label
+            return check_class_ids(label, self.classes, f"{self.root}: {name}'s label")
         if target == "depth":
             return self._npy("depth", name).astype(np.float32)
         if target == "normals":
@@ -148,16 +146,4 @@ class M3ViTFolders(ArrayDataset):
             else:
                 item[target] = torch.from_numpy(np.ascontiguousarray(value))
         return item
-
-
-def _open(path: Path):
-    """An image file, or a one-line error naming it."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        image = Image.open(path)
-        image.load()
-    except (OSError, UnidentifiedImageError) as err:
-        raise ValueError(f"{path} cannot be read as an image ({err})") from None
-    return image
 

@@ -75,7 +75,7 @@ def test_pascal_reads_what_it_can_and_names_what_it_cannot(tmp_path: Path) -> No
     with pytest.raises(FileNotFoundError, match=r"tasks \['human_parts', 'normals', 'edges'\] "
                                                 "have no ground truth this pascal reader"):
         M3ViTFolders(root, "val", 60, 80, ("segmentation", "human_parts", "normals", "edges"), 21)
-    with pytest.raises(ValueError, match="class 20, not below the config's 8"):
+    with pytest.raises(ValueError, match="class id 20 is not below the model's 8 classes"):
         M3ViTFolders(root, "val", 60, 80, ("segmentation",), 8)[0]
     (root / "JPEGImages" / "2008_000002.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(ValueError, match=r"2008_000002\.jpg cannot be read as an image"):

@@ -95,3 +95,17 @@ def _cut_png() -> bytes:
     noise = np.random.default_rng(1).integers(0, 256, (64, 128, 3), dtype=np.uint8)
     Image.fromarray(noise).save(buffer, format="PNG")
     return buffer.getvalue()[:2000]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (_png_claiming(60000, 60000), "decompression bomb"),
+    (_png_claiming(12000, 12000), "decompression bomb"),  # Pillow only warns of these
+    (b"\x89PNG\r\n\x1a\nnot really", "cannot be read as an image"),
+])
+def test_open_image_names_a_bomb_or_a_broken_file(tmp_path: Path, content: bytes,
+                                                 message: str) -> None:
+    from edgemoe.sim.images import open_image
+
+    (tmp_path / "x.png").write_bytes(content)
+    with pytest.raises(ValueError, match=rf"x\.png .*{message}"):
+        open_image(tmp_path / "x.png")
