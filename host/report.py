@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edgemoe.sim.atomic import atomic_path
-from edgemoe.sim.tasks import TASKS
+from edgemoe.sim.tasks import TASKS, normals_as_colours
 
 
 def plot_predictions(path: str | Path, images: np.ndarray, names: list[str],
@@ -35,7 +35,7 @@ def plot_predictions(path: str | Path, images: np.ndarray, names: list[str],
                 shown = axes[row, column].imshow(maps[row], cmap="magma_r")
                 figure.colorbar(shown, ax=axes[row, column], fraction=0.03, label="m")
             elif kind == "normals":
-                axes[row, column].imshow(np.clip((np.moveaxis(maps[row], 0, -1) + 1) / 2, 0, 1))
+                axes[row, column].imshow(normals_as_colours(maps[row]))
             else:
                 axes[row, column].imshow(maps[row], cmap="gray", vmin=0, vmax=1)
             axes[row, column].set_title(task, fontsize=8)

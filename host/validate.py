@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from edgemoe.sim.accelerator import Accelerator as Simulator
 from edgemoe.sim.artifact import ArtifactError
+from edgemoe.sim.metrics import normal_angles
 from edgemoe.sim.onnx_graph import can_check
 from edgemoe.sim.tasks import TASKS
 
@@ -63,9 +64,8 @@ def compare_with_float(task: str, board: np.ndarray, reference: np.ndarray,
         error = np.mean(np.abs(board - expected) / np.maximum(np.abs(expected), 1e-6))
         return FloatComparison("depth error", float(error), bounds.max_depth_error, False)
     if spec.kind == "normals":
-        cosine = np.clip(np.sum(board * expected, axis=0), -1, 1)
-        return FloatComparison("normal angle (degrees)", float(np.degrees(np.arccos(cosine))
-                                                               .mean()),
+        return FloatComparison("normal angle (degrees)",
+                               float(normal_angles(board, expected).mean()),
                                bounds.max_angle_error, at_least=False)
     return FloatComparison("probability error", float(np.mean(np.abs(board - expected))),
                            bounds.max_probability_error, at_least=False)

@@ -61,10 +61,9 @@ def positional_prior(dataset: Dataset, tasks: tuple[str, ...], classes: int,
                 keep = flat < channels
                 where = np.broadcast_to(np.arange(pixels), flat.shape)[keep]
                 total = np.bincount(flat[keep] * pixels + where, minlength=channels * pixels)
-                total = total.reshape(channels, *truth.shape[1:])
-                known = np.ones(truth.shape[1:])
+                total, known = total.reshape(channels, *truth.shape[1:]), 0  # votes alone
             elif spec.kind == "normals":
-                total, known = truth.sum(axis=0), ((truth**2).sum(axis=1) > 0.25).sum(axis=0)
+                total, known = truth.sum(axis=0), 0  # a direction: unknown ones add 0
             elif spec.kind == "depth":
                 total, known = truth.sum(axis=0), (truth > 0).sum(axis=0)
             else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from edgemoe.sim.metrics import IGNORE_LABEL
+from edgemoe.sim.metrics import IGNORE_LABEL, KNOWN_NORMAL
 from edgemoe.sim.tasks import TASKS
 
 EDGE_POSITIVE_WEIGHT = 0.95
@@ -46,7 +46,7 @@ def task_loss(task: str, output: torch.Tensor, batch: dict[str, torch.Tensor],
             return (output[:, 0][known] - truth[known]).abs().mean()
         return (torch.log(output[:, 0][known]) - torch.log(truth[known])).abs().mean()
     if task == "normals":
-        known = (truth**2).sum(dim=1) > 0.25
+        known = (truth**2).sum(dim=1) > KNOWN_NORMAL
         unit = F.normalize(output, dim=1)
         return (unit - truth).abs().permute(0, 2, 3, 1)[known].mean()
     if task == "edges":

@@ -25,6 +25,14 @@ IGNORE_LABEL = 255
 THRESHOLDS = np.linspace(0.01, 0.99, 99)
 SALIENCY_THRESHOLDS = np.linspace(0.2, 0.9, 15)
 ANGLE_BINS = 1800  # the normals' angle histogram: 0.1 degree bins
+#: A true normal is known where its squared length exceeds this (unknown ones are 0).
+KNOWN_NORMAL = 0.25
+
+
+def normal_angles(prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Degrees between unit normals (..., 3, H, W) at every pixel."""
+    cosine = np.clip(np.sum(prediction * truth, axis=-3), -1.0, 1.0)
+    return np.degrees(np.arccos(cosine))
 
 
 class Meter(Protocol):
@@ -116,9 +124,8 @@ class NormalsMeter:
         """Unit normals (..., 3, H, W); a true normal of length 0 is unknown."""
         prediction, truth = np.asarray(prediction, np.float64), np.asarray(truth, np.float64)
         _same_shape(prediction, truth)
-        known = np.sum(truth**2, axis=-3) > 0.25
-        cosine = np.clip(np.sum(prediction * truth, axis=-3), -1.0, 1.0)[known]
-        angles = np.degrees(np.arccos(cosine))
+        known = np.sum(truth**2, axis=-3) > KNOWN_NORMAL
+        angles = normal_angles(prediction, truth)[known]
         self.angle_sum += float(angles.sum())
         self.within += int(np.count_nonzero(angles < 11.25))
         self.histogram += np.bincount(np.minimum((angles * 10).astype(np.int64), ANGLE_BINS - 1),

@@ -67,6 +67,11 @@ class Task:
         return EdgeMeter() if self.name == "edges" else SaliencyMeter()
 
 
+def normals_as_colours(normals: np.ndarray) -> np.ndarray:
+    """(3, H, W) unit normals as an (H, W, 3) image: (n + 1) / 2."""
+    return np.clip((np.moveaxis(normals, 0, -1) + 1) / 2, 0, 1)
+
+
 TASKS = {task.name: task for task in (
     Task("segmentation", "semseg", "label", "classes", ("miou", "pixel_accuracy")),
     Task("human_parts", "human_parts", "parts", "classes", ("miou", "pixel_accuracy")),

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from edgemoe.sim.images import open_image
-from edgemoe.sim.metrics import IGNORE_LABEL
+from edgemoe.sim.metrics import IGNORE_LABEL, KNOWN_NORMAL
 from edgemoe.sim.tasks import TASKS
 
 from .datasets import ArrayDataset, check_class_ids
@@ -140,7 +140,7 @@ class M3ViTFolders(ArrayDataset):
             value = _resized(self._target(target, name), self.size)
             if target == "normals":
                 length = np.linalg.norm(value, axis=-1, keepdims=True)
-                known = length > 0.5
+                known = length**2 > KNOWN_NORMAL
                 value = np.where(known, value / np.maximum(length, 1e-6), 0).transpose(2, 0, 1)
                 item[target] = torch.from_numpy(np.ascontiguousarray(value, np.float32))
             else:

@@ -6,17 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edgemoe.sim.tasks import TASKS
+from edgemoe.sim.tasks import TASKS, normals_as_colours
 
 from .page import Section, save_figure
 from .predictions import TaskPredictions
 
 
 def _shown(kind: str, values: np.ndarray) -> np.ndarray:
-    """What is drawn: normals as colours ((n + 1) / 2), the rest as they are."""
-    if kind == "normals":
-        return np.clip((np.moveaxis(values, 0, -1) + 1) / 2, 0, 1)
-    return values
+    """What is drawn: normals as colours, the rest as they are."""
+    return normals_as_colours(values) if kind == "normals" else values
 
 
 def _figure(task: str, images: np.ndarray, truth: np.ndarray, found: TaskPredictions,
