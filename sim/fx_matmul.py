@@ -16,19 +16,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from .fixed_array import FixedArray, _as_dtype, _work_dtype
+from .fixed_array import FixedArray
 from .fixed_format import FixedFormat, accumulator_format
+from .wide_fixed import WideFixed, _magnitude_bits
 
 #: float64 represents every integer of magnitude <= 2**53.
 EXACT_FLOAT_BITS = 53
 #: Blocks shorter than this waste BLAS; split operands into bit slices instead.
 MIN_BLOCK = 32
 MAX_SLICES = 6
-
-
-def _magnitude_bits(fmt: FixedFormat) -> int:
-    """Smallest m with |raw| <= 2**m for every raw value of ``fmt``."""
-    return fmt.width - 1 if fmt.signed else fmt.width
 
 
 @dataclass(frozen=True)
@@ -40,11 +36,15 @@ class _Plan:
     block: int
 
 
+def _slice_bits(total: int, slice_bits: int, slices: int, index: int) -> int:
+    """Magnitude bits of slice ``index``: low slices are unsigned ``slice_bits`` wide, the
+    top slice keeps the sign and whatever bits remain."""
+    return slice_bits if index < slices - 1 else total - slice_bits * (slices - 1)
+
+
 def _slice_magnitude_bits(total: int, slice_bits: int, slices: int) -> int:
-    """Magnitude bits of the widest slice: low slices are unsigned ``slice_bits`` wide,
-    the top slice keeps the sign and whatever bits remain."""
-    top = total - slice_bits * (slices - 1)
-    return max(slice_bits, top) if slices > 1 else total
+    """Magnitude bits of the widest slice."""
+    return max(_slice_bits(total, slice_bits, slices, i) for i in range(slices))
 
 
 @lru_cache(maxsize=1024)
@@ -120,38 +120,39 @@ def _float_slices(x: FixedArray, slice_bits: int, slices: int, name: str) -> lis
     return out
 
 
-def fx_matmul(a: FixedArray, b: FixedArray) -> FixedArray:
-    """Exact ``a @ b`` for 2-D fixed-point arrays, in ``accumulator_format(a, b, K)``."""
-    if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"fx_matmul needs 2-D operands, got shapes {a.shape} and {b.shape}")
-    if a.shape[1] != b.shape[0]:
+def fx_matmul_wide(a: FixedArray, b: FixedArray) -> WideFixed:
+    """Exact ``a @ b`` in ``accumulator_format(a, b, K)`` as int64 limbs, one per pair of
+    bit slices: nothing wider than an int64 is formed, however wide the format. Operands
+    are 2-D, or stacks of matrices with the same leading dimensions."""
+    if a.ndim < 2 or a.ndim != b.ndim or a.shape[:-2] != b.shape[:-2]:
+        raise ValueError(f"fx_matmul needs matrices or equal stacks of them, got shapes "
+                         f"{a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"fx_matmul: inner dimensions differ, {a.shape} @ {b.shape}")
-    length = a.shape[1]
+    length = a.shape[-1]
     result = accumulator_format(a.fmt, b.fmt, max(length, 1))
     plan = _plan(a.fmt, b.fmt, length)
     a_parts = _float_slices(a, plan.a_slice_bits, plan.a_slices, "a")
     b_parts = _float_slices(b, plan.b_slice_bits, plan.b_slices, "b")
-    shape = (a.shape[0], b.shape[1])
+    shape = a.shape[:-1] + b.shape[-1:]
     product = _workspace.get("product", shape, np.float64)
-    # Partial sums of a slice decomposition can exceed the final bound by the slices' count.
-    exact_in_int64 = _work_dtype(result.width + plan.a_slices + plan.b_slices).kind != "O"
-    total = np.empty(shape, dtype=np.int64 if exact_in_int64 else object)
-    block_ints = _workspace.get("block", shape, np.int64)
-    first = True
+    a_bits = [_slice_bits(_magnitude_bits(a.fmt), plan.a_slice_bits, plan.a_slices, i)
+              for i in range(plan.a_slices)]
+    b_bits = [_slice_bits(_magnitude_bits(b.fmt), plan.b_slice_bits, plan.b_slices, j)
+              for j in range(plan.b_slices)]
+    growth = max(length - 1, 0).bit_length()
+    parts = []
     for (i, a_part), (j, b_part) in itertools.product(enumerate(a_parts), enumerate(b_parts)):
-        shift = i * plan.a_slice_bits + j * plan.b_slice_bits
-        for start in range(0, max(length, 1), plan.block):
+        total = np.zeros(shape, np.int64)
+        for start in range(0, length, plan.block):
             stop = start + plan.block
-            np.matmul(a_part[:, start:stop], b_part[start:stop], out=product)
-            if first and exact_in_int64:
-                np.copyto(total, product, casting="unsafe")  # exact: |sum| <= 2**53
-                np.left_shift(total, shift, out=total)
-            elif exact_in_int64:
-                np.copyto(block_ints, product, casting="unsafe")
-                np.left_shift(block_ints, shift, out=block_ints)
-                total += block_ints
-            else:
-                block = _as_dtype(product.astype(np.int64), np.dtype(object)) << shift
-                total = block if first else total + block
-            first = False
-    return FixedArray._trusted(_as_dtype(total, result.storage), result)
+            np.matmul(a_part[..., start:stop], b_part[..., start:stop, :], out=product)
+            total += product.astype(np.int64)  # exact: every block sum is below 2**53
+        parts.append((total, i * plan.a_slice_bits + j * plan.b_slice_bits,
+                      a_bits[i] + b_bits[j] + growth))
+    return WideFixed.from_parts(parts, result)
+
+
+def fx_matmul(a: FixedArray, b: FixedArray) -> FixedArray:
+    """Exact ``a @ b`` for fixed-point matrices, in ``accumulator_format(a, b, K)``."""
+    return fx_matmul_wide(a, b).exact()

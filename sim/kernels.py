@@ -15,7 +15,8 @@ import numpy as np
 from .approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
 from .fixed_array import FixedArray, quantize
 from .fixed_format import INT64_BITS, FixedFormat
-from .fx_matmul import fx_matmul
+from .fx_matmul import fx_matmul, fx_matmul_wide
+from .wide_fixed import WideFixed, exact_product_cast
 
 
 def _broadcast(x: FixedArray, shape: tuple[int, ...]) -> FixedArray:
@@ -76,16 +77,17 @@ def layer_norm(x: FixedArray, gamma: FixedArray, beta: FixedArray,
     inv_dim = FixedArray(np.array(round(2**spec.inv_dim_bits / dim)),
                          FixedFormat(spec.inv_dim_bits + 1, 1, signed=False))
     total = _raw_sum(x, axis=1)
-    squares = _raw_sum(x * x, axis=1)
-    mean = (total * inv_dim).cast(spec.mean_fmt)
+    squares = (WideFixed.of(x) * WideFixed.of(x)).sum(axis=1)
+    mean = exact_product_cast(total, inv_dim, spec.mean_fmt)
     mean_of_squares = (squares * inv_dim).cast(spec.var_fmt)
-    variance = mean_of_squares - (mean * mean).cast(spec.var_fmt)
+    variance = mean_of_squares - exact_product_cast(mean, mean, spec.var_fmt)
     eps = FixedArray.from_float(spec.eps, spec.var_fmt)
     variance = FixedArray._trusted(np.maximum(variance.raw, 0), variance.fmt) + eps
     inv_std = spec.rsqrt(variance.cast(spec.var_fmt))
     centered = x - FixedArray._trusted(mean.raw[:, None], mean.fmt)
-    normalized = (centered * FixedArray._trusted(inv_std.raw[:, None], inv_std.fmt))
-    normalized = normalized.cast(spec.normalized_fmt)
+    normalized = exact_product_cast(centered, FixedArray._trusted(inv_std.raw[:, None],
+                                                                  inv_std.fmt),
+                                    spec.normalized_fmt)
     scaled = normalized * _broadcast(gamma, (tokens, dim)) + _broadcast(beta, (tokens, dim))
     return scaled.cast(spec.out_fmt)
 
@@ -189,7 +191,7 @@ def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,
         newer = np.where(present, maxima[..., step], maxima[..., step - 1])
         factor = spec.exp(spec.difference(FixedArray._trusted(maxima[..., step - 1], fmt),
                                           FixedArray._trusted(newer, fmt)))
-        rescaled = (FixedArray._trusted(total, sum_fmt) * factor).cast(sum_fmt).raw
+        rescaled = exact_product_cast(FixedArray._trusted(total, sum_fmt), factor, sum_fmt).raw
         total = np.where(present, rescaled + sums[..., step], total)
     peak = FixedArray._trusted(running[..., -1], fmt)
     return peak, spec.reciprocal(FixedArray._trusted(total, sum_fmt))
@@ -211,18 +213,24 @@ def softmax_update(peak: FixedArray, total: FixedArray, score: FixedArray,
     term = quantize(e.raw, e.fmt, sums)
     zero = spec.exp(FixedArray._trusted(np.zeros(1, dtype=np.int64), spec.exp.input_fmt))
     term_zero = quantize(zero.raw, zero.fmt, sums)
-    rescaled = (FixedArray._trusted(total.raw, sums) * e).cast(sums).raw
+    rescaled = exact_product_cast(FixedArray._trusted(total.raw, sums), e, sums).raw
     new_total = np.where(first, term, np.where(greater, rescaled + term_zero, total.raw + term))
     return FixedArray._trusted(upper, fmt), FixedArray._trusted(new_total, sums)
+
+
+def split_heads(x: FixedArray, heads: int) -> FixedArray:
+    """(tokens, dim) to (heads, tokens, head_dim): head h owns columns h*d .. (h+1)*d."""
+    tokens, dim = x.shape
+    return FixedArray._trusted(x.raw.reshape(tokens, heads, dim // heads).transpose(1, 0, 2),
+                               x.fmt)
 
 
 def attention_scores(q: FixedArray, k: FixedArray, heads: int,
                      out_fmt: FixedFormat) -> FixedArray:
     """(heads, tokens, tokens) q_h k_h^T per head (1/sqrt(d) is folded into q's weights)."""
-    width = q.shape[1] // heads
-    per_head = [fx_matmul(q[:, h * width:(h + 1) * width], k[:, h * width:(h + 1) * width].T)
-                .cast(out_fmt).raw for h in range(heads)]
-    return FixedArray._trusted(np.stack(per_head), out_fmt)
+    keys = split_heads(k, heads)
+    return fx_matmul_wide(split_heads(q, heads),
+                          FixedArray._trusted(keys.raw.transpose(0, 2, 1), k.fmt)).cast(out_fmt)
 
 
 def attention_probabilities(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
@@ -231,19 +239,18 @@ def attention_probabilities(scores: FixedArray, peak: FixedArray, inv_sum: Fixed
     exps = spec.exp(spec.difference(scores, FixedArray._trusted(peak.raw[..., None],
                                                                 peak.fmt)))
     scale = FixedArray._trusted(inv_sum.raw[..., None], inv_sum.fmt)
-    return (exps * scale).cast(spec.prob_fmt)
+    return exact_product_cast(exps, scale, spec.prob_fmt)
 
 
 def attention_output(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
                      v: FixedArray, spec: SoftmaxSpec, out_fmt: FixedFormat) -> FixedArray:
     """Softmax-normalized A x V: the probabilities times V exactly per head, cast once;
     heads concatenated to (tokens, dim). Normalization happens here, inside the product."""
-    heads = scores.shape[0]
-    width = v.shape[1] // heads
+    heads, tokens = scores.shape[:2]
     probs = attention_probabilities(scores, peak, inv_sum, spec)
-    outputs = [fx_matmul(probs[h], v[:, h * width:(h + 1) * width]).cast(out_fmt).raw
-               for h in range(heads)]
-    return FixedArray._trusted(np.concatenate(outputs, axis=1), out_fmt)
+    outputs = fx_matmul_wide(probs, split_heads(v, heads)).cast(out_fmt)
+    return FixedArray._trusted(outputs.raw.transpose(1, 0, 2).reshape(tokens, v.shape[1]),
+                               out_fmt)
 
 
 # --------------------------------------------------------------------------- mixture of experts
@@ -264,7 +271,8 @@ def route_tokens(x: FixedArray, gate: FixedArray, logits_fmt: FixedFormat, spec:
         exps = FixedArray._trusted(np.where(kept, exps.raw, 0), exps.fmt)
     total = _raw_sum(exps, axis=1).cast(spec.sum_fmt)
     inv = spec.reciprocal(total)
-    probs = (exps * FixedArray._trusted(inv.raw[:, None], inv.fmt)).cast(spec.prob_fmt)
+    probs = exact_product_cast(exps, FixedArray._trusted(inv.raw[:, None], inv.fmt),
+                               spec.prob_fmt)
     return probs, (chosen if renormalize else top_k_experts(probs, top_k))
 
 
@@ -316,10 +324,8 @@ def moe(x: FixedArray, residual: FixedArray, probs: FixedArray, chosen: np.ndarr
     gate probability accumulate exactly into the tokens' rows (scatter), plus the
     residual, cast once. Returns the block output and the queues."""
     queues = expert_queues(chosen, probs.shape[1])
-    product_frac = probs.fmt.frac_bits + expert_out_fmt.frac_bits
-    acc_fmt = FixedFormat(probs.fmt.width + expert_out_fmt.width + 2,
-                          probs.fmt.int_bits + expert_out_fmt.int_bits + 2)
-    acc = np.zeros(x.shape, dtype=acc_fmt.storage)
+    tokens, top_k = chosen.shape
+    outputs = np.zeros((tokens, top_k, x.shape[1]), np.int64)  # by each token's k-th choice
     for expert, queue in enumerate(queues):
         if len(queue) == 0:
             continue
@@ -327,8 +333,8 @@ def moe(x: FixedArray, residual: FixedArray, probs: FixedArray, chosen: np.ndarr
                         gelu.output_fmt, gelu=gelu)
         out = linear(hidden, experts.fc2_weight[expert], experts.fc2_bias[expert],
                      expert_out_fmt)
-        score = FixedArray._trusted(probs.raw[queue, expert][:, None], probs.fmt)
-        weighted = score * out
-        acc[queue] += weighted.raw.astype(acc.dtype)
-    total = FixedArray._trusted(acc, FixedFormat(acc_fmt.width, acc_fmt.width - product_frac))
-    return (total + residual).cast(out_fmt), queues
+        outputs[queue, np.argmax(chosen[queue] == expert, axis=1)] = out.raw
+    scores = FixedArray._trusted(np.take_along_axis(probs.raw, chosen, axis=1)[..., None],
+                                 probs.fmt)
+    weighted = WideFixed.of(scores) * WideFixed.of(FixedArray._trusted(outputs, expert_out_fmt))
+    return (weighted.sum(axis=1) + residual).cast(out_fmt), queues
