@@ -283,11 +283,12 @@ class SimBackend:
         engine = self.engine(device, arguments["weights"])
         task = config.tasks[arguments["task_index"]]
         shape = (config.image_height, config.image_width, 3)
-        for image in range(arguments["num_images"]):
-            pixels = device.memory(arguments["images"] + image * layout.image_bytes,
-                                   layout.image_bytes).reshape(shape)
-            tokens = engine.run(pixels, task).tokens
-            data = _lanes(tokens.raw.reshape(-1), layout.feature_bits)
+        pictures = [device.memory(arguments["images"] + image * layout.image_bytes,
+                                  layout.image_bytes).reshape(shape)
+                    for image in range(arguments["num_images"])]
+        results = engine.run_batch(pictures, task) if pictures else []
+        for image, result in enumerate(results):
+            data = _lanes(result.tokens.raw.reshape(-1), layout.feature_bits)
             target = device.memory(arguments["tokens"] + image * layout.token_bytes,
                                    layout.token_bytes)
             target[:len(data)] = np.frombuffer(data, np.uint8)

@@ -3,11 +3,13 @@
 ``simulate`` takes an image (uint8, H x W x 3) and a task, and returns the final tokens
 (raw integers and their format); with ``trace`` it also returns every layer's
 intermediate values under their quantization-spec names and each MoE layer's expert
-queues. The task heads are not part of it: they run in float on the dequantized tokens.
+queues. ``simulate_batch`` does the same for several images at once. The task heads are
+not part of it: they run in float on the dequantized tokens.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,19 +71,39 @@ class Accelerator:
         return linear(x, w[f"{name}.weight"], w[f"{name}.bias"], self.spec.fmt(out), **kwargs)
 
     def run(self, image: np.ndarray, task: str, trace: bool = False) -> SimResult:
+        """One image through the encoder."""
+        return self.run_batch([image], task, trace)[0]
+
+    def run_batch(self, images: Sequence[np.ndarray], task: str,
+                  trace: bool = False) -> list[SimResult]:
+        """Several images at once, each bit for bit as alone: every kernel works on rows
+        or on one image's attention, so stacking images only makes the products larger."""
         config, spec, w = self.config, self.spec, self.weights
         task_index = config.task_index(task)
-        check_image(image, config)
-        result = SimResult(tokens=None)  # type: ignore[arg-type]
+        if len(images) == 0:
+            raise ValueError("run_batch needs at least one image")
+        for image in images:
+            check_image(image, config)
+        count, tokens = len(images), config.tokens
+        results = [SimResult(tokens=None) for _ in images]  # type: ignore[arg-type]
 
         def keep(name: str, value: FixedArray) -> FixedArray:
+            """Trace ``value``: rows of every image, or a stack of one entry per image."""
             if trace:
-                result.trace[name] = value
+                stacked = value.reshape(count, -1, *value.shape[1:]) if value.shape[0] != count \
+                    else value
+                for index, result in enumerate(results):
+                    result.trace[name] = stacked[index]
             return value
 
-        pixels = FixedArray(np.ascontiguousarray(image.transpose(2, 0, 1)), spec.fmt("pixels"))
-        x = keep("embed", patch_embed(pixels, w["patch_embed.weight"], w["patch_embed.bias"],
-                                      w["embed.position"], config.patch, spec.fmt("embed")))
+        def per_image(x: FixedArray) -> FixedArray:
+            return x.reshape(count, tokens, x.shape[-1])
+
+        pixels = FixedArray(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2)),
+                            spec.fmt("pixels"))
+        embedded = patch_embed(pixels, w["patch_embed.weight"], w["patch_embed.bias"],
+                               w["embed.position"], config.patch, spec.fmt("embed"))
+        x = keep("embed", embedded.reshape(count * tokens, config.dim))
         for layer in range(config.layers):
             p = block_prefix(layer)
             n1 = keep(p + "norm1", layer_norm(x, w[p + "norm1.weight"], w[p + "norm1.bias"],
@@ -89,13 +111,14 @@ class Accelerator:
             q = keep(p + "q", self._linear(n1, p + "attn.q", p + "q"))
             k = keep(p + "k", self._linear(n1, p + "attn.k", p + "k"))
             v = keep(p + "v", self._linear(n1, p + "attn.v", p + "v"))
-            scores = keep(p + "scores", attention_scores(q, k, config.heads,
-                                                         spec.fmt(p + "scores")))
+            scores = keep(p + "scores", attention_scores(per_image(q), per_image(k),
+                                                         config.heads, spec.fmt(p + "scores")))
             softmax = spec.softmax(p + "softmax")
             peak, inv_sum = single_pass_softmax(scores, self.accelerator.attention_parallel,
                                                 softmax)
-            attended = keep(p + "attn", attention_output(scores, peak, inv_sum, v, softmax,
-                                                         spec.fmt(p + "attn")))
+            attended = attention_output(scores, peak, inv_sum, per_image(v), softmax,
+                                        spec.fmt(p + "attn"))
+            attended = keep(p + "attn", attended.reshape(count * tokens, config.dim))
             x = keep(p + "residual1", self._linear(attended, p + "attn.proj", p + "residual1",
                                                    residual=x))
             n2 = keep(p + "norm2", layer_norm(x, w[p + "norm2.weight"], w[p + "norm2.bias"],
@@ -108,21 +131,38 @@ class Accelerator:
                 keep(p + "gate_probs", probs)
                 x, queues = moe(n2, x, probs, chosen, self.experts[layer], spec.gelu(p),
                                 spec.fmt(p + "expert_out"), spec.fmt(p + "out"))
-                result.queues[layer] = queues
+                for index, result in enumerate(results):
+                    result.queues[layer] = _image_queues(queues, index, tokens)
             else:
                 hidden = keep(p + "hidden", self._linear(n2, p + "mlp.fc1", p + "hidden",
                                                          gelu=spec.gelu(p)))
                 x = self._linear(hidden, p + "mlp.fc2", p + "out", residual=x)
             keep(p + "out", x)
-        if not config.has_final_norm:
-            result.tokens = x
-        else:
+        if config.has_final_norm:
             gamma, beta = final_norm_weights(w, config, task_index)
-            result.tokens = keep("norm", layer_norm(x, gamma, beta, spec.layer_norm("norm")))
-        return result
+            x = keep("norm", layer_norm(x, gamma, beta, spec.layer_norm("norm")))
+        for index, result in enumerate(results):
+            result.tokens = x[index * tokens:(index + 1) * tokens]
+        return results
+
+
+def _image_queues(queues: list[np.ndarray], index: int, tokens: int) -> list[np.ndarray]:
+    """One image's share of each expert's queue, as that image's token indices (queues
+    are in token order, so each image's tokens are one run of it)."""
+    bounds = [np.searchsorted(queue, [index * tokens, (index + 1) * tokens])
+              for queue in queues]
+    return [queue[lo:hi] - index * tokens for queue, (lo, hi) in zip(queues, bounds, strict=True)]
 
 
 def simulate(manifest: Manifest, weights: dict[str, FixedArray], image: np.ndarray, task: str,
              trace: bool = False) -> SimResult:
     """One image through the accelerator an artifact's manifest describes."""
     return Accelerator.from_manifest(manifest, weights).run(image, task, trace)
+
+
+def simulate_batch(manifest: Manifest, weights: dict[str, FixedArray],
+                   images: Sequence[np.ndarray], task: str,
+                   trace: bool = False) -> list[SimResult]:
+    """Several images through it at once: the weights are prepared once and the products
+    are larger, each image's result bit for bit its ``simulate``'s."""
+    return Accelerator.from_manifest(manifest, weights).run_batch(images, task, trace)

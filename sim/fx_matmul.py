@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -129,28 +130,63 @@ def fx_matmul_wide(a: FixedArray, b: FixedArray) -> WideFixed:
                          f"{a.shape} and {b.shape}")
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"fx_matmul: inner dimensions differ, {a.shape} @ {b.shape}")
-    length = a.shape[-1]
-    result = accumulator_format(a.fmt, b.fmt, max(length, 1))
-    plan = _plan(a.fmt, b.fmt, length)
-    a_parts = _float_slices(a, plan.a_slice_bits, plan.a_slices, "a")
+    plan = _plan(a.fmt, b.fmt, a.shape[-1])
     b_parts = _float_slices(b, plan.b_slice_bits, plan.b_slices, "b")
-    shape = a.shape[:-1] + b.shape[-1:]
+
+    def multiply(a_part: np.ndarray, j: int, block: slice, out: np.ndarray) -> None:
+        np.matmul(a_part[..., block], b_parts[j][..., block, :], out=out)
+
+    return _sliced_product(a, b.fmt, plan, a.shape[:-1] + b.shape[-1:], multiply)
+
+
+def fx_matmul_grouped(a: FixedArray, b: Sequence[FixedArray],
+                      bounds: Sequence[int]) -> WideFixed:
+    """Row groups of ``a``, each times its own matrix: rows ``bounds[g]:bounds[g + 1]``
+    times ``b[g]`` (MoE experts over their queues), exact as ``fx_matmul``. The operands
+    are sliced and the products converted once for all groups; only the BLAS calls are
+    per group. Every ``b[g]`` has the same shape and format."""
+    if len(b) + 1 != len(bounds) or bounds[0] != 0 or bounds[-1] != a.shape[0]:
+        raise ValueError(f"fx_matmul_grouped: {len(b)} matrices need {len(b) + 1} bounds "
+                         f"from 0 to {a.shape[0]}, got {list(bounds)}")
+    if a.ndim != 2 or any(m.shape != b[0].shape or m.fmt != b[0].fmt for m in b) \
+            or a.shape[1] != b[0].shape[0]:
+        raise ValueError(f"fx_matmul_grouped: rows {a.shape} do not fit matrices "
+                         f"{sorted({(m.shape, str(m.fmt)) for m in b})}")
+    plan = _plan(a.fmt, b[0].fmt, a.shape[1])
+    b_parts = [_float_slices(m, plan.b_slice_bits, plan.b_slices, f"b{g}")
+               for g, m in enumerate(b)]
+    groups = [(g, slice(lo, hi)) for g, (lo, hi) in enumerate(itertools.pairwise(bounds))
+              if hi > lo]
+
+    def multiply(a_part: np.ndarray, j: int, block: slice, out: np.ndarray) -> None:
+        for g, rows in groups:
+            np.matmul(a_part[rows, block], b_parts[g][j][block], out=out[rows])
+
+    return _sliced_product(a, b[0].fmt, plan, (a.shape[0], b[0].shape[1]), multiply)
+
+
+def _sliced_product(a: FixedArray, b_fmt: FixedFormat, plan: _Plan, shape: tuple[int, ...],
+                    multiply: Callable[[np.ndarray, int, slice, np.ndarray], None],
+                    ) -> WideFixed:
+    """The limbs of a product: per pair of bit slices (a's i-th, b's j-th), the blocks of
+    the reduction ``multiply`` computes in float64, summed exactly in int64."""
+    length = a.shape[-1]
+    a_parts = _float_slices(a, plan.a_slice_bits, plan.a_slices, "a")
     product = _workspace.get("product", shape, np.float64)
     a_bits = [_slice_bits(_magnitude_bits(a.fmt), plan.a_slice_bits, plan.a_slices, i)
               for i in range(plan.a_slices)]
-    b_bits = [_slice_bits(_magnitude_bits(b.fmt), plan.b_slice_bits, plan.b_slices, j)
+    b_bits = [_slice_bits(_magnitude_bits(b_fmt), plan.b_slice_bits, plan.b_slices, j)
               for j in range(plan.b_slices)]
     growth = max(length - 1, 0).bit_length()
     parts = []
-    for (i, a_part), (j, b_part) in itertools.product(enumerate(a_parts), enumerate(b_parts)):
+    for (i, a_part), j in itertools.product(enumerate(a_parts), range(plan.b_slices)):
         total = np.zeros(shape, np.int64)
         for start in range(0, length, plan.block):
-            stop = start + plan.block
-            np.matmul(a_part[..., start:stop], b_part[..., start:stop, :], out=product)
+            multiply(a_part, j, slice(start, start + plan.block), product)
             total += product.astype(np.int64)  # exact: every block sum is below 2**53
         parts.append((total, i * plan.a_slice_bits + j * plan.b_slice_bits,
                       a_bits[i] + b_bits[j] + growth))
-    return WideFixed.from_parts(parts, result)
+    return WideFixed.from_parts(parts, accumulator_format(a.fmt, b_fmt, max(length, 1)))
 
 
 def fx_matmul(a: FixedArray, b: FixedArray) -> FixedArray:

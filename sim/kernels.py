@@ -15,7 +15,7 @@ import numpy as np
 from .approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
 from .fixed_array import FixedArray, quantize
 from .fixed_format import INT64_BITS, FixedFormat
-from .fx_matmul import fx_matmul, fx_matmul_wide
+from .fx_matmul import fx_matmul, fx_matmul_grouped, fx_matmul_wide
 from .wide_fixed import WideFixed, exact_product_cast
 
 
@@ -33,24 +33,29 @@ def _raw_sum(x: FixedArray, axis: int) -> FixedArray:
 
 # --------------------------------------------------------------------------- patch embedding
 def patchify(pixels: FixedArray, patch: int) -> FixedArray:
-    """(3, H, W) pixels to (patches, 3 * patch * patch) rows, patches in raster order and
-    each row in the conv weight's (channel, y, x) order."""
-    channels, height, width = pixels.shape
+    """(..., 3, H, W) pixels to (..., patches, 3 * patch * patch) rows, patches in raster
+    order and each row in the conv weight's (channel, y, x) order."""
+    *images, channels, height, width = pixels.shape
     rows, cols = height // patch, width // patch
-    raw = pixels.raw.reshape(channels, rows, patch, cols, patch)
-    raw = raw.transpose(1, 3, 0, 2, 4).reshape(rows * cols, channels * patch * patch)
+    raw = pixels.raw.reshape(-1, channels, rows, patch, cols, patch)
+    raw = raw.transpose(0, 2, 4, 1, 3, 5).reshape(*images, rows * cols,
+                                                   channels * patch * patch)
     return FixedArray._trusted(raw, pixels.fmt)
 
 
 def patch_embed(pixels: FixedArray, weight: FixedArray, bias: FixedArray,
                 position: FixedArray, patch: int, out_fmt: FixedFormat) -> FixedArray:
-    """Tokens (patches + 1, dim): row 0 is the CLS token, ``position[0]`` (CLS plus its
-    position, combined at export); row i is patch i's linear map plus bias plus position."""
+    """Tokens (..., patches + 1, dim) of (..., 3, H, W) pixels: row 0 is the CLS token,
+    ``position[0]`` (CLS plus its position, combined at export); row i is patch i's linear
+    map plus bias plus position."""
     patches = patchify(pixels, patch)
-    embedded = fx_matmul(patches, weight.T) + _broadcast(bias, (patches.shape[0], weight.shape[0]))
-    cls = FixedArray._trusted(np.zeros((1, weight.shape[0]), embedded.raw.dtype), embedded.fmt)
-    stacked = FixedArray._trusted(np.concatenate([cls.raw, embedded.raw]), embedded.fmt)
-    return (stacked + position).cast(out_fmt)
+    *images, count, length = patches.shape
+    rows = patches.reshape(-1, length)
+    embedded = fx_matmul(rows, weight.T) + _broadcast(bias, (rows.shape[0], weight.shape[0]))
+    embedded_raw = embedded.raw.reshape(-1, count, weight.shape[0])
+    cls = np.zeros((embedded_raw.shape[0], 1, weight.shape[0]), embedded_raw.dtype)
+    stacked = np.concatenate([cls, embedded_raw], axis=1).reshape(*images, count + 1, -1)
+    return (FixedArray._trusted(stacked, embedded.fmt) + position).cast(out_fmt)
 
 
 # --------------------------------------------------------------------------- layer norm
@@ -73,6 +78,7 @@ class LayerNormSpec:
 
 def layer_norm(x: FixedArray, gamma: FixedArray, beta: FixedArray,
                spec: LayerNormSpec) -> FixedArray:
+    """Over the last axis of (tokens, dim) rows."""
     tokens, dim = x.shape
     inv_dim = FixedArray(np.array(round(2**spec.inv_dim_bits / dim)),
                          FixedFormat(spec.inv_dim_bits + 1, 1, signed=False))
@@ -159,12 +165,15 @@ def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,
     A new maximum rescales the sum: sum <- round(sum * exp(old - new)) + 1. Between new
     maxima the sum only adds exp terms, exactly, so it is computed segment by segment:
     the loop runs once per new maximum (a handful), not once per key. Returns the max and
-    1/sum per (head, row), as the hardware stores them for A x V.
+    1/sum per (..., head, row) of (..., head, row, key) scores, as the hardware stores them
+    for A x V.
     """
-    heads, rows, keys = scores.shape
+    *stacks, rows, keys = scores.shape
+    raw = scores.raw.reshape(-1, rows, keys)
+    heads = raw.shape[0]
     fmt, sum_fmt = scores.fmt, spec.sum_fmt
     order = key_order(rows, parallel)
-    visited = np.take_along_axis(scores.raw, np.broadcast_to(order, scores.shape), axis=2)
+    visited = np.take_along_axis(raw, np.broadcast_to(order, raw.shape), axis=2)
     running = np.maximum.accumulate(visited, axis=2)
     terms = spec.exp(spec.difference(FixedArray._trusted(visited, fmt),
                                      FixedArray._trusted(running, fmt)))
@@ -193,8 +202,8 @@ def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,
                                           FixedArray._trusted(newer, fmt)))
         rescaled = exact_product_cast(FixedArray._trusted(total, sum_fmt), factor, sum_fmt).raw
         total = np.where(present, rescaled + sums[..., step], total)
-    peak = FixedArray._trusted(running[..., -1], fmt)
-    return peak, spec.reciprocal(FixedArray._trusted(total, sum_fmt))
+    peak = FixedArray._trusted(running[..., -1].reshape(*stacks, rows), fmt)
+    return peak, spec.reciprocal(FixedArray._trusted(total.reshape(*stacks, rows), sum_fmt))
 
 
 def softmax_update(peak: FixedArray, total: FixedArray, score: FixedArray,
@@ -219,18 +228,27 @@ def softmax_update(peak: FixedArray, total: FixedArray, score: FixedArray,
 
 
 def split_heads(x: FixedArray, heads: int) -> FixedArray:
-    """(tokens, dim) to (heads, tokens, head_dim): head h owns columns h*d .. (h+1)*d."""
-    tokens, dim = x.shape
-    return FixedArray._trusted(x.raw.reshape(tokens, heads, dim // heads).transpose(1, 0, 2),
-                               x.fmt)
+    """(..., tokens, dim) to (..., heads, tokens, head_dim): head h owns columns h*d to
+    (h+1)*d."""
+    *images, tokens, dim = x.shape
+    raw = x.raw.reshape(*images, tokens, heads, dim // heads)
+    return FixedArray._trusted(np.moveaxis(raw, -2, -3), x.fmt)
+
+
+def merge_heads(x: FixedArray) -> FixedArray:
+    """(..., heads, tokens, head_dim) back to (..., tokens, dim)."""
+    *images, heads, tokens, width = x.shape
+    raw = np.moveaxis(x.raw, -3, -2).reshape(*images, tokens, heads * width)
+    return FixedArray._trusted(raw, x.fmt)
 
 
 def attention_scores(q: FixedArray, k: FixedArray, heads: int,
                      out_fmt: FixedFormat) -> FixedArray:
-    """(heads, tokens, tokens) q_h k_h^T per head (1/sqrt(d) is folded into q's weights)."""
+    """(..., heads, tokens, tokens) q_h k_h^T per head of (..., tokens, dim) queries and
+    keys (1/sqrt(d) is folded into q's weights)."""
     keys = split_heads(k, heads)
-    return fx_matmul_wide(split_heads(q, heads),
-                          FixedArray._trusted(keys.raw.transpose(0, 2, 1), k.fmt)).cast(out_fmt)
+    return fx_matmul_wide(split_heads(q, heads), FixedArray._trusted(
+        np.swapaxes(keys.raw, -1, -2), k.fmt)).cast(out_fmt)
 
 
 def attention_probabilities(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
@@ -246,11 +264,8 @@ def attention_output(scores: FixedArray, peak: FixedArray, inv_sum: FixedArray,
                      v: FixedArray, spec: SoftmaxSpec, out_fmt: FixedFormat) -> FixedArray:
     """Softmax-normalized A x V: the probabilities times V exactly per head, cast once;
     heads concatenated to (tokens, dim). Normalization happens here, inside the product."""
-    heads, tokens = scores.shape[:2]
     probs = attention_probabilities(scores, peak, inv_sum, spec)
-    outputs = fx_matmul_wide(probs, split_heads(v, heads)).cast(out_fmt)
-    return FixedArray._trusted(outputs.raw.transpose(1, 0, 2).reshape(tokens, v.shape[1]),
-                               out_fmt)
+    return merge_heads(fx_matmul_wide(probs, split_heads(v, scores.shape[-3])).cast(out_fmt))
 
 
 # --------------------------------------------------------------------------- mixture of experts
@@ -298,23 +313,24 @@ def expert_queues(chosen: np.ndarray, experts: int) -> list[np.ndarray]:
 
 @dataclass(frozen=True)
 class ExpertWeights:
-    """Per expert: fc1 weight (hidden, dim) and bias, fc2 weight (dim, hidden) and bias."""
+    """Per expert: fc1 weight (hidden, dim), fc2 weight (dim, hidden); the biases stacked,
+    (experts, hidden) and (experts, dim)."""
 
     fc1_weight: list[FixedArray]
-    fc1_bias: list[FixedArray]
+    fc1_bias: FixedArray
     fc2_weight: list[FixedArray]
-    fc2_bias: list[FixedArray]
+    fc2_bias: FixedArray
 
     @classmethod
     def from_stacked(cls, fc1_weight: FixedArray, fc1_bias: FixedArray,
                      fc2_weight: FixedArray, fc2_bias: FixedArray) -> ExpertWeights:
-        """Split (experts, ...) tensors; frozen ones give frozen experts (kept float slices)."""
+        """Split (experts, ...) weights; frozen ones give frozen experts (kept float slices)."""
 
         def split(x: FixedArray) -> list[FixedArray]:
             parts = [FixedArray._trusted(x.raw[e], x.fmt) for e in range(x.shape[0])]
             return [p.frozen() for p in parts] if x.memo() is not None else parts
 
-        return cls(split(fc1_weight), split(fc1_bias), split(fc2_weight), split(fc2_bias))
+        return cls(split(fc1_weight), fc1_bias, split(fc2_weight), fc2_bias)
 
 
 def moe(x: FixedArray, residual: FixedArray, probs: FixedArray, chosen: np.ndarray,
@@ -325,15 +341,17 @@ def moe(x: FixedArray, residual: FixedArray, probs: FixedArray, chosen: np.ndarr
     residual, cast once. Returns the block output and the queues."""
     queues = expert_queues(chosen, probs.shape[1])
     tokens, top_k = chosen.shape
+    order = np.concatenate(queues)  # the gathered rows, expert after expert
+    bounds = np.cumsum([0] + [len(queue) for queue in queues])
+    owner = np.repeat(np.arange(len(queues)), np.diff(bounds))
+    fc1 = fx_matmul_grouped(x[order], [w.T for w in experts.fc1_weight], bounds)
+    fc1_bias = FixedArray._trusted(experts.fc1_bias.raw[owner], experts.fc1_bias.fmt)
+    hidden = gelu((fc1 + fc1_bias).cast(gelu.input_fmt))
+    fc2 = fx_matmul_grouped(hidden, [w.T for w in experts.fc2_weight], bounds)
+    fc2_bias = FixedArray._trusted(experts.fc2_bias.raw[owner], experts.fc2_bias.fmt)
+    out = (fc2 + fc2_bias).cast(expert_out_fmt)
     outputs = np.zeros((tokens, top_k, x.shape[1]), np.int64)  # by each token's k-th choice
-    for expert, queue in enumerate(queues):
-        if len(queue) == 0:
-            continue
-        hidden = linear(x[queue], experts.fc1_weight[expert], experts.fc1_bias[expert],
-                        gelu.output_fmt, gelu=gelu)
-        out = linear(hidden, experts.fc2_weight[expert], experts.fc2_bias[expert],
-                     expert_out_fmt)
-        outputs[queue, np.argmax(chosen[queue] == expert, axis=1)] = out.raw
+    outputs[order, np.argmax(chosen[order] == owner[:, None], axis=1)] = out.raw
     scores = FixedArray._trusted(np.take_along_axis(probs.raw, chosen, axis=1)[..., None],
                                  probs.fmt)
     weighted = WideFixed.of(scores) * WideFixed.of(FixedArray._trusted(outputs, expert_out_fmt))

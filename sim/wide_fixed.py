@@ -63,13 +63,15 @@ def _limb_bits(a_bits: int, b_bits: int) -> tuple[int, int]:
 
 
 def _merged(parts: list[_Part]) -> tuple[_Part, ...]:
-    """Parts worth the same shift added into one where the sum still fits an int64."""
+    """As few parts as an int64 allows: each part folded into the one below it (shifted to
+    its scale) while the sum still fits. Fewer parts, fewer passes over the arrays."""
     out: list[_Part] = []
     for part in sorted(parts, key=lambda p: p.shift):
         last = out[-1] if out else None
-        if (last is not None and last.shift == part.shift
-                and max(last.bits, part.bits) + 1 <= INT64_BITS):
-            out[-1] = _Part(last.values + part.values, part.shift, max(last.bits, part.bits) + 1)
+        gap = part.shift - last.shift if last is not None else 0
+        if last is not None and max(last.bits, part.bits + gap) + 1 <= INT64_BITS:
+            values = last.values + (part.values << gap if gap else part.values)
+            out[-1] = _Part(values, last.shift, max(last.bits, part.bits + gap) + 1)
         else:
             out.append(part)
     return tuple(out)
@@ -148,27 +150,43 @@ class WideFixed:
         if dst.width > INT64_BITS:
             return None
         drop = self.fmt.frac_bits - dst.frac_bits
-        whole = [p for p in self.parts if p.shift >= drop]
-        cut = [p for p in self.parts if p.shift < drop]
+        parts = list(self.parts)
+        cut = [p for p in parts if p.shift < drop]
+        if cut and dst.rounding == "RND":  # half up: add half an LSB, then floor
+            low = cut[0]
+            half = 1 << (drop - 1 - low.shift)
+            bits = max(low.bits, drop - 1 - low.shift) + 1
+            if bits <= INT64_BITS:
+                parts[parts.index(low)] = cut[0] = _Part(low.values + half, low.shift, bits)
+                dst_rounding = "TRN"
+            else:
+                dst_rounding = dst.rounding
+        else:
+            dst_rounding = dst.rounding
+        whole = [p for p in parts if p.shift >= drop]
         floor_bounds = ([p.bits + p.shift - drop for p in whole]
                         + [p.bits - (drop - p.shift) for p in cut] + [0] * (len(cut) + 1))
         if _bound_bits(floor_bounds) + 1 > INT64_BITS or (cut and drop + len(cut).bit_length()
                                                           > INT64_BITS):
             return None
-        floor = np.zeros(self.shape, np.int64)
+        floor = None
         for p in whole:
-            floor += p.values << (p.shift - drop)
-        if not cut:
+            term = p.values << (p.shift - drop) if p.shift != drop else p.values
+            floor = term if floor is None else floor + term
+        for p in cut:
+            term = p.values >> (drop - p.shift)
+            floor = term if floor is None else floor + term
+        floor = np.broadcast_to(floor, self.shape)
+        if not cut or (dst_rounding == "TRN" and len(cut) == 1):  # exact, or no carries
             return _handle_overflow(floor, dst)
         remainder = np.zeros(self.shape, np.int64)
         for p in cut:
-            floor += p.values >> (drop - p.shift)
             remainder += (p.values & ((1 << (drop - p.shift)) - 1)) << p.shift
-        floor += remainder >> drop
+        floor = floor + (remainder >> drop)
         remainder &= (1 << drop) - 1
         half = 1 << (drop - 1)
         increment = _round_increment(
-            dst.rounding, negative=floor < 0, above_half=remainder > half,
+            dst_rounding, negative=floor < 0, above_half=remainder > half,
             tie=remainder == half, inexact=remainder != 0, odd=(floor & 1) == 1)
         return _handle_overflow(floor + increment, dst)
 

@@ -1,0 +1,64 @@
+"""A batch of images through the simulator equals each image alone, bit for bit: tokens,
+every traced layer and every expert queue."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgemoe.model.data.datasets import SceneDataset
+from edgemoe.model.hardware_weights import hardware_weights
+from edgemoe.sim.accelerator import Accelerator
+from edgemoe.sim.config import AcceleratorConfig
+from edgemoe.sim.quant import calibrate, quantize_weights
+
+
+def assert_batch_matches_singles(model, preset: str, accelerator: AcceleratorConfig) -> None:
+    weights = hardware_weights(model)
+    images = SceneDataset("val", 16, 64, 128).images.numpy()
+    spec = calibrate(model.config, weights, images[8:12], preset)
+    engine = Accelerator(model.config, accelerator, spec,
+                         quantize_weights(weights, spec, model.config))
+    batch = list(images[:5])
+    for task in model.config.tasks:
+        together = engine.run_batch(batch, task, trace=True)
+        assert len(together) == len(batch)
+        for image, result in zip(batch, together, strict=True):
+            alone = engine.run(image, task, trace=True)
+            assert result.tokens.fmt == alone.tokens.fmt
+            assert np.array_equal(result.tokens.raw, alone.tokens.raw)
+            assert result.trace.keys() == alone.trace.keys()
+            for name, value in alone.trace.items():
+                assert value.fmt == result.trace[name].fmt, name
+                assert np.array_equal(value.raw, result.trace[name].raw), name
+            assert result.queues.keys() == alone.queues.keys()
+            for layer, queues in alone.queues.items():
+                assert [q.tolist() for q in queues] == [q.tolist()
+                                                        for q in result.queues[layer]], layer
+
+
+@pytest.mark.parametrize("preset", ["int16", "edge-moe"])
+def test_a_batch_equals_each_image_alone(tiny_run, preset: str) -> None:
+    from edgemoe.model.checkpoint import load_checkpoint
+
+    model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+    assert_batch_matches_singles(model, preset, AcceleratorConfig())
+
+
+def test_a_batch_equals_each_image_alone_with_other_semantics(model_variant) -> None:
+    """Per-task final norms, the renormalized gate, attention two rows at a time."""
+    model = model_variant(final_norm="per-task", gate="renormalized-top-k")
+    assert_batch_matches_singles(model, "int16", AcceleratorConfig(attention_parallel=2))
+
+
+def test_an_empty_batch_is_refused(tiny_run) -> None:
+    from edgemoe.model.checkpoint import load_checkpoint
+
+    model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+    weights = hardware_weights(model)
+    images = SceneDataset("val", 16, 64, 128).images.numpy()
+    spec = calibrate(model.config, weights, images[:2], "int16")
+    engine = Accelerator(model.config, AcceleratorConfig(), spec,
+                         quantize_weights(weights, spec, model.config))
+    with pytest.raises(ValueError, match="at least one image"):
+        engine.run_batch([], model.config.tasks[0])
