@@ -92,6 +92,23 @@ def _gelu_table(entries: int, step_bits: int, frac_bits: int) -> np.ndarray:
     return _frozen(values)
 
 
+def _segments(table: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation on a table: each segment's start ``table[i] << shift`` and its
+    fall ``table[i] - table[i + 1]``, so a point is ``start[i] - fall[i] * offset``."""
+    return _frozen(table[:-1] << shift), _frozen(table[:-1] - table[1:])
+
+
+@cache
+def _exp_segments(table_bits: int, frac_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    return _segments(_exp_table(table_bits, frac_bits), frac_bits - table_bits)
+
+
+@cache
+def _gelu_segments(entries: int, step_bits: int, frac_bits: int,
+                   shift: int) -> tuple[np.ndarray, np.ndarray]:
+    return _segments(_gelu_table(entries, step_bits, frac_bits), shift)
+
+
 #: Inputs up to this width are evaluated once for every possible value and then looked up.
 LOOKUP_BITS = 16
 
@@ -159,9 +176,9 @@ class ExpSpec(_Approximation):
         whole, fraction = t >> ft, t & ((1 << ft) - 1)
         segment_bits = ft - self.table_bits
         index, offset = fraction >> segment_bits, fraction & ((1 << segment_bits) - 1)
-        table = self.table()
         # table[i] + (table[i+1] - table[i]) * offset / 2**segment_bits, kept exact
-        value = (table[index] << segment_bits) - (table[index] - table[index + 1]) * offset
+        start, fall = _exp_segments(self.table_bits, self.frac_bits)
+        value = start[index] - fall[index] * offset
         value = value >> np.minimum(whole, MAX_SHIFT)  # below 2**(ft + segment_bits + 1)
         return _cast(value, ft + segment_bits, self.output_fmt, bits=ft + segment_bits + 2)
 
@@ -294,8 +311,9 @@ class GeluSpec(_Approximation):
             offset_bits, index, offset = 0, magnitude << (self.step_bits - fx), 0 * magnitude
         inside = index < self.entries
         index = np.minimum(index, self.entries - 1)
-        table = self.table()
-        correction = (table[index] << offset_bits) - (table[index] - table[index + 1]) * offset
+        start, fall = _gelu_segments(self.entries, self.step_bits, self.frac_bits,
+                                     offset_bits)
+        correction = start[index] - fall[index] * offset
         correction = np.where(inside, correction, 0)  # g + offset_bits fraction bits
         frac = g + offset_bits
         relu = np.maximum(x.raw, 0) << (frac - fx)  # exact: frac >= fx as frac_bits >= step_bits

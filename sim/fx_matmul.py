@@ -180,10 +180,15 @@ def _sliced_product(a: FixedArray, b_fmt: FixedFormat, plan: _Plan, shape: tuple
     growth = max(length - 1, 0).bit_length()
     parts = []
     for (i, a_part), j in itertools.product(enumerate(a_parts), range(plan.b_slices)):
-        total = np.zeros(shape, np.int64)
+        total = None
         for start in range(0, length, plan.block):
             multiply(a_part, j, slice(start, start + plan.block), product)
-            total += product.astype(np.int64)  # exact: every block sum is below 2**53
+            if total is None:  # exact: every block sum is below 2**53
+                total = product.astype(np.int64)
+            else:
+                total += product.astype(np.int64)
+        if total is None:  # an empty reduction
+            total = np.zeros(shape, np.int64)
         parts.append((total, i * plan.a_slice_bits + j * plan.b_slice_bits,
                       a_bits[i] + b_bits[j] + growth))
     return WideFixed.from_parts(parts, accumulator_format(a.fmt, b_fmt, max(length, 1)))

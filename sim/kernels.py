@@ -9,6 +9,7 @@ weights travel with the weights; formats of results and internals come in a spec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -76,18 +77,24 @@ class LayerNormSpec:
         return self.rsqrt.input_fmt
 
 
+@lru_cache(maxsize=256)
+def _layer_norm_constants(spec: LayerNormSpec, dim: int) -> tuple[FixedArray, FixedArray]:
+    """1/dim and epsilon as the hardware holds them."""
+    inv_dim = FixedArray(np.array(round(2**spec.inv_dim_bits / dim)),
+                         FixedFormat(spec.inv_dim_bits + 1, 1, signed=False))
+    return inv_dim.frozen(), FixedArray.from_float(spec.eps, spec.var_fmt).frozen()
+
+
 def layer_norm(x: FixedArray, gamma: FixedArray, beta: FixedArray,
                spec: LayerNormSpec) -> FixedArray:
     """Over the last axis of (tokens, dim) rows."""
     tokens, dim = x.shape
-    inv_dim = FixedArray(np.array(round(2**spec.inv_dim_bits / dim)),
-                         FixedFormat(spec.inv_dim_bits + 1, 1, signed=False))
+    inv_dim, eps = _layer_norm_constants(spec, dim)
     total = _raw_sum(x, axis=1)
     squares = (WideFixed.of(x) * WideFixed.of(x)).sum(axis=1)
     mean = exact_product_cast(total, inv_dim, spec.mean_fmt)
     mean_of_squares = (squares * inv_dim).cast(spec.var_fmt)
     variance = mean_of_squares - exact_product_cast(mean, mean, spec.var_fmt)
-    eps = FixedArray.from_float(spec.eps, spec.var_fmt)
     variance = FixedArray._trusted(np.maximum(variance.raw, 0), variance.fmt) + eps
     inv_std = spec.rsqrt(variance.cast(spec.var_fmt))
     centered = x - FixedArray._trusted(mean.raw[:, None], mean.fmt)
@@ -150,12 +157,16 @@ class SoftmaxSpec:
         return (lower - upper).cast(self.exp.input_fmt)
 
 
+@lru_cache(maxsize=64)
 def key_order(tokens: int, parallel: int) -> np.ndarray:
     """(tokens, tokens): the keys query row r visits, in order. The rows are processed
     ``parallel`` at a time; row b*P + o starts at key o and wraps, so the P rows of a
-    block read P different keys each cycle and K/V stream once per block."""
+    block read P different keys each cycle and K/V stream once per block. (Read-only:
+    one array for every caller.)"""
     offsets = np.arange(tokens) % parallel
-    return (offsets[:, None] + np.arange(tokens)[None, :]) % tokens
+    order = (offsets[:, None] + np.arange(tokens)[None, :]) % tokens
+    order.flags.writeable = False
+    return order
 
 
 def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,
@@ -172,8 +183,10 @@ def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,
     raw = scores.raw.reshape(-1, rows, keys)
     heads = raw.shape[0]
     fmt, sum_fmt = scores.fmt, spec.sum_fmt
-    order = key_order(rows, parallel)
-    visited = np.take_along_axis(raw, np.broadcast_to(order, raw.shape), axis=2)
+    visited = np.empty_like(raw)  # row r visits its keys from r % parallel on, wrapping
+    for offset in range(min(parallel, rows)):
+        visited[:, offset::parallel, :keys - offset] = raw[:, offset::parallel, offset:]
+        visited[:, offset::parallel, keys - offset:] = raw[:, offset::parallel, :offset]
     running = np.maximum.accumulate(visited, axis=2)
     terms = spec.exp(spec.difference(FixedArray._trusted(visited, fmt),
                                      FixedArray._trusted(running, fmt)))
@@ -193,15 +206,16 @@ def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,
     which = segment[head, row, start]
     sums[head, row, which] = cumulative[head, row, end] - before
     maxima[head, row, which] = visited[head, row, start]
-    segments = segment[..., -1] + 1
+    # step s rescales by exp(max before s - max of s); rows with fewer segments stay put
+    present = np.arange(1, count) < segment[..., -1:] + 1
+    newer = np.where(present, maxima[..., 1:], maxima[..., :-1])
+    factors = spec.exp(spec.difference(FixedArray._trusted(maxima[..., :-1], fmt),
+                                       FixedArray._trusted(newer, fmt)))
     total = sums[..., 0]
     for step in range(1, count):
-        present = step < segments
-        newer = np.where(present, maxima[..., step], maxima[..., step - 1])
-        factor = spec.exp(spec.difference(FixedArray._trusted(maxima[..., step - 1], fmt),
-                                          FixedArray._trusted(newer, fmt)))
-        rescaled = exact_product_cast(FixedArray._trusted(total, sum_fmt), factor, sum_fmt).raw
-        total = np.where(present, rescaled + sums[..., step], total)
+        rescaled = exact_product_cast(FixedArray._trusted(total, sum_fmt),
+                                      factors[..., step - 1], sum_fmt).raw
+        total = np.where(present[..., step - 1], rescaled + sums[..., step], total)
     peak = FixedArray._trusted(running[..., -1].reshape(*stacks, rows), fmt)
     return peak, spec.reciprocal(FixedArray._trusted(total.reshape(*stacks, rows), sum_fmt))
 

@@ -13,7 +13,7 @@ to Python ints, so nothing is lost either way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,8 +24,7 @@ from .fixed_format import INT64_BITS, FixedFormat, product_format, sum_format
 _MIN_LIMB_BITS = 16
 
 
-@dataclass(frozen=True)
-class _Part:
+class _Part(NamedTuple):
     values: np.ndarray  # int64
     shift: int  # raw bits this part is worth: values << shift
     bits: int  # |values| <= 2**bits
@@ -52,14 +51,16 @@ def _split(part: _Part, max_bits: int) -> list[_Part]:
 
 def _limb_bits(a_bits: int, b_bits: int) -> tuple[int, int]:
     """Limb widths for factors of ``a_bits`` and ``b_bits`` magnitude bits so that every
-    limb product fits an int64: split only the wider factor where that is enough."""
-    if a_bits + b_bits <= INT64_BITS:
+    limb product fits an int64 with a bit to spare (a rounding constant, a carry): split
+    only the wider factor where that is enough."""
+    budget = INT64_BITS - 1
+    if a_bits + b_bits <= budget:
         return a_bits, b_bits
-    if INT64_BITS - b_bits >= _MIN_LIMB_BITS and a_bits >= b_bits:
-        return INT64_BITS - b_bits, b_bits
-    if INT64_BITS - a_bits >= _MIN_LIMB_BITS:
-        return a_bits, INT64_BITS - a_bits
-    return INT64_BITS // 2, INT64_BITS // 2
+    if budget - b_bits >= _MIN_LIMB_BITS and a_bits >= b_bits:
+        return budget - b_bits, b_bits
+    if budget - a_bits >= _MIN_LIMB_BITS:
+        return a_bits, budget - a_bits
+    return budget // 2, budget // 2
 
 
 def _merged(parts: list[_Part]) -> tuple[_Part, ...]:
@@ -146,53 +147,71 @@ class WideFixed:
         return FixedArray._trusted(raw, dst)
 
     def _cast_in_int64(self, dst: FixedFormat) -> np.ndarray | None:
-        """The cast through int64 floor and remainder; None where a bound does not fit."""
-        if dst.width > INT64_BITS:
-            return None
+        """The cast in int64: the floor part by part, the dropped bits carried up from
+        the lowest part (a sticky bit for what falls off below); None where a bound does
+        not fit."""
         drop = self.fmt.frac_bits - dst.frac_bits
-        parts = list(self.parts)
-        cut = [p for p in parts if p.shift < drop]
-        if cut and dst.rounding == "RND":  # half up: add half an LSB, then floor
-            low = cut[0]
-            half = 1 << (drop - 1 - low.shift)
+        parts = list(self.parts)  # sorted by shift
+        rounding = dst.rounding
+        if parts[0].shift < drop and rounding == "RND":  # half up: add half an LSB, floor
+            low = parts[0]
             bits = max(low.bits, drop - 1 - low.shift) + 1
             if bits <= INT64_BITS:
-                parts[parts.index(low)] = cut[0] = _Part(low.values + half, low.shift, bits)
-                dst_rounding = "TRN"
-            else:
-                dst_rounding = dst.rounding
-        else:
-            dst_rounding = dst.rounding
-        whole = [p for p in parts if p.shift >= drop]
+                parts[0] = _Part(low.values + (1 << (drop - 1 - low.shift)), low.shift, bits)
+                rounding = "TRN"
+        cut = [p for p in parts if p.shift < drop]
+        whole = parts[len(cut):]
         floor_bounds = ([p.bits + p.shift - drop for p in whole]
-                        + [p.bits - (drop - p.shift) for p in cut] + [0] * (len(cut) + 1))
-        if _bound_bits(floor_bounds) + 1 > INT64_BITS or (cut and drop + len(cut).bit_length()
-                                                          > INT64_BITS):
+                        + [p.bits - (drop - p.shift) for p in cut] + [2] * bool(cut))
+        if (dst.width > INT64_BITS or _bound_bits(floor_bounds) + 1 > INT64_BITS
+                or (cut and drop - cut[0].shift > INT64_BITS - 1)):
             return None
-        floor = None
-        for p in whole:
-            term = p.values << (p.shift - drop) if p.shift != drop else p.values
-            floor = term if floor is None else floor + term
-        for p in cut:
-            term = p.values >> (drop - p.shift)
-            floor = term if floor is None else floor + term
-        floor = np.broadcast_to(floor, self.shape)
-        if not cut or (dst_rounding == "TRN" and len(cut) == 1):  # exact, or no carries
+        terms = [p.values << (p.shift - drop) if p.shift != drop else p.values for p in whole]
+        carry, carry_shift, carry_bits, sticky = None, 0, 0, None
+        if len(cut) == 1 and rounding == "TRN":
+            terms.append(cut[0].values >> drop - cut[0].shift)
+        elif cut:
+            for p in cut:
+                dropped = drop - p.shift
+                terms.append(p.values >> dropped)
+                low = p.values & ((1 << dropped) - 1)
+                if carry is not None:
+                    gap = p.shift - carry_shift
+                    if rounding != "TRN":
+                        lost = (carry & ((1 << gap) - 1)) != 0
+                        sticky = lost if sticky is None else sticky | lost
+                    low = low + (carry >> gap)
+                    carry_bits = max(dropped, carry_bits - gap) + 1
+                else:
+                    carry_bits = dropped
+                if carry_bits > INT64_BITS:
+                    return None
+                carry, carry_shift = low, p.shift
+            dropped = drop - carry_shift
+            terms.append(carry >> dropped)
+            carry &= (1 << dropped) - 1  # the dropped bits' top part
+        floor = terms[0]
+        for term in terms[1:]:
+            floor = floor + term
+        if floor.shape != self.shape:
+            floor = np.broadcast_to(floor, self.shape)
+        if carry is None or rounding == "TRN":
             return _handle_overflow(floor, dst)
-        remainder = np.zeros(self.shape, np.int64)
-        for p in cut:
-            remainder += (p.values & ((1 << (drop - p.shift)) - 1)) << p.shift
-        floor = floor + (remainder >> drop)
-        remainder &= (1 << drop) - 1
-        half = 1 << (drop - 1)
-        increment = _round_increment(
-            dst_rounding, negative=floor < 0, above_half=remainder > half,
-            tie=remainder == half, inexact=remainder != 0, odd=(floor & 1) == 1)
+        half = 1 << (dropped - 1)
+        above, tie, inexact = carry > half, carry == half, carry != 0
+        if sticky is not None:
+            above, tie, inexact = above | (tie & sticky), tie & ~sticky, inexact | sticky
+        increment = _round_increment(rounding, negative=floor < 0, above_half=above, tie=tie,
+                                     inexact=inexact, odd=(floor & 1) == 1)
         return _handle_overflow(floor + increment, dst)
 
     def exact(self) -> FixedArray:
         """The values as one ``FixedArray`` in ``fmt`` (Python ints when it is that wide)."""
         in_int64 = _bound_bits([p.bits + p.shift for p in self.parts]) <= INT64_BITS
+        if in_int64 and len(self.parts) == 1 and self.parts[0].values.shape == self.shape:
+            part = self.parts[0]
+            return FixedArray._trusted(part.values << part.shift if part.shift else part.values,
+                                       self.fmt)
         total = np.zeros(self.shape, np.int64 if in_int64 else object)
         for p in self.parts:
             values = p.values if in_int64 else p.values.astype(object)

@@ -16,7 +16,7 @@ import pytest
 from edgemoe.sim import FixedArray, FixedFormat
 from edgemoe.sim.fixed_format import OVERFLOW_MODES, ROUNDING_MODES
 from edgemoe.sim.fx_matmul import fx_matmul_wide
-from edgemoe.sim.wide_fixed import WideFixed, exact_product_cast
+from edgemoe.sim.wide_fixed import WideFixed, _Part, exact_product_cast
 
 SHAPE = (6, 40)
 
@@ -94,14 +94,40 @@ def test_exact_product_cast_rounds_once(dst: FixedFormat) -> None:
     assert got.raw.tolist() == (as_object(x) * as_object(y)).cast(dst).raw.tolist()
 
 
-@pytest.mark.parametrize("dst", DESTINATIONS, ids=str)
+COARSE = [FixedFormat(24, 12, True, rounding, overflow)  # drops 32 of a product's 44 bits
+          for rounding, overflow in itertools.product(ROUNDING_MODES, OVERFLOW_MODES)]
+
+
+@pytest.mark.parametrize("dst", DESTINATIONS + COARSE, ids=str)
 def test_ties_round_as_each_mode_says(dst: FixedFormat) -> None:
-    """Products that end exactly half an LSB above a value, of both signs, odd and even."""
+    """Products that end exactly half an LSB above a value, of both signs, odd and even,
+    and just above and below half (by a low bit or a high one); the coarse destinations
+    drop bits from two limbs, so the half is decided by a carry and the bits below it."""
+    drop = 44 - dst.frac_bits
     odd = np.arange(-9, 10, 2)
-    x = FixedArray(np.repeat(odd, len(odd)), FixedFormat(32, 10))
-    y = FixedArray(np.tile(odd, len(odd)) << 21, FixedFormat(32, 10))  # odd * 2**21
-    got = exact_product_cast(x, y, dst)
-    assert got.raw.tolist() == (as_object(x) * as_object(y)).cast(dst).raw.tolist()
+    x = np.repeat(odd, len(odd)) << (drop - 22)
+    y = np.tile(odd, len(odd)) << 21
+    for nudge_x, nudge_y in itertools.product((0, 1, -1), repeat=2):  # bits low and high
+        a = FixedArray(x + nudge_x, FixedFormat(32, 10))
+        b = FixedArray(y + nudge_y, FixedFormat(32, 10))
+        got = exact_product_cast(a, b, dst)
+        reference = (as_object(a) * as_object(b)).cast(dst)
+        assert got.raw.tolist() == reference.raw.tolist(), (nudge_x, nudge_y)
+
+
+@pytest.mark.parametrize("dst", COARSE, ids=str)
+def test_bits_carried_between_limbs_decide_the_rounding(dst: FixedFormat) -> None:
+    """Two limbs, 30 bits apart, cast dropping 32 bits: the half LSB sits in the upper
+    limb and any bit of the lower one, down to its last, breaks the tie."""
+    low = np.array([0, 1, 2, 2**29, 2**30 - 1, -1, -(2**30)])
+    high = np.array([0, 1, 2, 3, 4, -1, -2, -3])
+    lows, highs = (v.reshape(-1) for v in np.meshgrid(low, high))
+    wide = WideFixed.from_parts([(lows, 0, 31), (highs << 30, 0, 33)],  # one limb
+                                FixedFormat(60, 16))
+    split = WideFixed((_Part(lows, 0, 31), _Part(highs, 30, 3)), FixedFormat(60, 16),
+                      lows.shape)  # as a product's limbs arrive, unmerged
+    assert split._cast_in_int64(dst) is not None
+    assert split.cast(dst).raw.tolist() == wide.exact().cast(dst).raw.tolist()
 
 
 def test_casts_beyond_int64_fall_back_exactly() -> None:
