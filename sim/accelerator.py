@@ -9,10 +9,13 @@ not part of it: they run in float on the dequantized tokens.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .config import AcceleratorConfig, ModelConfig
 from .fixed_array import FixedArray
@@ -49,8 +52,10 @@ class Accelerator:
         return cls(manifest.config, manifest.accelerator, manifest.spec, weights)
 
     def __init__(self, config: ModelConfig, accelerator: AcceleratorConfig, spec: QuantSpec,
-                 weights: dict[str, FixedArray]) -> None:
+                 weights: dict[str, FixedArray], workers: int | None = None) -> None:
         self.config, self.accelerator, self.spec = config, accelerator, spec
+        #: threads ``run_batch`` shares images among (default: one per core)
+        self.workers = max(1, workers or os.cpu_count() or 1)
         # Weights are read-only from here on, so their float slices can be kept.
         self.weights = {name: FixedArray._trusted(value.raw, value.fmt).frozen()
                         for name, value in weights.items()}
@@ -76,14 +81,31 @@ class Accelerator:
 
     def run_batch(self, images: Sequence[np.ndarray], task: str,
                   trace: bool = False) -> list[SimResult]:
-        """Several images at once, each bit for bit as alone: every kernel works on rows
-        or on one image's attention, so stacking images only makes the products larger."""
-        config, spec, w = self.config, self.spec, self.weights
-        task_index = config.task_index(task)
+        """Several images, each bit for bit as alone, on every core: the images are shared
+        out among ``workers`` threads, each share stacked (numpy leaves the interpreter
+        lock while it computes on large arrays, and each thread keeps its own scratch
+        arrays), BLAS one thread each meanwhile. The weights are prepared once, for all."""
+        config = self.config
+        config.task_index(task)
         if len(images) == 0:
             raise ValueError("run_batch needs at least one image")
         for image in images:
             check_image(image, config)
+        workers = min(self.workers, len(images))
+        if workers == 1:
+            return self._run_stacked(images, task, trace)
+        shares = np.array_split(np.arange(len(images)), workers)
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+            done = pool.map(lambda share: self._run_stacked([images[i] for i in share], task,
+                                                            trace), shares)
+            return [result for share in done for result in share]
+
+    def _run_stacked(self, images: Sequence[np.ndarray], task: str,
+                     trace: bool) -> list[SimResult]:
+        """Images through the encoder together: every kernel works on rows or on one
+        image's attention, so stacking images only makes the products larger."""
+        config, spec, w = self.config, self.spec, self.weights
+        task_index = config.task_index(task)
         count, tokens = len(images), config.tokens
         results = [SimResult(tokens=None) for _ in images]  # type: ignore[arg-type]
 

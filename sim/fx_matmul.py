@@ -10,6 +10,7 @@ bit slices first. Tiling and loop order then cannot change a bit.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ EXACT_FLOAT_BITS = 53
 #: Blocks shorter than this waste BLAS; split operands into bit slices instead.
 MIN_BLOCK = 32
 MAX_SLICES = 6
+#: Shaped views of the scratch buffers kept for reuse (shapes vary with queue lengths).
+MAX_VIEWS = 256
 
 
 @dataclass(frozen=True)
@@ -75,13 +78,22 @@ class _Workspace(threading.local):
 
     def __init__(self) -> None:
         self.buffers: dict[str, np.ndarray] = {}
+        self.views: dict[tuple, np.ndarray] = {}
 
     def get(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        size = int(np.prod(shape))
+        key = (name, shape, dtype)
+        view = self.views.get(key)
+        if view is not None:
+            return view
+        size = math.prod(shape)
         buffer = self.buffers.get(name)
         if buffer is None or buffer.size < size or buffer.dtype != dtype:
             buffer = self.buffers[name] = np.empty(size, dtype=dtype)
-        return buffer[:size].reshape(shape)
+            self.views = {k: v for k, v in self.views.items() if k[0] != name}
+        if len(self.views) > MAX_VIEWS:
+            self.views.clear()
+        view = self.views[key] = buffer[:size].reshape(shape)
+        return view
 
 
 _workspace = _Workspace()
