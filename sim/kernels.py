@@ -191,23 +191,21 @@ def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,
     terms = spec.exp(spec.difference(FixedArray._trusted(visited, fmt),
                                      FixedArray._trusted(running, fmt)))
     terms_raw = quantize(terms.raw, terms.fmt, sum_fmt)  # exact: sum_fmt holds every bit
-    # segments: the keys seen under one maximum; segment sums from a cumulative sum
-    new_max = np.ones(visited.shape, dtype=bool)
-    new_max[..., 1:] = running[..., 1:] > running[..., :-1]
-    segment = np.cumsum(new_max, axis=2) - 1
-    count = int(segment[..., -1].max()) + 1
-    head, row, start = np.nonzero(new_max)
-    nxt = np.append(start[1:], keys)
-    end = np.where(nxt > start, nxt, keys) - 1  # a row's last segment runs to its end
-    cumulative = np.cumsum(terms_raw, axis=2)
-    before = np.where(start > 0, cumulative[head, row, np.maximum(start - 1, 0)], 0)
-    sums = np.zeros((heads, rows, count), dtype=np.int64)
-    maxima = np.zeros((heads, rows, count), dtype=visited.dtype)
-    which = segment[head, row, start]
-    sums[head, row, which] = cumulative[head, row, end] - before
-    maxima[head, row, which] = visited[head, row, start]
+    # segments: the keys seen under one maximum, each summed exactly in one pass
+    new_max = np.empty(visited.shape, dtype=bool)
+    new_max[..., 0] = True
+    np.greater(running[..., 1:], running[..., :-1], out=new_max[..., 1:])
+    starts = np.flatnonzero(new_max)  # every row's first segment starts at its first key
+    firsts = np.flatnonzero(starts % keys == 0)  # each row's first segment among starts
+    counts = np.diff(np.append(firsts, len(starts)))
+    count = int(counts.max())
+    which = (starts // keys, np.arange(len(starts)) - np.repeat(firsts, counts))
+    sums = np.zeros((heads * rows, count), dtype=np.int64)
+    maxima = np.zeros((heads * rows, count), dtype=visited.dtype)
+    sums[which] = np.add.reduceat(terms_raw.reshape(-1), starts)
+    maxima[which] = visited.reshape(-1)[starts]
     # step s rescales by exp(max before s - max of s); rows with fewer segments stay put
-    present = np.arange(1, count) < segment[..., -1:] + 1
+    present = np.arange(1, count) < counts[:, None]
     newer = np.where(present, maxima[..., 1:], maxima[..., :-1])
     factors = spec.exp(spec.difference(FixedArray._trusted(maxima[..., :-1], fmt),
                                        FixedArray._trusted(newer, fmt)))
