@@ -59,6 +59,10 @@ class FixedFormat:
     overflow: str = "WRAP"
 
     def __post_init__(self) -> None:
+        if (type(self.width) is int and type(self.int_bits) is int
+                and type(self.signed) is bool and 1 <= self.width <= MAX_WIDTH
+                and self.rounding in ROUNDING_MODES and self.overflow in OVERFLOW_MODES):
+            return  # already canonical: formats are made on every kernel call
         if isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)):
             raise ValueError(f"FixedFormat.width must be an int, got {self.width!r}")
         if not 1 <= self.width <= MAX_WIDTH:
