@@ -71,8 +71,9 @@ def _round_increment(mode: str, *, negative: np.ndarray, above_half: np.ndarray,
     raise AssertionError(f"unhandled rounding mode {mode}")
 
 
-def _handle_overflow(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
-    """Bring exact integers into ``fmt``'s raw range by its overflow mode."""
+def _handle_overflow(values: np.ndarray, fmt: FixedFormat, owned: bool = False) -> np.ndarray:
+    """Bring exact integers into ``fmt``'s raw range by its overflow mode (in place when
+    the caller ``owned`` a fresh int64 array)."""
     if fmt.storage.kind == "O" or not isinstance(values, np.ndarray):
         values = _as_dtype(values, np.dtype(object))  # limits and mask beyond an int64
     lo, hi = fmt.min_raw, fmt.max_raw
@@ -90,7 +91,7 @@ def _handle_overflow(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
         if values.dtype.kind == "O":
             out = np.where(values > hi, hi, np.where(values < lo, lo, values))
         else:
-            out = np.clip(values, lo, hi)
+            out = np.clip(values, lo, hi, out=values if owned else None)
     return _as_dtype(out, fmt.storage)
 
 
@@ -104,9 +105,11 @@ def quantize(raw: np.ndarray, src: FixedFormat, dst: FixedFormat) -> np.ndarray:
         # Past width+1 dropped bits, floor and every rounding decision are already fixed.
         shift = min(shift, src.width + 1)
         if dst.rounding == "TRN":
-            return _handle_overflow(values >> shift, dst)
+            return _handle_overflow(values >> shift, dst, owned=True)
         if dst.rounding == "RND":  # half up: one add and one shift
-            return _handle_overflow((values + (1 << (shift - 1))) >> shift, dst)
+            rounded = values + (1 << (shift - 1))
+            rounded >>= shift
+            return _handle_overflow(rounded, dst, owned=True)
         floor = values >> shift
         dropped = values - (floor << shift)
         half = 1 << (shift - 1)

@@ -288,8 +288,9 @@ def test_differential_test_catches_a_wrong_overflow_mode(oracle: dict, monkeypat
 
     real = fixed_array._handle_overflow
 
-    def wrong(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
-        return real(values, fmt.with_modes(overflow="SAT") if fmt.overflow == "SAT_SYM" else fmt)
+    def wrong(values: np.ndarray, fmt: FixedFormat, owned: bool = False) -> np.ndarray:
+        return real(values, fmt.with_modes(overflow="SAT") if fmt.overflow == "SAT_SYM" else fmt,
+                    owned)
 
     monkeypatch.setattr(fixed_array, "_handle_overflow", wrong)
     with pytest.raises(AssertionError, match="differ"):
