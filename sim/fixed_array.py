@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,26 @@ def _handle_overflow(values: np.ndarray, fmt: FixedFormat, owned: bool = False) 
     return _as_dtype(out, fmt.storage)
 
 
+@lru_cache(maxsize=4096)
+def _always_fits(src: FixedFormat, dst: FixedFormat) -> bool:
+    """Whether every ``src`` value, rounded either way to ``dst``'s LSB, lies in ``dst``'s
+    range (the part its overflow mode leaves alone): then no cast needs overflow handling."""
+    shift = src.frac_bits - dst.frac_bits
+    if shift > 0:
+        low, high = src.min_raw >> shift, -((-src.max_raw) >> shift)  # floor, ceiling
+    else:
+        low, high = src.min_raw << -shift, src.max_raw << -shift
+    lowest = -dst.max_raw if dst.overflow == "SAT_SYM" and dst.signed else dst.min_raw
+    return lowest <= low and high <= dst.max_raw
+
+
+def _overflow_unless_fits(values: np.ndarray, src: FixedFormat, dst: FixedFormat,
+                          owned: bool) -> np.ndarray:
+    if _always_fits(src, dst):
+        return _as_dtype(values, dst.storage)
+    return _handle_overflow(values, dst, owned)
+
+
 def quantize(raw: np.ndarray, src: FixedFormat, dst: FixedFormat) -> np.ndarray:
     """Raw bits of ``src`` values cast to ``dst``: round by ``dst.rounding``, then
     overflow by ``dst.overflow``, as ``ap_fixed``'s converting assignment."""
@@ -105,11 +126,11 @@ def quantize(raw: np.ndarray, src: FixedFormat, dst: FixedFormat) -> np.ndarray:
         # Past width+1 dropped bits, floor and every rounding decision are already fixed.
         shift = min(shift, src.width + 1)
         if dst.rounding == "TRN":
-            return _handle_overflow(values >> shift, dst, owned=True)
+            return _overflow_unless_fits(values >> shift, src, dst, owned=True)
         if dst.rounding == "RND":  # half up: one add and one shift
             rounded = values + (1 << (shift - 1))
             rounded >>= shift
-            return _handle_overflow(rounded, dst, owned=True)
+            return _overflow_unless_fits(rounded, src, dst, owned=True)
         floor = values >> shift
         dropped = values - (floor << shift)
         half = 1 << (shift - 1)
@@ -119,7 +140,7 @@ def quantize(raw: np.ndarray, src: FixedFormat, dst: FixedFormat) -> np.ndarray:
         values = floor + _as_dtype(increment, work)
     elif shift < 0:
         values = values << -shift
-    return _handle_overflow(values, dst)
+    return _overflow_unless_fits(values, src, dst, owned=False)
 
 
 def quantize_float(values: np.ndarray, dst: FixedFormat) -> np.ndarray:
