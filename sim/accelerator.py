@@ -47,15 +47,21 @@ class Accelerator:
     """One configured accelerator with its weights loaded."""
 
     @classmethod
-    def from_manifest(cls, manifest: Manifest, weights: dict[str, FixedArray]) -> Accelerator:
+    def from_manifest(cls, manifest: Manifest, weights: dict[str, FixedArray],
+                      workers: int | None = None) -> Accelerator:
         """The accelerator an artifact's manifest describes, with ``weights`` loaded."""
-        return cls(manifest.config, manifest.accelerator, manifest.spec, weights)
+        return cls(manifest.config, manifest.accelerator, manifest.spec, weights, workers)
 
     def __init__(self, config: ModelConfig, accelerator: AcceleratorConfig, spec: QuantSpec,
                  weights: dict[str, FixedArray], workers: int | None = None) -> None:
         self.config, self.accelerator, self.spec = config, accelerator, spec
-        #: threads ``run_batch`` shares images among (default: one per core)
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                    or workers < 1):
+            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+        #: threads ``run_batch`` shares images among (default: one per core it may use)
+        self.workers = workers or (len(os.sched_getaffinity(0))
+                                   if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None  # made on the first shared batch
         # Weights are read-only from here on, so their float slices can be kept.
         self.weights = {name: FixedArray._trusted(value.raw, value.fmt).frozen()
                         for name, value in weights.items()}
@@ -95,9 +101,11 @@ class Accelerator:
         if workers == 1:
             return self._run_stacked(images, task, trace)
         shares = np.array_split(np.arange(len(images)), workers)
-        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-            done = pool.map(lambda share: self._run_stacked([images[i] for i in share], task,
-                                                            trace), shares)
+        if self._pool is None:  # kept: its threads keep their scratch arrays between batches
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="edgemoe-sim")
+        with threadpool_limits(1, user_api="blas"):  # process-wide while the batch runs
+            done = self._pool.map(lambda share: self._run_stacked(
+                [images[i] for i in share], task, trace), shares)
             return [result for share in done for result in share]
 
     def _run_stacked(self, images: Sequence[np.ndarray], task: str,
@@ -109,11 +117,11 @@ class Accelerator:
         count, tokens = len(images), config.tokens
         results = [SimResult(tokens=None) for _ in images]  # type: ignore[arg-type]
 
-        def keep(name: str, value: FixedArray) -> FixedArray:
-            """Trace ``value``: rows of every image, or a stack of one entry per image."""
+        def keep(name: str, value: FixedArray, per_image: bool = False) -> FixedArray:
+            """Trace ``value``: every image's rows one after another, or (``per_image``)
+            one entry per image."""
             if trace:
-                stacked = value.reshape(count, -1, *value.shape[1:]) if value.shape[0] != count \
-                    else value
+                stacked = value if per_image else value.reshape(count, -1, *value.shape[1:])
                 for index, result in enumerate(results):
                     result.trace[name] = stacked[index]
             return value
@@ -134,7 +142,8 @@ class Accelerator:
             k = keep(p + "k", self._linear(n1, p + "attn.k", p + "k"))
             v = keep(p + "v", self._linear(n1, p + "attn.v", p + "v"))
             scores = keep(p + "scores", attention_scores(per_image(q), per_image(k),
-                                                         config.heads, spec.fmt(p + "scores")))
+                                                         config.heads, spec.fmt(p + "scores")),
+                          per_image=True)
             softmax = spec.softmax(p + "softmax")
             peak, inv_sum = single_pass_softmax(scores, self.accelerator.attention_parallel,
                                                 softmax)

@@ -111,8 +111,10 @@ def _always_fits(src: FixedFormat, dst: FixedFormat) -> bool:
 
 def _overflow_unless_fits(values: np.ndarray, src: FixedFormat, dst: FixedFormat,
                           owned: bool) -> np.ndarray:
+    """``values`` in ``dst``'s range, a fresh array (a cast never shares its source's)."""
     if _always_fits(src, dst):
-        return _as_dtype(values, dst.storage)
+        out = _as_dtype(values, dst.storage)
+        return out if owned or out is not values else out.copy()
     return _handle_overflow(values, dst, owned)
 
 
@@ -139,8 +141,8 @@ def quantize(raw: np.ndarray, src: FixedFormat, dst: FixedFormat) -> np.ndarray:
             tie=dropped == half, inexact=dropped != 0, odd=(floor & 1) == 1)
         values = floor + _as_dtype(increment, work)
     elif shift < 0:
-        values = values << -shift
-    return _overflow_unless_fits(values, src, dst, owned=False)
+        return _overflow_unless_fits(values << -shift, src, dst, owned=True)
+    return _overflow_unless_fits(values, src, dst, owned=values is not raw)
 
 
 def quantize_float(values: np.ndarray, dst: FixedFormat) -> np.ndarray:

@@ -61,7 +61,8 @@ class FixedFormat:
     def __post_init__(self) -> None:
         if (type(self.width) is int and type(self.int_bits) is int
                 and type(self.signed) is bool and 1 <= self.width <= MAX_WIDTH
-                and self.rounding in ROUNDING_MODES and self.overflow in OVERFLOW_MODES):
+                and type(self.rounding) is str and self.rounding in ROUNDING_MODES
+                and type(self.overflow) is str and self.overflow in OVERFLOW_MODES):
             return  # already canonical: formats are made on every kernel call
         if isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)):
             raise ValueError(f"FixedFormat.width must be an int, got {self.width!r}")
@@ -92,6 +93,11 @@ class FixedFormat:
     @property
     def max_raw(self) -> int:
         return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    @property
+    def magnitude_bits(self) -> int:
+        """Smallest m with |raw| <= 2**m for every raw value."""
+        return self.width - 1 if self.signed else self.width
 
     @property
     def lsb(self) -> float:

@@ -19,8 +19,8 @@ from functools import lru_cache
 import numpy as np
 
 from .fixed_array import FixedArray
-from .fixed_format import FixedFormat, accumulator_format
-from .wide_fixed import WideFixed, _magnitude_bits
+from .fixed_format import INT64_BITS, FixedFormat, accumulator_format
+from .wide_fixed import WideFixed
 
 #: float64 represents every integer of magnitude <= 2**53.
 EXACT_FLOAT_BITS = 53
@@ -53,7 +53,7 @@ def _slice_magnitude_bits(total: int, slice_bits: int, slices: int) -> int:
 
 @lru_cache(maxsize=1024)
 def _plan(a: FixedFormat, b: FixedFormat, length: int) -> _Plan:
-    ma, mb = _magnitude_bits(a), _magnitude_bits(b)
+    ma, mb = a.magnitude_bits, b.magnitude_bits
     for a_slices, b_slices in sorted(
             itertools.product(range(1, MAX_SLICES + 1), repeat=2), key=lambda n: n[0] * n[1]):
         a_bits, b_bits = -(-ma // a_slices), -(-mb // b_slices)
@@ -157,9 +157,10 @@ def fx_matmul_grouped(a: FixedArray, b: Sequence[FixedArray],
     times ``b[g]`` (MoE experts over their queues), exact as ``fx_matmul``. The operands
     are sliced and the products converted once for all groups; only the BLAS calls are
     per group. Every ``b[g]`` has the same shape and format."""
-    if len(b) + 1 != len(bounds) or bounds[0] != 0 or bounds[-1] != a.shape[0]:
-        raise ValueError(f"fx_matmul_grouped: {len(b)} matrices need {len(b) + 1} bounds "
-                         f"from 0 to {a.shape[0]}, got {list(bounds)}")
+    if (len(b) + 1 != len(bounds) or bounds[0] != 0 or bounds[-1] != a.shape[0]
+            or any(hi < lo for lo, hi in itertools.pairwise(bounds))):
+        raise ValueError(f"fx_matmul_grouped: {len(b)} matrices need {len(b) + 1} rising "
+                         f"bounds from 0 to {a.shape[0]}, got {list(bounds)}")
     if a.ndim != 2 or any(m.shape != b[0].shape or m.fmt != b[0].fmt for m in b) \
             or a.shape[1] != b[0].shape[0]:
         raise ValueError(f"fx_matmul_grouped: rows {a.shape} do not fit matrices "
@@ -185,27 +186,35 @@ def _sliced_product(a: FixedArray, b_fmt: FixedFormat, plan: _Plan, shape: tuple
     length = a.shape[-1]
     a_parts = _float_slices(a, plan.a_slice_bits, plan.a_slices, "a")
     product = _workspace.get("product", shape, np.float64)
-    a_bits = [_slice_bits(_magnitude_bits(a.fmt), plan.a_slice_bits, plan.a_slices, i)
+    a_bits = [_slice_bits(a.fmt.magnitude_bits, plan.a_slice_bits, plan.a_slices, i)
               for i in range(plan.a_slices)]
-    b_bits = [_slice_bits(_magnitude_bits(b_fmt), plan.b_slice_bits, plan.b_slices, j)
+    b_bits = [_slice_bits(b_fmt.magnitude_bits, plan.b_slice_bits, plan.b_slices, j)
               for j in range(plan.b_slices)]
-    growth = max(length - 1, 0).bit_length()
+    block_growth = max(min(plan.block, length) - 1, 0).bit_length()
     parts = []
     for (i, a_part), j in itertools.product(enumerate(a_parts), range(plan.b_slices)):
-        total = None
+        shift, block_bits = i * plan.a_slice_bits + j * plan.b_slice_bits, \
+            a_bits[i] + b_bits[j] + block_growth  # every block sum is below 2**53: exact
+        # an int64 total holds this many block sums; a longer reduction starts another
+        per_total = 1 << max(INT64_BITS - block_bits, 0)
+        total, count = None, 0
         for start in range(0, length, plan.block):
             multiply(a_part, j, slice(start, start + plan.block), product)
-            if total is None:  # exact: every block sum is below 2**53
+            if count == per_total:
+                parts.append((total, shift, block_bits + (count - 1).bit_length()))
+                total, count = None, 0
+            if total is None:
                 total = product.astype(np.int64)
             else:
                 total += product.astype(np.int64)
+            count += 1
         if total is None:  # an empty reduction
             total = np.zeros(shape, np.int64)
-        parts.append((total, i * plan.a_slice_bits + j * plan.b_slice_bits,
-                      a_bits[i] + b_bits[j] + growth))
+        parts.append((total, shift, block_bits + max(count - 1, 0).bit_length()))
     return WideFixed.from_parts(parts, accumulator_format(a.fmt, b_fmt, max(length, 1)))
 
 
 def fx_matmul(a: FixedArray, b: FixedArray) -> FixedArray:
-    """Exact ``a @ b`` for fixed-point matrices, in ``accumulator_format(a, b, K)``."""
+    """Exact ``a @ b`` for fixed-point matrices (or equal stacks of them), in
+    ``accumulator_format(a, b, K)``."""
     return fx_matmul_wide(a, b).exact()

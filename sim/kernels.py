@@ -157,16 +157,13 @@ class SoftmaxSpec:
         return (lower - upper).cast(self.exp.input_fmt)
 
 
-@lru_cache(maxsize=64)
 def key_order(tokens: int, parallel: int) -> np.ndarray:
-    """(tokens, tokens): the keys query row r visits, in order. The rows are processed
-    ``parallel`` at a time; row b*P + o starts at key o and wraps, so the P rows of a
-    block read P different keys each cycle and K/V stream once per block. (Read-only:
-    one array for every caller.)"""
+    """(tokens, tokens): the keys query row r visits, in order (the definition
+    ``single_pass_softmax`` follows, with slices). The rows are processed ``parallel`` at a
+    time; row b*P + o starts at key o and wraps, so the P rows of a block read P different
+    keys each cycle and K/V stream once per block."""
     offsets = np.arange(tokens) % parallel
-    order = (offsets[:, None] + np.arange(tokens)[None, :]) % tokens
-    order.flags.writeable = False
-    return order
+    return (offsets[:, None] + np.arange(tokens)[None, :]) % tokens
 
 
 def single_pass_softmax(scores: FixedArray, parallel: int, spec: SoftmaxSpec,

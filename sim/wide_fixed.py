@@ -30,11 +30,6 @@ class _Part(NamedTuple):
     bits: int  # |values| <= 2**bits
 
 
-def _magnitude_bits(fmt: FixedFormat) -> int:
-    """Smallest m with |raw| <= 2**m for every raw value of ``fmt``."""
-    return fmt.width - 1 if fmt.signed else fmt.width
-
-
 def _split(part: _Part, max_bits: int) -> list[_Part]:
     """``part`` as limbs of at most ``max_bits`` magnitude bits: the low ones unsigned and
     ``max_bits`` wide, the top one keeping the sign."""
@@ -91,13 +86,14 @@ class WideFixed:
 
     def __init__(self, parts: tuple[_Part, ...], fmt: FixedFormat,
                  shape: tuple[int, ...]) -> None:
-        self.parts, self.fmt, self.shape = parts, fmt, shape
+        self.parts = tuple(sorted(parts, key=lambda p: p.shift))  # casts walk them upwards
+        self.fmt, self.shape = fmt, shape
 
     @classmethod
     def of(cls, x: FixedArray) -> WideFixed:
         if x.raw.dtype.kind == "O":
             raise ValueError(f"WideFixed holds int64 raw bits; {x.fmt} arrives as Python ints")
-        return cls((_Part(x.raw, 0, _magnitude_bits(x.fmt)),), x.fmt, x.shape)
+        return cls((_Part(x.raw, 0, x.fmt.magnitude_bits),), x.fmt, x.shape)
 
     @classmethod
     def from_parts(cls, parts: list[tuple[np.ndarray, int, int]], fmt: FixedFormat,
@@ -161,8 +157,9 @@ class WideFixed:
                 rounding = "TRN"
         cut = [p for p in parts if p.shift < drop]
         whole = parts[len(cut):]
+        carried = [len(cut).bit_length()] * bool(cut)  # the dropped bits' carry, < len(cut)
         floor_bounds = ([p.bits + p.shift - drop for p in whole]
-                        + [p.bits - (drop - p.shift) for p in cut] + [2] * bool(cut))
+                        + [p.bits - (drop - p.shift) for p in cut] + carried)
         if (dst.width > INT64_BITS or _bound_bits(floor_bounds) + 1 > INT64_BITS
                 or (cut and drop - cut[0].shift > INT64_BITS - 1)):
             return None
@@ -203,10 +200,11 @@ class WideFixed:
             above, tie, inexact = above | (tie & sticky), tie & ~sticky, inexact | sticky
         increment = _round_increment(rounding, negative=floor < 0, above_half=above, tie=tie,
                                      inexact=inexact, odd=(floor & 1) == 1)
-        return _handle_overflow(floor + increment, dst)
+        return _handle_overflow(floor + increment, dst, owned=True)
 
     def exact(self) -> FixedArray:
-        """The values as one ``FixedArray`` in ``fmt`` (Python ints when it is that wide)."""
+        """The values as one ``FixedArray`` in ``fmt`` (Python ints when it is that wide); a
+        single unshifted part is returned as it is, sharing its memory."""
         in_int64 = _bound_bits([p.bits + p.shift for p in self.parts]) <= INT64_BITS
         if in_int64 and len(self.parts) == 1 and self.parts[0].values.shape == self.shape:
             part = self.parts[0]

@@ -26,7 +26,8 @@ def _stats_per_task(artifact: Path, images: int):
     manifest = loaded.manifest
     engine = Accelerator.from_manifest(manifest, loaded.weights())
     pictures = loaded.vector_images()[:images]
-    return {task: [ExpertStats.from_queues(engine.run(image, task).queues) for image in pictures]
+    return {task: [ExpertStats.from_queues(result.queues)
+                   for result in (engine.run_batch(pictures, task) if len(pictures) else [])]
             for task in manifest.config.tasks}
 
 

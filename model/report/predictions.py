@@ -13,6 +13,9 @@ from edgemoe.sim.artifact import Artifact
 from edgemoe.sim.network import float_forward
 from edgemoe.sim.quant_eval import predict
 
+#: images simulated together (run_batch shares them among the cores)
+BATCH = 8
+
 
 @dataclass
 class TaskPredictions:
@@ -32,15 +35,18 @@ def run_images(artifact: Artifact, images: np.ndarray,
     engine = Accelerator.from_manifest(manifest, artifact.weights())
     layers, arrays = artifact.heads()
     out = {task: TaskPredictions() for task in manifest.tasks}
-    runs = [(index, task) for index in range(len(images)) for task in manifest.tasks]
-    for index, task in tqdm(runs, desc="simulate", unit="run", disable=not progress,
-                            leave=False):
-        image = images[index]
-        result = engine.run(image, task)
-        out[task].accelerator.append(predict(layers[task], arrays, result.tokens.to_float(),
-                                             config, task))
-        out[task].queues.append(result.queues)
-        if float_weights is not None and index < float_images:
-            tokens = float_forward(float_weights, config, image, task)
-            out[task].float.append(predict(layers[task], arrays, tokens, config, task))
+    with tqdm(total=len(images) * len(manifest.tasks), desc="simulate", unit="run",
+              disable=not progress, leave=False) as bar:
+        for start in range(0, len(images), BATCH):
+            chunk = images[start:start + BATCH]
+            for task in manifest.tasks:
+                for index, result in enumerate(engine.run_batch(list(chunk), task), start):
+                    out[task].accelerator.append(predict(
+                        layers[task], arrays, result.tokens.to_float(), config, task))
+                    out[task].queues.append(result.queues)
+                    if float_weights is not None and index < float_images:
+                        tokens = float_forward(float_weights, config, images[index], task)
+                        out[task].float.append(predict(layers[task], arrays, tokens, config,
+                                                       task))
+                bar.update(len(chunk))
     return out

@@ -13,12 +13,13 @@ from edgemoe.sim.config import AcceleratorConfig
 from edgemoe.sim.quant import calibrate, quantize_weights
 
 
-def assert_batch_matches_singles(model, preset: str, accelerator: AcceleratorConfig) -> None:
+def assert_batch_matches_singles(model, preset: str, accelerator: AcceleratorConfig,
+                                 workers: int) -> None:
     weights = hardware_weights(model)
     images = SceneDataset("val", 16, 64, 128).images.numpy()
     spec = calibrate(model.config, weights, images[8:12], preset)
     engine = Accelerator(model.config, accelerator, spec,
-                         quantize_weights(weights, spec, model.config))
+                         quantize_weights(weights, spec, model.config), workers=workers)
     batch = list(images[:5])
     for task in model.config.tasks:
         together = engine.run_batch(batch, task, trace=True)
@@ -37,18 +38,33 @@ def assert_batch_matches_singles(model, preset: str, accelerator: AcceleratorCon
                                                         for q in result.queues[layer]], layer
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["stacked", "two-threads"])
 @pytest.mark.parametrize("preset", ["int16", "edge-moe"])
-def test_a_batch_equals_each_image_alone(tiny_run, preset: str) -> None:
+def test_a_batch_equals_each_image_alone(tiny_run, preset: str, workers: int) -> None:
+    """All five images stacked in one thread, or shared out (3 + 2) between two."""
     from edgemoe.model.checkpoint import load_checkpoint
 
     model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
-    assert_batch_matches_singles(model, preset, AcceleratorConfig())
+    assert_batch_matches_singles(model, preset, AcceleratorConfig(), workers)
 
 
 def test_a_batch_equals_each_image_alone_with_other_semantics(model_variant) -> None:
     """Per-task final norms, the renormalized gate, attention two rows at a time."""
     model = model_variant(final_norm="per-task", gate="renormalized-top-k")
-    assert_batch_matches_singles(model, "int16", AcceleratorConfig(attention_parallel=2))
+    assert_batch_matches_singles(model, "int16", AcceleratorConfig(attention_parallel=2), 1)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_workers_must_be_a_whole_number(tiny_run, workers) -> None:
+    from edgemoe.model.checkpoint import load_checkpoint
+
+    model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+    weights = hardware_weights(model)
+    spec = calibrate(model.config, weights, SceneDataset("val", 16, 64, 128).images.numpy()[:2],
+                     "int16")
+    with pytest.raises(ValueError, match="workers"):
+        Accelerator(model.config, AcceleratorConfig(), spec,
+                    quantize_weights(weights, spec, model.config), workers=workers)
 
 
 def test_an_empty_batch_is_refused(tiny_run) -> None:

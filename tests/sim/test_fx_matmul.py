@@ -72,3 +72,40 @@ def test_fx_matmul_rejects_mismatched_shapes(sa: tuple, sb: tuple) -> None:
     fmt = FixedFormat(8, 4)
     with pytest.raises(ValueError, match="fx_matmul"):
         fx_matmul(FixedArray(np.zeros(sa, np.int64), fmt), FixedArray(np.zeros(sb, np.int64), fmt))
+
+
+def test_fx_matmul_of_a_long_reduction_does_not_overflow() -> None:
+    """2**15 products at the format's extreme: each block is exact in float64, and their
+    sum passes 2**63, more than one int64 total holds."""
+    fmt = FixedFormat(25, 5)
+    length = 2**15
+    a = FixedArray(np.full((1, length), fmt.min_raw), fmt)
+    got = fx_matmul(a, a.T)
+    assert got.raw.tolist() == [[length * fmt.min_raw**2]]
+
+
+def test_fx_matmul_grouped_equals_each_group_alone() -> None:
+    """Row groups times their own matrices (empty groups among them), 32x32-bit operands
+    that need bit slices, matrices not frozen."""
+    from edgemoe.sim.fx_matmul import fx_matmul_grouped
+
+    rng = random.Random(7)
+    fa, fb = FixedFormat(32, 10), FixedFormat(32, 12)
+    bounds = [0, 3, 3, 7, 8]
+    a = random_fixed(rng, fa, (8, 20))
+    matrices = [random_fixed(rng, fb, (20, 5)) for _ in range(4)]
+    got = fx_matmul_grouped(a, matrices, bounds).exact()
+    for group, matrix in enumerate(matrices):
+        rows = slice(bounds[group], bounds[group + 1])
+        assert got.raw[rows].tolist() == fx_matmul(a[rows], matrix).raw.tolist()
+
+
+@pytest.mark.parametrize("bounds", [[0, 5, 8], [0, 3, 2, 8], [1, 3, 4, 8], [0, 3, 4, 7]])
+def test_fx_matmul_grouped_rejects_bounds_that_do_not_cover_the_rows(bounds: list) -> None:
+    from edgemoe.sim.fx_matmul import fx_matmul_grouped
+
+    fmt = FixedFormat(16, 6)
+    a = FixedArray(np.zeros((8, 4), np.int64), fmt)
+    matrices = [FixedArray(np.zeros((4, 2), np.int64), fmt)] * 3
+    with pytest.raises(ValueError, match="bounds"):
+        fx_matmul_grouped(a, matrices, bounds)

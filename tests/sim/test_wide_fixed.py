@@ -173,3 +173,21 @@ def test_the_simulators_wide_casts_stay_in_int64() -> None:
     product = fx_matmul_wide(x, x.T)
     assert product.fmt.width > 64
     assert product._cast_in_int64(FixedFormat(32, 10, True, "RND", "SAT")) is not None
+
+
+def test_casts_that_skip_overflow_handling_could_not_overflow(monkeypatch) -> None:
+    """Every pair of small formats and modes: a cast that skips the overflow step (the
+    source cannot leave the destination's range) equals one that takes it."""
+    from edgemoe.sim import fixed_array
+
+    formats = [FixedFormat(width, int_bits, signed, rounding, overflow)
+               for width in (1, 2, 3, 5) for int_bits in (-1, 0, 2, 4) for signed in (True, False)
+               for rounding in ("TRN", "RND", "RND_CONV") for overflow in OVERFLOW_MODES]
+    pairs = [(src, dst) for src in formats[::3] for dst in formats
+             if fixed_array._always_fits(src, dst)]
+    assert len(pairs) > 100
+    every = {src: np.arange(src.min_raw, src.max_raw + 1) for src, _ in pairs}
+    skipped = [fixed_array.quantize(every[src], src, dst).tolist() for src, dst in pairs]
+    monkeypatch.setattr(fixed_array, "_always_fits", lambda src, dst: False)
+    for (src, dst), got in zip(pairs, skipped, strict=True):
+        assert got == fixed_array.quantize(every[src], src, dst).tolist(), (src, dst)
