@@ -78,3 +78,38 @@ def test_an_empty_batch_is_refused(tiny_run) -> None:
                          quantize_weights(weights, spec, model.config))
     with pytest.raises(ValueError, match="at least one image"):
         engine.run_batch([], model.config.tasks[0])
+
+
+def test_the_simulator_holds_no_python_integers(tiny_run, monkeypatch) -> None:
+    """At the edge-moe preset (32x32-bit products, 70-bit sums) every value on the path is
+    an int64 array: no cast falls back to Python ints and no array is made of them."""
+    from edgemoe.model.checkpoint import load_checkpoint
+    from edgemoe.sim import fixed_array, wide_fixed
+
+    model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+    weights = hardware_weights(model)
+    images = SceneDataset("val", 16, 64, 128).images.numpy()
+    spec = calibrate(model.config, weights, images[8:12], "edge-moe")
+    engine = Accelerator(model.config, AcceleratorConfig(), spec,
+                         quantize_weights(weights, spec, model.config), workers=1)
+    task = model.config.tasks[0]
+    engine.run(images[0], task)  # constants are made (and cached) on the first run
+    made, fallbacks = [], []
+    as_dtype, in_int64 = fixed_array._as_dtype, wide_fixed.WideFixed._cast_in_int64
+
+    def spy_dtype(values, dtype):
+        if np.dtype(dtype).kind == "O":
+            made.append(np.shape(values))
+        return as_dtype(values, dtype)
+
+    def spy_cast(self, dst):
+        raw = in_int64(self, dst)
+        if raw is None:
+            fallbacks.append((self.fmt, dst))
+        return raw
+
+    for module in (fixed_array, wide_fixed):
+        monkeypatch.setattr(module, "_as_dtype", spy_dtype)
+    monkeypatch.setattr(wide_fixed.WideFixed, "_cast_in_int64", spy_cast)
+    engine.run_batch(list(images[:3]), task, trace=True)
+    assert made == [] and fallbacks == []
