@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from edgemoe.sim.approx import Tables
 from edgemoe.sim.config import ModelConfig
-from edgemoe.sim.fixed_format import FixedFormat
+from edgemoe.sim.fixed_format import FixedFormat, growth_bits
 from edgemoe.sim.kernels import LayerNormSpec
 from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.network import block_prefix
@@ -33,11 +33,6 @@ def max_linear_inputs(config: ModelConfig) -> int:
                3 * config.patch * config.patch)
 
 
-def _bits_for(count: int) -> int:
-    """The bits a sum of ``count`` terms grows by: ceil(log2(count))."""
-    return (count - 1).bit_length()
-
-
 @dataclass(frozen=True)
 class SumWidths:
     """The exact sums' accumulators (config.hpp's ``*_SUM_BITS``), from the containers
@@ -50,9 +45,9 @@ class SumWidths:
     @classmethod
     def of(cls, config: ModelConfig, feature_bits: int, weight_bits: int) -> SumWidths:
         operand = feature_bits + 1
-        return cls(linear=feature_bits + weight_bits + _bits_for(max_linear_inputs(config)),
-                   score=2 * operand + _bits_for(config.head_dim),
-                   value=2 * operand + _bits_for(config.tokens))
+        return cls(linear=feature_bits + weight_bits + growth_bits(max_linear_inputs(config)),
+                   score=2 * operand + growth_bits(config.head_dim),
+                   value=2 * operand + growth_bits(config.tokens))
 
 
 def signed_bits(fmt: FixedFormat) -> int:
@@ -85,19 +80,19 @@ class DatapathWidths:
         """Bounds for a design point without an artifact: features as wide as their
         container, internal values as the preset makes them."""
         internal = PRESET_INTERNAL_BITS.get(feature_bits, feature_bits)
-        dim_bits = _bits_for(config.dim)
+        dim_bits = growth_bits(config.dim)
         return cls(ln_inv_dim=LayerNormSpec.inv_dim_bits + 2, ln_total=feature_bits + dim_bits,
                    ln_squares=2 * feature_bits + dim_bits,
                    ln_mean=internal, ln_centered=internal + 1, ln_inv_std=internal,
                    ln_normalized=internal, ln_gamma=weight_bits + 1,
                    exp_input=internal + 1,
-                   softmax_total=internal + _bits_for(config.tokens + 1) + 1,
+                   softmax_total=internal + growth_bits(config.tokens + 1) + 1,
                    softmax_exp=internal, softmax_inv_sum=internal,
                    gelu_offset=max(1, feature_bits - tables.gelu.step_bits + 1),
                    **newton_operands(tables),
                    # a probability times a feature (the residual shifted to their
                    # precision taken as no wider), TOP_K + 1 terms
-                   moe_sum=2 * (feature_bits + 1) + _bits_for(config.top_k + 1))
+                   moe_sum=2 * (feature_bits + 1) + growth_bits(config.top_k + 1))
 
 
 #: A Newton step's operands with w work bits: m < 4 (rsqrt's mantissa with its odd
@@ -127,7 +122,7 @@ def _layer_norm_sites(manifest: Manifest) -> list[tuple[str, str, FixedFormat]]:
 def datapath_widths(manifest: Manifest) -> DatapathWidths:
     """The bounds over every site of the artifact's accelerator."""
     config, spec = manifest.config, manifest.spec
-    dim_bits = _bits_for(config.dim)
+    dim_bits = growth_bits(config.dim)
     ln: dict[str, int] = {}
 
     def widen(key: str, bits: int) -> None:
@@ -146,7 +141,7 @@ def datapath_widths(manifest: Manifest) -> DatapathWidths:
         widen("ln_inv_std", signed_bits(norm.rsqrt.output_fmt))
         widen("ln_normalized", signed_bits(norm.normalized_fmt))
         widen("ln_gamma", signed_bits(manifest.tensors[f"{weights}.weight"].format))
-    token_bits = _bits_for(config.tokens + 1)
+    token_bits = growth_bits(config.tokens + 1)
     prefixes = [block_prefix(layer) + name for layer in range(config.layers)
                 for name in softmax_names(config, layer)]
     for prefix in prefixes:
@@ -174,4 +169,4 @@ def _moe_sum_bits(manifest: Manifest, layer: int) -> int:
     frac = max(product_frac, residual.frac_bits)
     terms = max(signed_bits(residual) + frac - residual.frac_bits,
                 signed_bits(prob) + signed_bits(out) + frac - product_frac)
-    return terms + _bits_for(manifest.config.top_k + 1)
+    return terms + growth_bits(manifest.config.top_k + 1)

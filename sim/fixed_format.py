@@ -214,6 +214,17 @@ def negation_format(a: FixedFormat) -> FixedFormat:
     return FixedFormat(a.width + 1, a.int_bits + 1, True)
 
 
+def growth_bits(count: int) -> int:
+    """The bits a sum of ``count`` terms grows by: ceil(log2(count)), 0 for one or none."""
+    return max(count - 1, 0).bit_length()
+
+
+def sum_of_format(fmt: FixedFormat, count: int) -> FixedFormat:
+    """Format that holds any sum of ``count`` values of ``fmt`` (modes left default)."""
+    growth = growth_bits(count)
+    return FixedFormat(fmt.width + growth, fmt.int_bits + growth, fmt.signed)
+
+
 @lru_cache(maxsize=4096)
 def accumulator_format(a: FixedFormat, b: FixedFormat, length: int) -> FixedFormat:
     """Format that holds any sum of ``length`` products ``a*b`` without overflow.
@@ -223,6 +234,4 @@ def accumulator_format(a: FixedFormat, b: FixedFormat, length: int) -> FixedForm
     """
     if length < 1:
         raise ValueError(f"accumulator length must be >= 1, got {length}")
-    growth = (length - 1).bit_length()
-    product = product_format(a, b)
-    return FixedFormat(product.width + growth, product.int_bits + growth, product.signed)
+    return sum_of_format(product_format(a, b), length)

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from .fixed_array import FixedArray
-from .fixed_format import INT64_BITS, FixedFormat, accumulator_format
+from .fixed_format import INT64_BITS, FixedFormat, accumulator_format, growth_bits
 from .wide_fixed import WideFixed
 
 #: float64 represents every integer of magnitude <= 2**53.
@@ -190,7 +190,7 @@ def _sliced_product(a: FixedArray, b_fmt: FixedFormat, plan: _Plan, shape: tuple
               for i in range(plan.a_slices)]
     b_bits = [_slice_bits(b_fmt.magnitude_bits, plan.b_slice_bits, plan.b_slices, j)
               for j in range(plan.b_slices)]
-    block_growth = max(min(plan.block, length) - 1, 0).bit_length()
+    block_growth = growth_bits(min(plan.block, length))
     parts = []
     for (i, a_part), j in itertools.product(enumerate(a_parts), range(plan.b_slices)):
         shift, block_bits = i * plan.a_slice_bits + j * plan.b_slice_bits, \
@@ -201,7 +201,7 @@ def _sliced_product(a: FixedArray, b_fmt: FixedFormat, plan: _Plan, shape: tuple
         for start in range(0, length, plan.block):
             multiply(a_part, j, slice(start, start + plan.block), product)
             if count == per_total:
-                parts.append((total, shift, block_bits + (count - 1).bit_length()))
+                parts.append((total, shift, block_bits + growth_bits(count)))
                 total, count = None, 0
             if total is None:
                 total = product.astype(np.int64)
@@ -210,7 +210,7 @@ def _sliced_product(a: FixedArray, b_fmt: FixedFormat, plan: _Plan, shape: tuple
             count += 1
         if total is None:  # an empty reduction
             total = np.zeros(shape, np.int64)
-        parts.append((total, shift, block_bits + max(count - 1, 0).bit_length()))
+        parts.append((total, shift, block_bits + growth_bits(count)))
     return WideFixed.from_parts(parts, accumulator_format(a.fmt, b_fmt, max(length, 1)))
 
 

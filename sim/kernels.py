@@ -15,7 +15,7 @@ import numpy as np
 
 from .approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
 from .fixed_array import FixedArray, quantize
-from .fixed_format import INT64_BITS, FixedFormat
+from .fixed_format import INT64_BITS, FixedFormat, sum_of_format
 from .fx_matmul import fx_matmul, fx_matmul_grouped, fx_matmul_wide
 from .wide_fixed import WideFixed, exact_product_cast
 
@@ -26,8 +26,7 @@ def _broadcast(x: FixedArray, shape: tuple[int, ...]) -> FixedArray:
 
 def _raw_sum(x: FixedArray, axis: int) -> FixedArray:
     """Exact sum along ``axis`` (int64 while it provably fits, Python ints beyond)."""
-    growth = (x.shape[axis] - 1).bit_length()
-    fmt = FixedFormat(x.fmt.width + growth, x.fmt.int_bits + growth, x.fmt.signed)
+    fmt = sum_of_format(x.fmt, x.shape[axis])
     raw = x.raw if fmt.storage == x.raw.dtype else x.raw.astype(fmt.storage)
     return FixedArray._trusted(raw.sum(axis=axis), fmt)
 

@@ -18,7 +18,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .fixed_array import FixedArray, _as_dtype, _handle_overflow, _round_increment
-from .fixed_format import INT64_BITS, FixedFormat, product_format, sum_format
+from .fixed_format import (
+    INT64_BITS,
+    FixedFormat,
+    growth_bits,
+    product_format,
+    sum_format,
+    sum_of_format,
+)
 
 #: Limbs shorter than this make more products than splitting both factors in half.
 _MIN_LIMB_BITS = 16
@@ -125,8 +132,8 @@ class WideFixed:
     def sum(self, axis: int) -> WideFixed:
         """Exact sum along ``axis``; the format grows by the bits the count needs."""
         count = self.shape[axis]
-        growth = max(count - 1, 0).bit_length()
-        fmt = FixedFormat(self.fmt.width + growth, self.fmt.int_bits + growth, self.fmt.signed)
+        growth = growth_bits(count)
+        fmt = sum_of_format(self.fmt, count)
         shape = self.shape[:axis % len(self.shape)] + self.shape[axis % len(self.shape) + 1:]
         parts = [_Part(np.broadcast_to(limb.values, self.shape).sum(axis=axis), limb.shift,
                        limb.bits + growth)
