@@ -15,20 +15,13 @@ import numpy as np
 
 from .approx import ExpSpec, GeluSpec, ReciprocalSpec, RsqrtSpec
 from .fixed_array import FixedArray, quantize
-from .fixed_format import INT64_BITS, FixedFormat, sum_of_format
+from .fixed_format import FixedFormat
 from .fx_matmul import fx_matmul, fx_matmul_grouped, fx_matmul_wide
 from .wide_fixed import WideFixed, exact_product_cast
 
 
 def _broadcast(x: FixedArray, shape: tuple[int, ...]) -> FixedArray:
     return FixedArray._trusted(np.broadcast_to(x.raw, shape), x.fmt)
-
-
-def _raw_sum(x: FixedArray, axis: int) -> FixedArray:
-    """Exact sum along ``axis`` (int64 while it provably fits, Python ints beyond)."""
-    fmt = sum_of_format(x.fmt, x.shape[axis])
-    raw = x.raw if fmt.storage == x.raw.dtype else x.raw.astype(fmt.storage)
-    return FixedArray._trusted(raw.sum(axis=axis), fmt)
 
 
 # --------------------------------------------------------------------------- patch embedding
@@ -89,9 +82,9 @@ def layer_norm(x: FixedArray, gamma: FixedArray, beta: FixedArray,
     """Over the last axis of (tokens, dim) rows."""
     tokens, dim = x.shape
     inv_dim, eps = _layer_norm_constants(spec, dim)
-    total = _raw_sum(x, axis=1)
+    total = WideFixed.of(x).sum(axis=1)
     squares = (WideFixed.of(x) * WideFixed.of(x)).sum(axis=1)
-    mean = exact_product_cast(total, inv_dim, spec.mean_fmt)
+    mean = (total * inv_dim).cast(spec.mean_fmt)
     mean_of_squares = (squares * inv_dim).cast(spec.var_fmt)
     variance = mean_of_squares - exact_product_cast(mean, mean, spec.var_fmt)
     variance = FixedArray._trusted(np.maximum(variance.raw, 0), variance.fmt) + eps
@@ -105,33 +98,15 @@ def layer_norm(x: FixedArray, gamma: FixedArray, beta: FixedArray,
 
 
 # --------------------------------------------------------------------------- linear unit
-def _accumulate(acc: FixedArray, *terms: FixedArray | None) -> FixedArray:
-    """``acc`` plus ``terms`` (broadcast), exactly. ``acc`` is a fresh accumulator: its raw
-    array is added to in place when every term aligns to it by a left shift in int64."""
-    terms = tuple(t for t in terms if t is not None)
-    if not terms:
-        return acc
-    int_bits = max(acc.fmt.int_bits, *(t.fmt.int_bits for t in terms)) + len(terms)
-    width = int_bits + acc.fmt.frac_bits
-    if (width > INT64_BITS or acc.raw.dtype.kind == "O"
-            or any(t.fmt.frac_bits > acc.fmt.frac_bits or t.raw.dtype.kind == "O"
-                   for t in terms)):
-        for term in terms:
-            acc = acc + _broadcast(term, acc.shape)
-        return acc
-    raw = acc.raw
-    for term in terms:
-        raw += term.raw << (acc.fmt.frac_bits - term.fmt.frac_bits)
-    signed = acc.fmt.signed or any(t.fmt.signed for t in terms)
-    return FixedArray._trusted(raw, FixedFormat(width, int_bits, signed))
-
-
 def linear(x: FixedArray, weight: FixedArray, bias: FixedArray | None, out_fmt: FixedFormat,
            *, residual: FixedArray | None = None, gelu: GeluSpec | None = None) -> FixedArray:
     """The unified linear unit: x W^T + b (+ residual), accumulated exactly and cast once
     to ``out_fmt``; with ``gelu``, cast to the GELU's input format and passed through it
     (then ``out_fmt`` must be the GELU's output format)."""
-    acc = _accumulate(fx_matmul(x, weight.T), bias, residual)
+    acc = fx_matmul_wide(x, weight.T)
+    for term in (bias, residual):
+        if term is not None:
+            acc = acc + term
     if gelu is None:
         return acc.cast(out_fmt)
     if gelu.output_fmt != out_fmt:
@@ -292,7 +267,7 @@ def route_tokens(x: FixedArray, gate: FixedArray, logits_fmt: FixedFormat, spec:
         kept = np.zeros(exps.shape, dtype=bool)
         np.put_along_axis(kept, chosen, True, axis=1)
         exps = FixedArray._trusted(np.where(kept, exps.raw, 0), exps.fmt)
-    total = _raw_sum(exps, axis=1).cast(spec.sum_fmt)
+    total = WideFixed.of(exps).sum(axis=1).cast(spec.sum_fmt)
     inv = spec.reciprocal(total)
     probs = exact_product_cast(exps, FixedArray._trusted(inv.raw[:, None], inv.fmt),
                                spec.prob_fmt)
