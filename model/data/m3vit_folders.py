@@ -6,10 +6,9 @@ unknown), ``edge/ID.npy`` (0/1), the splits in ``gt_sets/train.txt`` and ``val.t
 
 PASCAL_MT: ``JPEGImages/ID.jpg``, the splits in ``ImageSets/Context/train.txt`` and
 ``val.txt``, ``semseg/VOC12/ID.png`` where there is one, else ``semseg/pascal-context/``
-(255 = void), and ``sal_distill/ID.png`` (salient above 127). Its human parts and edges
-live in MATLAB files (``human_parts/``, ``pascal-context/trainval/``), and M3ViT keeps its
-distilled normals only on the classes those files' label maps give: none of them is read
-here, and a config with those tasks is refused on this layout, by name.
+(255 = void), ``sal_distill/ID.png`` (salient above 127), ``normals_distill/ID.png``, and
+the MATLAB files of human parts and edges (``human_parts/``, ``pascal-context/trainval/``;
+read by ``pascal_mat`` as M3ViT reads them).
 
 Images are read whole (the calibration takes them as an array: about 0.8 MB an image at
 512 x 512); the targets are read and resized (nearest; normals renormalized) when an item
@@ -30,12 +29,14 @@ from edgemoe.sim.images import open_image
 from edgemoe.sim.metrics import IGNORE_LABEL, KNOWN_NORMAL
 from edgemoe.sim.tasks import TASKS
 
+from . import pascal_mat
 from .datasets import ArrayDataset, check_class_ids
 
 #: A split list's entry: a file name, no folders.
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 #: The targets each layout's reader takes.
-READABLE = {"nyud": ("label", "depth", "normals", "edges"), "pascal": ("label", "saliency")}
+READABLE = {"nyud": ("label", "depth", "normals", "edges"),
+            "pascal": ("label", "saliency", "parts", "edges", "normals")}
 
 
 def layout_of(root: Path) -> str | None:
@@ -113,13 +114,11 @@ class M3ViTFolders(ArrayDataset):
             raise ValueError(f"{path} is no numpy array file ({err})") from None
 
     def _target(self, target: str, name: str) -> np.ndarray:
-        if target == "label":
-            if self.layout == "nyud":  # 0 is void, class c is c + 1
-                stored = self._png(("segmentation",), name).astype(np.int64)
-                label = np.where(stored == 0, IGNORE_LABEL, stored - 1)
-            else:
-                label = self._png(("semseg/VOC12", "semseg/pascal-context"), name)
-                label = label.astype(np.int64)
+        if self.layout == "pascal":
+            return self._pascal_target(target, name)
+        if target == "label":  # 0 is void, class c is c + 1
+            stored = self._png(("segmentation",), name).astype(np.int64)
+            label = np.where(stored == 0, IGNORE_LABEL, stored - 1)
             return check_class_ids(label, self.classes, f"{self.root}: {name}'s label")
         if target == "depth":
             return self._npy("depth", name).astype(np.float32)
@@ -129,9 +128,22 @@ class M3ViTFolders(ArrayDataset):
                 raise ValueError(f"{self.root}: {name}'s normals are {normals.shape}, not "
                                  "H x W x 3")
             return normals
+        return (self._npy("edge", name) > 0).astype(np.int64)
+
+    def _pascal_target(self, target: str, name: str) -> np.ndarray:
+        if target == "label":
+            label = self._png(("semseg/VOC12", "semseg/pascal-context"), name).astype(np.int64)
+            return check_class_ids(label, self.classes, f"{self.root}: {name}'s label")
+        if target == "saliency":
+            return (self._png(("sal_distill",), name) > 127).astype(np.int64)
+        if target == "parts":
+            parts = pascal_mat.human_parts(self.root / "human_parts" / f"{name}.mat")
+            return np.zeros(self.size, np.int64) if parts is None else parts
+        labels = pascal_mat.label_map(self.root / "pascal-context" / "trainval" / f"{name}.mat")
         if target == "edges":
-            return (self._npy("edge", name) > 0).astype(np.int64)
-        return (self._png(("sal_distill",), name) > 127).astype(np.int64)
+            return pascal_mat.edges(labels)
+        return pascal_mat.distilled_normals(self._png(("normals_distill",), name), labels,
+                                            f"{self.root}: {name}")
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = {"image": self.images[index].permute(2, 0, 1).float() / 255.0}
