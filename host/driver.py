@@ -28,7 +28,7 @@ from edgemoe.sim.kernel_interface import KERNEL_VLNV, VENDOR
 from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.quant_eval import predict
 
-from .hwh import kernel_registers
+from .hwh import register_mismatches
 
 DEFAULT_TIMEOUT = 30.0  # seconds
 POLL_INTERVAL = 1e-4
@@ -49,10 +49,7 @@ class EdgeMoEKernel(DefaultIP):
         if not found:
             raise DriverError("the .hwh has no register map for the kernel; regenerate the "
                               "bitstream with the design's .hwh next to it")
-        problems = [f"{name} at {hex(found[name]) if name in found else 'nowhere'} "
-                    f"(manifest: {offset:#x})"
-                    for name, (offset, _) in kernel_registers(manifest).items()
-                    if found.get(name) != offset]
+        problems = register_mismatches(found, manifest)
         if problems:
             raise DriverError("the bitstream's registers do not match the manifest: "
                               + "; ".join(problems) + ". Use the bitstream built from this "

@@ -20,9 +20,53 @@ CONTROL_RANGE = 0x1_0000
 IOPLL_MHZ = 1500.0  # the PL clocks' source on a ZCU104
 
 
+#: More than any handoff Vivado writes for a design of this size.
+MAX_HWH_BYTES = 64 << 20
+
+
+class HandoffError(ValueError):
+    """A .hwh that cannot be read or does not describe this artifact's kernel."""
+
+
 def kernel_registers(manifest: Manifest) -> dict[str, tuple[int, int]]:
     """Register name -> (offset, bits) as Vitis HLS names them in the handoff."""
     return {r.name: (r.offset, r.bits) for r in manifest.kernel.registers()}
+
+
+def register_mismatches(found: dict[str, int], manifest: Manifest) -> list[str]:
+    """Every register of the manifest's kernel that ``found`` (name -> offset) places
+    elsewhere or not at all, as "NAME at OFFSET (manifest: OFFSET)"."""
+    return [f"{name} at {hex(found[name]) if name in found else 'nowhere'} "
+            f"(manifest: {offset:#x})"
+            for name, (offset, _) in kernel_registers(manifest).items()
+            if found.get(name) != offset]
+
+
+def read_kernel_registers(path: Path, vlnv: str) -> dict[str, int]:
+    """Register name -> offset of the module ``vlnv`` in the handoff ``path`` (pynq reads
+    the same entries on the board), or a one-line HandoffError."""
+    if not path.is_file():
+        raise HandoffError(f"no hardware handoff {path} next to the bitstream: pynq needs it "
+                           "to find the kernel's registers")
+    if path.stat().st_size > MAX_HWH_BYTES:
+        raise HandoffError(f"{path} is over {MAX_HWH_BYTES} bytes, no hardware handoff")
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as err:
+        raise HandoffError(f"{path} is no hardware handoff (XML: {err})") from None
+    modules = [m for m in root.iter("MODULE") if m.get("VLNV") == vlnv]
+    if not modules:
+        raise HandoffError(f"{path} holds no {vlnv} kernel")
+    found = {}
+    for register in modules[0].iter("REGISTER"):
+        offsets = [p.get("VALUE", "") for p in register.findall("PROPERTY")
+                   if p.get("NAME") == "ADDRESS_OFFSET"]
+        try:
+            found[register.get("NAME", "")] = int(offsets[0], 0)
+        except (IndexError, ValueError):
+            raise HandoffError(f"{path}: register {register.get('NAME', '')[:40]!r} has no "
+                               "address offset") from None
+    return found
 
 
 def _register(parent: ElementTree.Element, name: str, offset: int, bits: int) -> None:

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgemoe.sim.atomic import atomic_path
 from edgemoe.sim.tasks import TASKS, normals_as_colours
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def plot_predictions(path: str | Path, images: np.ndarray, names: list[str],
-                     predictions: dict[str, np.ndarray], classes: int) -> Path:
+
+def prediction_figure(images: np.ndarray, names: list[str],
+                      predictions: dict[str, np.ndarray], classes: int) -> Figure:
     """One row per image: the image, then each task's map (labels, metres, normals as
-    colours, probabilities)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    colours, probabilities). A bare ``Figure``: no pyplot, so no backend is chosen."""
+    from matplotlib.figure import Figure
 
     columns = 1 + len(predictions)
-    figure, axes = plt.subplots(len(images), columns, figsize=(3.2 * columns, 1.9 * len(images)),
-                                squeeze=False)
+    figure = Figure(figsize=(3.2 * columns, 1.9 * len(images)))
+    axes = figure.subplots(len(images), columns, squeeze=False)
     for row, (image, name) in enumerate(zip(images, names, strict=True)):
         axes[row, 0].imshow(image)
         axes[row, 0].set_title(name, fontsize=8)
@@ -42,7 +43,13 @@ def plot_predictions(path: str | Path, images: np.ndarray, names: list[str],
     for axis in axes.flat:
         axis.set_axis_off()
     figure.tight_layout()
+    return figure
+
+
+def plot_predictions(path: str | Path, images: np.ndarray, names: list[str],
+                     predictions: dict[str, np.ndarray], classes: int) -> Path:
+    """``prediction_figure`` as a PNG at ``path``."""
+    figure = prediction_figure(images, names, predictions, classes)
     with atomic_path(path) as partial:
         figure.savefig(partial, dpi=100, format="png")
-    plt.close(figure)
     return Path(path)

@@ -50,6 +50,8 @@ SUBCOMMANDS = {
             "Run an artifact on the board or its emulator; validate and measure it."),
     "board-info": ("edgemoe.host.commands", "board_info",
                    "List the overlay's IPs, clocks, register map and power rails."),
+    "bundle": ("edgemoe.host.bundle", "bundle",
+               "One folder for the board: artifact, overlay, notebook and README."),
 }
 
 
@@ -63,7 +65,8 @@ NEEDS = {"train": (TORCH,), "import": (TORCH,), "eval": (TORCH,), "info": (TORCH
          "export-onnx": (TORCH, ("onnx", "onnx", "model"),
                          ("onnxruntime", "onnxruntime", "model")),
          "report": (TORCH,), "hls": (HEADERS,), "fixed": (HEADERS,), "run": (PYNQ,),
-         "board-info": (PYNQ,)}
+         "board-info": (PYNQ,),
+         "demo": (TORCH, HEADERS, ("cocotb", "cocotb", "rtl"), PYNQ)}
 
 
 def _missing(name: str, error: MissingExtra) -> click.Command:
