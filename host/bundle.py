@@ -19,7 +19,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from importlib import resources
+from importlib.metadata import version
 from pathlib import Path
 
 import click
@@ -31,6 +33,9 @@ from edgemoe.sim.output_folder import OutputError, output_folder
 from .hwh import HandoffError, read_kernel_registers, register_mismatches
 
 NOTEBOOK = "edgemoe.ipynb"
+#: What edgemoe's wheel is built from: pyproject.toml's packages and metadata files.
+PACKAGED = ("pyproject.toml", "README.md", "model", "sim", "hls", "host")
+WHEEL_SECONDS = 600
 README = jinja2.Template("""\
 # {{ name }} for the ZCU104
 
@@ -53,12 +58,12 @@ edgemoe run artifact {{ device }} --validate 2
 jupyter nbconvert --to notebook --execute notebooks/{{ notebook }}
 ```
 
-The first installs the board's part of edgemoe (numpy and pynq, no torch); on a PYNQ image,
-whose environment has its own pynq, leave out `[board]` and run the commands with `sudo -E`.
-The second runs
-every task on the artifact's golden images and checks each run against the simulator bit for
-bit. The third runs the notebook; open it in PYNQ's Jupyter to see the predictions, the
-kernel time per image, and power and energy per image from the board's PMBus rails.
+The first installs the board's part of edgemoe (numpy and pynq, no torch) and what runs the
+notebook headless; on a PYNQ image, which has its own pynq and Jupyter, install the wheel
+without the extras and run the commands with `sudo -E`. The second runs every task on the
+artifact's golden images and checks each run against the simulator bit for bit. The third
+runs the notebook; open it in PYNQ's Jupyter to see the predictions, the kernel time per
+image, and power and energy per image from the board's PMBus rails.
 """)
 
 
@@ -77,9 +82,23 @@ def _project_root() -> Path | None:
 
 
 def _build_wheel(root: Path, folder: Path) -> Path:
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                           "--wheel-dir", str(folder), str(root)],
-                          capture_output=True, text=True, timeout=600)
+    """edgemoe's wheel in ``folder``, built from a copy of what it packages (setuptools
+    builds in the tree it is given, and the source tree's ``build/`` is the flow's)."""
+    with tempfile.TemporaryDirectory(prefix="edgemoe-wheel-") as scratch:
+        source = Path(scratch) / "edgemoe"
+        source.mkdir()
+        for name in PACKAGED:
+            if (root / name).is_dir():
+                shutil.copytree(root / name, source / name,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            elif (root / name).is_file():
+                shutil.copyfile(root / name, source / name)
+        try:
+            done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                                   "--quiet", "--wheel-dir", str(folder), str(source)],
+                                  capture_output=True, text=True, timeout=WHEEL_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise BundleError(f"building edgemoe's wheel took over {WHEEL_SECONDS} s") from None
     wheels = sorted(folder.glob("edgemoe-*.whl"))
     if done.returncode != 0 or len(wheels) != 1:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -102,7 +121,7 @@ def _copy_overlay(bitstream: Path, artifact: Artifact, folder: Path) -> None:
     shutil.copyfile(handoff, folder / "overlay" / "edgemoe.hwh")
 
 
-def make_bundle(artifact: Path, out: Path, bitstream: Path | None = None) -> Path:
+def make_bundle(artifact: Path, out: Path, bitstream: Path | None = None) -> None:
     """Write the bundle of ``artifact`` (and ``bitstream``) to ``out``; nothing is written
     when anything is refused."""
     loaded = Artifact(artifact)
@@ -122,15 +141,14 @@ def make_bundle(artifact: Path, out: Path, bitstream: Path | None = None) -> Pat
         notebook = resources.files("edgemoe.host") / "notebooks" / NOTEBOOK
         (folder / "notebooks" / NOTEBOOK).write_bytes(notebook.read_bytes())
         root = _project_root()
-        install = "pip install 'edgemoe[board]'"
+        install = f"pip install 'edgemoe[board,notebook]=={version('edgemoe')}'"
         if root is not None:
             wheel = _build_wheel(root, folder)
-            install = f"pip install './{wheel.name}[board]'"
+            install = f"pip install './{wheel.name}[board,notebook]'"
         device = "--bitstream overlay/edgemoe.bit" if bitstream else "--emulate sim"
         (folder / "README.md").write_text(README.render(
             name=manifest.config.name, tasks=manifest.tasks, bitstream=bitstream is not None,
             install=install, device=device, notebook=NOTEBOOK))
-    return Path(out)
 
 
 @click.command("bundle")
@@ -147,4 +165,6 @@ def bundle(artifact: Path, bitstream: Path | None, out: Path | None) -> None:
         make_bundle(artifact, out, bitstream)
     except (ArtifactError, BundleError, HandoffError, OutputError) as err:
         raise click.ClickException(str(err)) from None
+    except OSError as err:  # a file that cannot be read or written, a full disk
+        raise click.ClickException(f"bundle {out}: {err}") from None
     click.echo(f"wrote {out}: copy it onto the board and follow {out / 'README.md'}")

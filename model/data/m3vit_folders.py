@@ -63,6 +63,7 @@ class M3ViTFolders(ArrayDataset):
 
         self.root, self.size, self.classes = Path(root), (height, width), classes
         self.labels = None  # read an item at a time
+        self._last_label_map: tuple[str | None, np.ndarray | None] = (None, None)
         self.layout = layout_of(self.root)
         if self.layout is None:
             raise FileNotFoundError(f"{self.root} is in neither of M3ViT's layouts (gt_sets/ "
@@ -136,14 +137,21 @@ class M3ViTFolders(ArrayDataset):
             return check_class_ids(label, self.classes, f"{self.root}: {name}'s label")
         if target == "saliency":
             return (self._png(("sal_distill",), name) > 127).astype(np.int64)
-        if target == "parts":
+        if target == "parts":  # nobody in the picture: ignored, as M3ViT does
             parts = pascal_mat.human_parts(self.root / "human_parts" / f"{name}.mat")
-            return np.zeros(self.size, np.int64) if parts is None else parts
-        labels = pascal_mat.label_map(self.root / "pascal-context" / "trainval" / f"{name}.mat")
+            return np.full(self.size, IGNORE_LABEL, np.int64) if parts is None else parts
+        labels = self._label_map(name)
         if target == "edges":
             return pascal_mat.edges(labels)
         return pascal_mat.distilled_normals(self._png(("normals_distill",), name), labels,
                                             f"{self.root}: {name}")
+
+    def _label_map(self, name: str) -> np.ndarray:
+        """PASCAL-Context's label map of ``name``, read once for its edges and normals."""
+        if self._last_label_map[0] != name:
+            path = self.root / "pascal-context" / "trainval" / f"{name}.mat"
+            self._last_label_map = (name, pascal_mat.label_map(path))
+        return self._last_label_map[1]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = {"image": self.images[index].permute(2, 0, 1).float() / 255.0}

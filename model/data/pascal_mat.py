@@ -6,16 +6,19 @@ reads it (facts from its ``data/pascal_context.py``; the code here is ours).
   (OpenCV's default border, reflect-101), thinned to one pixel (scikit-image's ``thin``).
 - Human parts: ``human_parts/ID.mat`` holds PASCAL-Part's ``anno.objects``; every person
   (class 15) with parts has each part's mask painted with its group of ``PART_GROUPS``, in
-  the file's order. An image without one is all background.
+  the file's order. An image where that paints nothing is ignored (M3ViT's
+  ``AddIgnoreRegions`` makes it all 255), not taught as background.
 - Normals: ``normals_distill/ID.png`` (RGB, 2 x / 255 - 1) is kept only on the context
   classes NYUD-v2 also has (``NORMAL_CLASSES``) and is unknown (0) elsewhere.
 
 The files are hostile until read: only MATLAB 5 files are taken, and the bytes they inflate
-to are bounded before scipy reads them (a compressed element can hide a bomb).
+to are bounded before scipy reads them (a compressed element can hide a bomb; scipy's
+objects for a file take many times its bytes, so the bound is tight).
 """
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -23,8 +26,10 @@ from pathlib import Path
 import numpy as np
 
 #: At most this many bytes, on disk and inflated, in one MATLAB file (a PASCAL-Part
-#: annotation is tens of kilobytes).
-MAX_MAT_BYTES = 64 << 20
+#: annotation is tens of kilobytes, a label map of doubles at 500 x 500 two megabytes).
+MAX_MAT_BYTES = 4 << 20
+#: Above every PASCAL-Context class id (459).
+MAX_CLASS_ID = 1 << 16
 #: PASCAL-Part's person class.
 PERSON = 15
 #: M3ViT's six human parts (its ``num_human_parts=6``): PASCAL-Part's part names by group.
@@ -55,9 +60,9 @@ _HEADER_BYTES = 128
 _COMPRESSED = 15  # miCOMPRESSED
 
 
-def _check_mat_file(path: Path) -> None:
-    """A one-line ValueError unless ``path`` is a MATLAB 5 file that inflates to at most
-    ``MAX_MAT_BYTES``."""
+def _checked_mat_bytes(path: Path) -> bytes:
+    """``path``'s bytes, or a one-line ValueError unless it is a MATLAB 5 file that inflates
+    to at most ``MAX_MAT_BYTES``."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing")
     if path.stat().st_size > MAX_MAT_BYTES:
@@ -86,14 +91,15 @@ def _check_mat_file(path: Path) -> None:
         if inflated > MAX_MAT_BYTES:
             raise ValueError(f"{path} inflates to over {MAX_MAT_BYTES} bytes")
         position += size
+    return data
 
 
 def _load(path: Path, variable: str) -> np.ndarray:
     from scipy.io import loadmat
 
-    _check_mat_file(path)
+    data = _checked_mat_bytes(path)
     try:
-        contents = loadmat(path, variable_names=[variable])
+        contents = loadmat(io.BytesIO(data), variable_names=[variable])
     except Exception as err:  # scipy raises many kinds on a corrupt file
         raise ValueError(f"{path} cannot be read as a MATLAB file ({err})") from None
     if variable not in contents:
@@ -107,7 +113,8 @@ def label_map(path: Path) -> np.ndarray:
     if labels.ndim != 2 or labels.dtype.kind not in "uif" or labels.size == 0:
         raise ValueError(f"{path}: LabelMap is {labels.dtype} {labels.shape}, not an (H, W) "
                          "map of class ids")
-    if not np.all(np.isfinite(labels)) or np.any(labels < 0) or np.any(labels != np.round(labels)):
+    if (not np.all(np.isfinite(labels)) or np.any(labels < 0) or np.any(labels >= MAX_CLASS_ID)
+            or np.any(labels != np.round(labels))):
         raise ValueError(f"{path}: LabelMap holds values that are no class ids")
     return labels.astype(np.int64)
 
@@ -124,7 +131,7 @@ def edges(labels: np.ndarray) -> np.ndarray:
 
 def human_parts(path: Path) -> np.ndarray | None:
     """(H, W) int64 part groups (0: background) of the people in ``path``'s PASCAL-Part
-    annotation, or None if it shows no person with parts."""
+    annotation, or None if it shows no part of a person."""
     annotation = _load(path, "anno")
     try:
         objects = annotation["objects"][0, 0].ravel()
@@ -135,6 +142,8 @@ def human_parts(path: Path) -> np.ndarray | None:
             for part in np.asarray(item["parts"]).ravel():
                 name = str(np.asarray(part["part_name"]).ravel()[0])
                 mask = np.asarray(part["mask"]).astype(bool)
+                if mask.ndim != 2:
+                    raise ValueError(f"part {name[:40]!r}'s mask is {mask.shape}, not (H, W)")
                 if name not in PART_GROUP:
                     raise ValueError(f"part {name[:40]!r} is none of PASCAL-Part's person parts")
                 if parts is None:
@@ -143,14 +152,14 @@ def human_parts(path: Path) -> np.ndarray | None:
                     raise ValueError(f"part {name!r}'s mask is {mask.shape}, the others "
                                      f"{parts.shape}")
                 parts[mask] = PART_GROUP[name]
-    except (KeyError, IndexError, TypeError, ValueError) as err:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as err:
         raise ValueError(f"{path} is not in PASCAL-Part's annotation layout "
                          f"(anno.objects.class_ind, .parts.part_name, .parts.mask): {err}"
                          ) from None
-    return parts
+    return parts if parts is not None and parts.any() else None
 
 
-def distilled_normals(normals: np.ndarray, labels: np.ndarray, where: object) -> np.ndarray:
+def distilled_normals(normals: np.ndarray, labels: np.ndarray, where: str) -> np.ndarray:
     """(H, W, 3) float32 normals from an (H, W, 3) uint8 image, 0 outside ``NORMAL_CLASSES``."""
     if normals.ndim != 3 or normals.shape[-1] != 3 or normals.shape[:2] != labels.shape:
         raise ValueError(f"{where}: the distilled normals are {normals.shape}, the label map "

@@ -38,7 +38,7 @@ def test_an_emulated_bundle_holds_what_the_board_needs(tiny_artifact: Path,
     with zipfile.ZipFile(wheels[0]) as wheel:
         assert "edgemoe/host/notebooks/edgemoe.ipynb" in wheel.namelist()
     readme = (out / "README.md").read_text()
-    assert f"pip install './{wheels[0].name}[board]'" in readme
+    assert f"pip install './{wheels[0].name}[board,notebook]'" in readme
     assert "edgemoe run artifact --emulate sim --validate 2" in readme
     assert "notebooks/edgemoe.ipynb" in readme
 
@@ -71,33 +71,41 @@ def _move_register(handoff: Path, name: str, offset: int) -> None:
     tree.write(handoff)
 
 
+def _refused(*arguments: str) -> str:
+    """The one-line error of a bundle that is refused."""
+    code, output = _bundle(*arguments)
+    assert code == 1 and len(output.strip().splitlines()) == 1, output
+    return output
+
+
 def test_a_bundle_refuses_a_design_of_another_artifact(tiny_artifact: Path,
                                                        tmp_path: Path) -> None:
     bitstream = _design(tiny_artifact, tmp_path / "design")
     handoff = bitstream.with_suffix(".hwh")
     out = tmp_path / "bundle"
-    task_index = next(r for r in Artifact(tiny_artifact).manifest.kernel.registers()
-                      if r.name == "task_index")
-    _move_register(handoff, "task_index", task_index.offset + 0x100)
-    code, output = _bundle(str(tiny_artifact), "--bitstream", str(bitstream), "-o", str(out))
-    assert code == 1
+    design = (str(tiny_artifact), "--bitstream", str(bitstream), "-o", str(out))
+    registers = {r.name: r.offset for r in Artifact(tiny_artifact).manifest.kernel.registers()}
+    _move_register(handoff, "task_index", registers["task_index"] + 0x100)
     assert (f"kernel registers do not match the artifact: task_index at "
-            f"{task_index.offset + 0x100:#x} (manifest: {task_index.offset:#x})") in output
+            f"{registers['task_index'] + 0x100:#x} (manifest: {registers['task_index']:#x})"
+            ) in _refused(*design)
+    tree = ElementTree.parse(handoff)  # a register the design does not have
+    for block in tree.iter("REGISTERS"):
+        for register in [r for r in block if r.get("NAME") == "num_images"]:
+            block.remove(register)
+    tree.write(handoff)
+    assert (f"num_images at nowhere (manifest: {registers['num_images']:#x})"
+            in _refused(*design))
     vlnv = Artifact(tiny_artifact).manifest.kernel.vlnv
     for broken, message in ((b"<EDKSYSTEM><MODULES>", "is no hardware handoff (XML"),
                             (b"<EDKSYSTEM/>", f"holds no {vlnv} kernel")):
         handoff.write_bytes(broken)
-        code, output = _bundle(str(tiny_artifact), "--bitstream", str(bitstream), "-o",
-                               str(out))
-        assert code == 1 and message in output, output
+        assert message in _refused(*design)
     handoff.unlink()
-    code, output = _bundle(str(tiny_artifact), "--bitstream", str(bitstream), "-o", str(out))
-    assert code == 1 and "no hardware handoff" in output
-    code, output = _bundle(str(tiny_artifact), "--bitstream", str(tmp_path / "none.bit"), "-o",
-                           str(out))
-    assert code == 1 and "no bitstream at" in output
+    assert "no hardware handoff" in _refused(*design)
+    assert "no bitstream at" in _refused(str(tiny_artifact), "--bitstream",
+                                         str(tmp_path / "none.bit"), "-o", str(out))
     assert not out.exists()  # nothing half-written
-    assert len(output.strip().splitlines()) == 1
 
 
 def test_a_bundle_never_writes_over_what_it_did_not_write(tiny_artifact: Path,

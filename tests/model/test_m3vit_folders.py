@@ -160,7 +160,7 @@ def test_pascal_edges_follow_the_laplacian_not_any_change_of_class(tmp_path: Pat
     edges = M3ViTFolders(tmp_path / "PASCAL_MT", "val", 60, 80, ("edges",), 21)[0]["edges"]
     assert edges[:, 1:-1].sum() == 0 and edges[:, 0].sum() > 50
     item = M3ViTFolders(tmp_path / "PASCAL_MT", "val", 60, 80, ("human_parts",), 21)[0]
-    assert item["parts"].sum() == 0  # nobody in the picture: all background
+    assert (item["parts"] == IGNORE_LABEL).all()  # nobody in the picture: ignored, as M3ViT
 
 
 def test_pascal_matlab_files_are_read_as_hostile(tmp_path: Path,
@@ -180,9 +180,10 @@ def test_pascal_matlab_files_are_read_as_hostile(tmp_path: Path,
     assert labels.stat().st_size < 1 << 16  # small on disk, a bomb inflated
     with pytest.raises(ValueError, match=r"trainval/2008_000002\.mat inflates to over 65536"):
         item("edges")
-    savemat(labels, {"LabelMap": np.full((60, 80), -1.0)})
-    with pytest.raises(ValueError, match="LabelMap holds values that are no class ids"):
-        item("normals")
+    for odd in (-1.0, 1e30, np.nan, 2.5):
+        savemat(labels, {"LabelMap": np.full((60, 80), odd)})
+        with pytest.raises(ValueError, match="LabelMap holds values that are no class ids"):
+            item("normals")
     savemat(labels, {"Other": np.zeros((6, 8))})
     with pytest.raises(ValueError, match=r"2008_000002\.mat holds no 'LabelMap'"):
         item("edges")
@@ -198,9 +199,13 @@ def test_pascal_matlab_files_are_read_as_hostile(tmp_path: Path,
     savemat(parts, {"anno": {"imname": NAME}})
     with pytest.raises(ValueError, match="not in PASCAL-Part's annotation layout"):
         item("human_parts")
+    _part_annotation(parts, [(15, _person([("head", np.ones((4, 4, 2)))]))])
+    with pytest.raises(ValueError, match=r"'head''s mask is \(4, 4, 2\), not \(H, W\)"):
+        item("human_parts")
+    _part_annotation(parts, [(15, _person([("head", _boxes()["head"])]))])
     data = parts.read_bytes()
     parts.write_bytes(data[:len(data) // 2])
-    with pytest.raises(ValueError, match=r"2008_000002\.mat"):
+    with pytest.raises(ValueError, match=r"2008_000002\.mat cannot be read as a MATLAB file"):
         item("human_parts")
     parts.unlink()
     with pytest.raises(FileNotFoundError, match=r"human_parts/2008_000002\.mat is missing"):
@@ -224,31 +229,33 @@ def test_pascal_folder_errors_name_the_file(tmp_path: Path) -> None:
         M3ViTFolders(root, "val", 60, 80, ("segmentation",), 21)
 
 
-def test_a_nyud_folder_trains_the_four_tasks(tmp_path: Path, small_document: dict) -> None:
-    nyud(tmp_path / "NYUD_MT", {"train": [f"{i:04}" for i in range(16)], "val": ["9999"]})
-    document = copy.deepcopy(small_document)
-    document["model"].update({"tasks": list(NYUD_TASKS), "classes": 40})
-    config = tmp_path / "nyud.yaml"
+def _train(tmp_path: Path, document: dict, data: Path, tasks: tuple[str, ...],
+           classes: int) -> str:
+    """``edgemoe train`` on the folder ``data``; its output."""
+    document = copy.deepcopy(document)
+    document["model"].update({"tasks": list(tasks), "classes": classes})
+    config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(document))
     result = CliRunner().invoke(main, ["train", "--config", str(config), "--out",
-                                       str(tmp_path / "run"), "--data",
-                                       str(tmp_path / "NYUD_MT")])
+                                       str(tmp_path / "run"), "--data", str(data)])
     assert result.exit_code == 0, result.output
-    assert "normals" in result.output and "ods_f" in result.output
+    return result.output
+
+
+def test_a_nyud_folder_trains_the_four_tasks(tmp_path: Path, small_document: dict) -> None:
+    nyud(tmp_path / "NYUD_MT", {"train": [f"{i:04}" for i in range(16)], "val": ["9999"]})
+    output = _train(tmp_path, small_document, tmp_path / "NYUD_MT", NYUD_TASKS, 40)
+    assert "normals" in output and "ods_f" in output
 
 
 def test_a_pascal_folder_trains_the_five_tasks(tmp_path: Path, small_document: dict) -> None:
     label_map = np.full((60, 80), WITH_NORMALS)
     label_map[20:41, 30:51] = WITHOUT_NORMALS
     person = _person([(name, box) for name, box in _boxes().items() if name != "tail"])
+    names = [f"2008_{i:06}" for i in range(16)]
     pascal(tmp_path / "PASCAL_MT", label_map, [(15, person)],
-           {"train": [f"2008_{i:06}" for i in range(16)], "val": ["2009_000001"]})
-    document = copy.deepcopy(small_document)
-    document["model"].update({"tasks": list(PASCAL_TASKS), "classes": 21})
-    config = tmp_path / "pascal.yaml"
-    config.write_text(yaml.safe_dump(document))
-    result = CliRunner().invoke(main, ["train", "--config", str(config), "--out",
-                                       str(tmp_path / "run"), "--data",
-                                       str(tmp_path / "PASCAL_MT")])
-    assert result.exit_code == 0, result.output
-    assert "human_parts" in result.output and "ods_f" in result.output
+           {"train": names, "val": ["2009_000001"]})
+    for name in names[:8]:  # half the pictures show nobody: their parts are ignored
+        _part_annotation(tmp_path / "PASCAL_MT" / "human_parts" / f"{name}.mat", [])
+    output = _train(tmp_path, small_document, tmp_path / "PASCAL_MT", PASCAL_TASKS, 21)
+    assert "human_parts" in output and "ods_f" in output and "nan" not in output

@@ -60,3 +60,16 @@ def test_each_loss_is_small_for_the_truth_and_large_against_it() -> None:
     for task in right:
         good, bad = task_loss(task, right[task], batch), task_loss(task, wrong[task], batch)
         assert torch.isfinite(good) and good < 1e-3 < bad, task
+
+
+def test_a_batch_without_people_adds_no_parts_loss() -> None:
+    """PASCAL's pictures without a person have every part ignored (as M3ViT marks them):
+    their loss is 0, not the 0 / 0 of a mean over no pixel."""
+    nobody = {"parts": torch.full((2, 8, 8), IGNORE_LABEL)}
+    loss = task_loss("human_parts", torch.randn(2, 7, 8, 8, requires_grad=True), nobody)
+    assert loss.item() == 0.0
+    loss.backward()
+    mixed = {"parts": torch.cat([nobody["parts"][:1], torch.randint(0, 7, (1, 8, 8))])}
+    logits = torch.randn(2, 7, 8, 8)
+    expected = torch.nn.functional.cross_entropy(logits[1:], mixed["parts"][1:])
+    assert torch.isclose(task_loss("human_parts", logits, mixed), expected)
