@@ -496,12 +496,13 @@ def unit_stream_cycles(values: int, unit_latency: int) -> int:
     return values + unit_latency - 1
 
 
-def vector_kernel_cycles(words: int, unit_latency: int, memory_latency: int = 2) -> int:
+def vector_kernel_cycles(words: int, unit_latency: int, memory_latency: int = 1) -> int:
     """``vector_kernel`` from ap_start to the interrupt, from its pipeline: the start is
     taken (1), the first read is requested (2) and answered (``memory_latency``), each word
     passes the input buffer (1), a unit (``unit_latency``) and the output buffer (1), words
     then stream one a cycle (the read buffer keeps the next burst requested ahead), the last
-    write response returns (``memory_latency``) and done is raised (1)."""
+    write response returns (``memory_latency``) and done is raised (1). The cosimulation's
+    memory answers the cycle after a request (cocotbext-axi's ``AxiRam`` takes 2)."""
     if words <= 0:
         return 3
     return 1 + 2 + memory_latency + 1 + unit_latency + 1 + words + memory_latency + 1

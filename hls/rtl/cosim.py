@@ -5,9 +5,13 @@ The harness reads the kernel's argument registers and m_axi bundles from a manif
 the RTL folder has that top module with those ports (and drives every input it has), reads
 the control protocol from the register map Vitis writes into ``<top>_control_s_axi.v``,
 places the inputs in memory, and lets ``sim/testbenches/cosim_tb.py`` drive the control
-port as the board's driver does. What Vitis exports builds as it comes: Verilator with
-``--timing`` (``#0`` in reset logic, the deadlock detector's ``wait``), the folder on the
-include path, and the ``$readmem`` tables next to the run (a missing one is an error, not
+port as the board's driver does. The memory lives in the simulator: a wrapper generated for
+the export's ports as Verilator elaborates them (``cosim_memory``) serves every m_axi bundle,
+so no Python runs between clock edges while the kernel works; cocotbext-axi's ``AxiRam`` on
+the export's own ports remains as the reference (``memory="cocotbext"``). What Vitis
+exports builds as it comes: Verilator with ``--timing`` (``#0`` in reset logic, the
+deadlock detector's ``wait``), the folder on the include path, and the ``$readmem`` tables
+next to the run (a missing one is an error, not
 an empty ROM). Two workloads share that path: an artifact's accelerator (weights and
 images in, tokens out, compared with ``simulate``) and ``vector_kernel`` (features in and
 out, compared with the ``sim`` GELU and exp), which is what CI can run without Vitis.
@@ -33,6 +37,8 @@ from edgemoe.sim.kernel_interface import KernelInterface
 from edgemoe.sim.schema import describe
 
 from .cocotb_run import SimulationError, run_testbench
+from .cosim_memory import TOP as WRAPPER
+from .cosim_memory import MemoryModelError, elaborated_ports, window, write_cosim_top
 from .generate import UNITS_FILE
 from .vector_kernel import MANIFEST_FILE, RtlManifest
 
@@ -55,6 +61,9 @@ MASTER_INPUTS = ("AWREADY", "WREADY", "BID", "BRESP", "BVALID", "ARREADY", "RID"
 EXPORT_FOLDERS = ("impl/verilog", "syn/verilog")
 DATA_SUFFIXES = (".dat", ".mem")
 _READMEM = re.compile(r"\$readmem[hb]\s*\(\s*\"([^\"]+)\"")
+
+
+MEMORY_MODELS = ("verilog", "cocotbext")
 
 
 class CosimError(RuntimeError):
@@ -86,6 +95,7 @@ class Run:
     inputs: dict[int, bytes]  # address -> bytes
     outputs: dict[str, tuple[int, bytes]]  # name -> (address, expected bytes)
     items: int  # images or words, for the per-item cycle figure
+    extent: tuple[int, int] | None = None  # (address, bytes) every buffer lies in
 
 
 @dataclass
@@ -199,7 +209,8 @@ class AcceleratorWorkload:
                                    "task_index": task_index, "num_images": count,
                                    "debug": 0},
                             {weights_at: weights_blob, images_at: self.images.tobytes()},
-                            {"tokens": (tokens_at, expected)}, count))
+                            {"tokens": (tokens_at, expected)}, count,
+                            (BASE_ADDRESS, regions.next - BASE_ADDRESS)))
         return runs
 
 
@@ -385,15 +396,30 @@ def _missing_tables(log: Path) -> list[str]:
             if "readmem" in line.lower() and "not found" in line.lower()]
 
 
+def _regions(runs: list[Run]) -> list[tuple[int, int]]:
+    """Every (address, bytes) the runs' buffers occupy."""
+    regions = [(address, len(data)) for run in runs for address, data in run.inputs.items()]
+    regions += [(address, len(data)) for run in runs for address, data in run.outputs.values()]
+    return regions + [run.extent for run in runs if run.extent is not None]
+
+
 def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
           cycle_limit: int = 2_000_000, simulator: str = "verilator",
-          workload: Workload | None = None, poll_each_cycle: bool = False,
+          workload: Workload | None = None, memory: str | None = None,
+          poll_each_cycle: bool = False,
           log: Callable[[str], None] = lambda message: None) -> list[RunResult]:
     """Run every run of the workload on the RTL; returns each run's cycles and verdict.
 
-    ``poll_each_cycle`` looks at ``interrupt`` from Python at every clock edge instead of
-    waiting for it (the slow reference of ``benchmarks/cosim_speed.py``); ``log`` hears
-    which export of a solution folder runs."""
+    ``memory`` is ``verilog`` (the wrapper's memory inside the simulator; the default on
+    Verilator) or ``cocotbext`` (``AxiRam`` in Python; the default on Icarus, which
+    re-evaluates a read of the whole memory array on every write and runs the Verilog memory
+    about 30 times slower than Verilator does). ``poll_each_cycle`` looks at ``interrupt``
+    from Python at every clock edge instead of waiting for it; with ``cocotbext`` it is the
+    slow reference of ``benchmarks/cosim_speed.py``. ``log`` hears which export of a
+    solution folder runs."""
+    memory = memory or ("verilog" if simulator == "verilator" else "cocotbext")
+    if memory not in MEMORY_MODELS:
+        raise ValueError(f"unknown memory model {memory!r}; choose from {MEMORY_MODELS}")
     manifest_dir, rtl_dir = Path(manifest_dir), Path(rtl_dir)
     workload = workload or load_workload(manifest_dir, images)
     kernel = workload.kernel
@@ -424,13 +450,24 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
                               "outputs": outputs})
         arguments = [{"name": a.name, "offset": a.offset, "words": a.words}
                      for a in kernel.arguments]
+        sources, toplevel, layout = export.sources, top, {"model": memory}
+        if memory == "verilog":
+            base, words = window(_regions(runs))
+            try:
+                ports = elaborated_ports(export.sources, top, [export.folder])
+                wrapper = write_cosim_top(work / f"{WRAPPER}.v", top, ports, bundles,
+                                          list(CONTROL_PORTS), HELD_AT_ZERO, base, words)
+            except MemoryModelError as err:
+                raise CosimError(f"{top}: {err}") from None
+            sources, toplevel = [*sources, wrapper], WRAPPER
+            layout.update(base=base, words=words)
         plan = {"arguments": arguments, "bundles": bundles, "cycle_limit": cycle_limit,
                 "interrupt_status": status_mode, "poll_each_cycle": poll_each_cycle,
-                "held_at_zero": HELD_AT_ZERO,
+                "held_at_zero": HELD_AT_ZERO, "memory": layout,
                 "runs": plan_runs}
         (work / "plan.json").write_text(json.dumps(plan))
         try:
-            found = run_testbench(export.sources, top, "edgemoe.sim.testbenches.cosim_tb",
+            found = run_testbench(sources, toplevel, "edgemoe.sim.testbenches.cosim_tb",
                                   "cosim", env={"EDGEMOE_COSIM_PLAN": str(work / "plan.json")},
                                   simulator=simulator, work_dir=run_dir,
                                   build_args=_build_args(simulator),

@@ -3,7 +3,10 @@
 The plan (JSON at ``EDGEMOE_COSIM_PLAN``, written by ``edgemoe.hls.rtl.cosim``) names the
 kernel's argument registers, m_axi bundles and control protocol, and lists runs: the bytes
 to place in memory, the argument values, and the output regions to read back. Every bundle
-gets an ``AxiRam`` over one shared memory; the control port an ``AxiLiteMaster``. A run
+is served from one shared memory: by default the Verilog memory of the harness's wrapper
+(``edgemoe_cosim_top``), filled and read through files, so no Python runs while the kernel
+works; or cocotbext-axi's ``AxiRam`` on the export's own ports (the reference, which wakes
+Python every beat). The control port is an ``AxiLiteMaster``. A run
 writes the arguments, enables the ap_done interrupt, sets ap_start and waits for
 ``interrupt`` under the plan's cycle limit, then checks ap_done reads back set and clears
 on read, and acknowledges the interrupt as the export's status register wants it (toggle
@@ -40,6 +43,7 @@ from cocotbext.axi.axi_channels import (
     AxiWriteBus,
 )
 
+from .memory_files import DUMP_FILE, LOAD_FILE, dumped_bytes, load_file
 from .streams import report
 
 AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
@@ -66,6 +70,76 @@ def memory_bus(dut, prefix: str) -> AxiBus:
                                       B.from_prefix(dut, prefix))
     read = AxiReadBus.from_channels(AR.from_prefix(dut, prefix), R.from_prefix(dut, prefix))
     return AxiBus(write, read)
+
+
+class SimulatorMemory:
+    """The wrapper's Verilog memory: writes are gathered and loaded with one ``$readmemh``;
+    a read is one ``$writememh`` of the words it spans. One clock edge each."""
+
+    def __init__(self, dut, base: int, words: int) -> None:
+        self.dut, self.base, self.words = dut, base, words
+        self.pending: list[tuple[int, bytes]] = []
+        for signal in (dut.memory_load, dut.memory_dump, dut.memory_dump_first,
+                       dut.memory_dump_last):
+            signal.value = 0
+
+    def write(self, address: int, data: bytes) -> None:
+        self.pending.append((address, data))
+
+    async def _pulse(self, signal) -> None:
+        signal.value = 1
+        await RisingEdge(self.dut.ap_clk)
+        signal.value = 0
+        await RisingEdge(self.dut.ap_clk)
+
+    async def commit(self) -> None:
+        if self.pending:
+            Path(LOAD_FILE).write_text(load_file(self.pending, self.base))
+            self.pending = []
+            await self._pulse(self.dut.memory_load)
+
+    async def read(self, address: int, size: int) -> bytes:
+        first = (address - self.base) // 8
+        last = (address + size - 1 - self.base) // 8
+        self.dut.memory_dump_first.value = first
+        self.dut.memory_dump_last.value = last
+        await self._pulse(self.dut.memory_dump)
+        offset = address - self.base - 8 * first
+        return dumped_bytes(Path(DUMP_FILE).read_text())[offset:offset + size]
+
+    def fault(self) -> str | None:
+        if not self.dut.memory_fault.value:
+            return None
+        return (f"the kernel accessed {int(self.dut.memory_fault_address.value):#x}, outside "
+                "the run's buffers, or with a beat narrower than its bus or a burst other "
+                "than INCR")
+
+
+class CocotbextMemory:
+    """cocotbext-axi's ``AxiRam`` on every bundle, over one shared memory."""
+
+    def __init__(self, dut, bundles: list[str], held_at_zero: list[str]) -> None:
+        rams: list[AxiRam] = []
+        for bundle in bundles:
+            for name in held_at_zero:  # m_axi inputs a memory does not use
+                if hasattr(dut, f"m_axi_{bundle}_{name}"):
+                    getattr(dut, f"m_axi_{bundle}_{name}").value = 0
+            rams.append(AxiRam(memory_bus(dut, f"m_axi_{bundle}"), dut.ap_clk, dut.ap_rst_n,
+                               reset_active_level=False, size=MEMORY_BYTES,
+                               mem=rams[0].mem if rams else None))
+        self.ram = rams[0]
+
+    def write(self, address: int, data: bytes) -> None:
+        self.ram.write(address, data)
+
+    async def commit(self) -> None:
+        return None
+
+    async def read(self, address: int, size: int) -> bytes:
+        return bytes(self.ram.read(address, size))
+
+    def fault(self) -> str | None:
+        return None
 
 
 async def _cycles_until_interrupt(dut, limit: int, poll_each_cycle: bool) -> int | None:
@@ -105,15 +179,11 @@ async def cosim(dut) -> None:
     dut.ap_rst_n.value = 0
     control = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi_control"), dut.ap_clk,
                             dut.ap_rst_n, reset_active_level=False)
-    rams = []
-    for bundle in plan["bundles"]:
-        for name in plan["held_at_zero"]:  # m_axi inputs a memory does not use
-            if hasattr(dut, f"m_axi_{bundle}_{name}"):
-                getattr(dut, f"m_axi_{bundle}_{name}").value = 0
-        rams.append(AxiRam(memory_bus(dut, f"m_axi_{bundle}"), dut.ap_clk, dut.ap_rst_n,
-                           reset_active_level=False, size=MEMORY_BYTES,
-                           mem=rams[0].mem if rams else None))
-    memory = rams[0]
+    layout = plan["memory"]
+    if layout["model"] == "verilog":
+        memory = SimulatorMemory(dut, layout["base"], layout["words"])
+    else:
+        memory = CocotbextMemory(dut, plan["bundles"], plan["held_at_zero"])
     await ClockCycles(dut.ap_clk, 10)
     dut.ap_rst_n.value = 1
     await ClockCycles(dut.ap_clk, 5)
@@ -124,6 +194,7 @@ async def cosim(dut) -> None:
             memory.write(region["address"], Path(region["file"]).read_bytes())
         for region in run["outputs"]:  # a pattern, so unwritten bytes show
             memory.write(region["address"], bytes([0xA5]) * region["bytes"])
+        await memory.commit()
         for name, value in run["arguments"].items():
             register = registers[name]
             for word in range(register["words"]):
@@ -155,10 +226,14 @@ async def cosim(dut) -> None:
                        "ap_done could not be seen")
             report(runs=results, error=message)
             raise AssertionError(message)
+        fault = memory.fault()
+        if fault is not None:
+            report(runs=results, error=f"run {run['name']!r}: {fault}")
+            raise AssertionError(fault)
         outputs = {}
         for region in run["outputs"]:
-            Path(region["file"]).write_bytes(bytes(memory.read(region["address"],
-                                                               region["bytes"])))
+            Path(region["file"]).write_bytes(await memory.read(region["address"],
+                                                               region["bytes"]))
             outputs[region["name"]] = region["file"]
         results.append({"name": run["name"], "cycles": cycles, "seconds": seconds,
                         "outputs": outputs, "idle_before": bool(idle_before),

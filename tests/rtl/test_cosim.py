@@ -1,5 +1,6 @@
 """The cosimulation harness on vector_kernel: bit-exact runs (unaligned lengths, a second
-start after done), measured burst throughput, and clear errors for a wrong RTL folder."""
+start after done), measured burst throughput, clear errors for a wrong RTL folder, and a
+kernel that strays outside its buffers caught by the memory in the simulator."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from edgemoe.hls.perf.cycle_model import vector_kernel_cycles
-from edgemoe.hls.rtl.cosim import CosimError, VectorKernelWorkload, cosim
+from edgemoe.hls.rtl.cosim import CosimError, Run, VectorKernelWorkload, cosim
+from edgemoe.hls.rtl.cosim_memory import window
 from edgemoe.hls.rtl.vector_kernel import RtlManifest
+from edgemoe.sim.testbenches.memory_files import dumped_bytes, load_file
 
 
 def test_vector_kernel_runs_bit_exact_and_reports_cycles(rtl_dir: Path) -> None:
@@ -76,3 +79,33 @@ def test_waiting_for_the_interrupt_counts_the_cycles_polling_counts(rtl_dir: Pat
                                              poll_each_cycle=poll)]
               for poll in (False, True)}
     assert counts[False] == counts[True]
+
+
+class StrayWrites(VectorKernelWorkload):
+    """Results written 16 MiB past the buffers the run declares."""
+
+    def runs(self) -> list[Run]:
+        runs = super().runs()
+        for run in runs:
+            run.arguments["dst"] += 1 << 24
+        return runs
+
+
+def test_a_kernel_writing_outside_its_buffers_is_caught(rtl_dir: Path) -> None:
+    manifest = RtlManifest.model_validate_json((rtl_dir / "manifest.json").read_bytes())
+    workload = StrayWrites(manifest, counts=(37,))
+    (run,) = workload.runs()
+    with pytest.raises(CosimError, match=rf"accessed {run.arguments['dst']:#x}, outside the "
+                                         "run's buffers"):
+        cosim(rtl_dir, rtl_dir, workload=workload, cycle_limit=100_000)
+
+
+def test_the_memory_files_round_trip_and_the_window_is_shared() -> None:
+    base = 0x8_0000_0000
+    writes = [(base, bytes(range(13))), (base + 4096, b"\xff" * 8)]
+    text = load_file(writes, base)
+    assert text.splitlines()[:3] == ["@0", "0706050403020100", "0000000c0b0a0908"]
+    assert dumped_bytes("// a comment\n0706050403020100\n0000000c0b0a0908\n")[:13] == \
+        bytes(range(13))
+    assert window([(base, 100), (base + 4096, 50)]) == (base, (1 << 20) // 8)
+    assert window([(base + 8, 3 << 20)]) == (base, (4 << 20) // 8)  # a power of two

@@ -65,12 +65,13 @@ def run(folder: Path, **options):
                  cycle_limit=20_000, **options)
 
 
-@pytest.mark.parametrize("edit", [None, clear_on_read], ids=["toggle on write",
-                                                             "clear on read"])
-def test_an_export_runs_bit_exact_as_it_comes(tmp_path: Path, edit) -> None:
+@pytest.mark.parametrize(("edit", "memory"), [(None, "verilog"), (clear_on_read, "cocotbext")],
+                         ids=["toggle on write, Verilog memory", "clear on read, AxiRam"])
+def test_an_export_runs_bit_exact_as_it_comes(tmp_path: Path, edit, memory: str) -> None:
     """`#0` in reset, 2-bit LOCK and the AXI side signals, the deadlock detector's include
-    with its `wait`, a $readmemh ROM, and either interrupt status mode: no extra flags."""
-    results = run(export(tmp_path, edit))
+    with its `wait`, a $readmemh ROM, and either interrupt status mode: no extra flags, with
+    the memory in the simulator and with cocotbext-axi's."""
+    results = run(export(tmp_path, edit), memory=memory)
     assert [r.name for r in results] == ["table x 1", "table x 37", "table x 200"]
     for result in results:
         assert result.equal, result.first_difference
