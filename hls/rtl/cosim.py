@@ -35,6 +35,7 @@ from edgemoe.sim.artifact import Artifact, ArtifactError
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.kernel_interface import KernelInterface
 from edgemoe.sim.schema import describe
+from edgemoe.sim.testbenches.memory_files import PAGE_BYTES
 
 from .cocotb_run import SimulationError, run_testbench
 from .cosim_memory import TOP as WRAPPER
@@ -403,6 +404,16 @@ def _regions(runs: list[Run]) -> list[tuple[int, int]]:
     return regions + [run.extent for run in runs if run.extent is not None]
 
 
+def _stray_pages(run: Run, touched: list[int] | None) -> list[int]:
+    """The pages the kernel went to that hold none of ``run``'s buffers."""
+    if not touched:
+        return []
+    allowed = set()
+    for address, size in _regions([run]):
+        allowed.update(range(address // PAGE_BYTES, -(-(address + size) // PAGE_BYTES)))
+    return [page for page in touched if page // PAGE_BYTES not in allowed]
+
+
 def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
           cycle_limit: int = 2_000_000, simulator: str = "verilator",
           workload: Workload | None = None, memory: str | None = None,
@@ -452,8 +463,8 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
                      for a in kernel.arguments]
         sources, toplevel, layout = export.sources, top, {"model": memory}
         if memory == "verilog":
-            base, words = window(_regions(runs))
             try:
+                base, words = window(_regions(runs))
                 ports = elaborated_ports(export.sources, top, [export.folder])
                 wrapper = write_cosim_top(work / f"{WRAPPER}.v", top, ports, bundles,
                                           list(CONTROL_PORTS), HELD_AT_ZERO, base, words)
@@ -481,6 +492,12 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
             raise CosimError(f"{top}: {found['error']}")
         results = []
         for run, seen in zip(runs, found["runs"], strict=True):
+            stray = _stray_pages(run, seen.get("touched"))
+            if stray:
+                raise CosimError(f"{top}: run {run.name!r} accessed the {PAGE_BYTES}-byte page "
+                                 f"at {stray[0]:#x}, which holds none of its buffers"
+                                 + (f" ({len(stray) - 1} more such pages)" if len(stray) > 1
+                                    else ""))
             differences = [d for d in (_compare(Path(seen["outputs"][name]).read_bytes(),
                                                 expected, workload.lane_bytes)
                                        for name, (_, expected) in run.outputs.items()) if d]

@@ -17,15 +17,21 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgemoe.sim.testbenches.memory_files import DUMP_FILE, LOAD_FILE, WORD_BYTES
+from edgemoe.sim.testbenches.memory_files import (
+    DUMP_FILE,
+    LOAD_FILE,
+    PAGE_BYTES,
+    TOUCHED_FILE,
+    WORD_BYTES,
+)
 
 from .generate import environment
 
 TOP = "edgemoe_cosim_top"
-PAGE = 4096
 MIN_WINDOW_BYTES = 1 << 20
 #: A window beyond this many bytes is refused (the memory is a Verilog array).
 MAX_WINDOW_BYTES = 1 << 30
+ELABORATION_SECONDS = 600
 #: The m_axi signals the memory serves; its size and burst checks need AxSIZE and AxBURST.
 SERVED = ("AWID", "AWADDR", "AWLEN", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WLAST",
           "WVALID", "WREADY", "BID", "BRESP", "BVALID", "BREADY", "ARID", "ARADDR", "ARLEN",
@@ -63,16 +69,23 @@ def _ranges(node: object, found: dict[str, int]) -> None:
 
 def elaborated_ports(sources: list[Path], top: str, include_dirs: list[Path]) -> dict[str, Port]:
     """``top``'s ports as Verilator elaborates them: name -> direction and width."""
-    from .verilator_tool import verilator_env
+    from .verilator_tool import VerilatorNotFoundError, verilator_env
 
     with tempfile.TemporaryDirectory(prefix="edgemoe-ports-") as scratch:
         command = ["verilator", "--json-only", "--timing", "-Wno-fatal", "--top-module", top,
                    "--Mdir", scratch, *(f"-I{d}" for d in include_dirs), *map(str, sources)]
-        done = subprocess.run(command, capture_output=True, text=True, env=verilator_env(),
-                              timeout=600)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  env=verilator_env(), timeout=ELABORATION_SECONDS)
+        except VerilatorNotFoundError as err:
+            raise MemoryModelError(str(err)) from None
+        except subprocess.TimeoutExpired:
+            raise MemoryModelError(f"Verilator took over {ELABORATION_SECONDS} s to elaborate "
+                                   f"{top}") from None
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise MemoryModelError(f"Verilator could not elaborate {top}: {last}")
+            errors = [line for line in done.stderr.splitlines() if line.startswith("%Error")]
+            raise MemoryModelError(f"Verilator could not elaborate {top}: "
+                                   f"{(errors or ['no error message'])[0]}")
         tree = json.loads((Path(scratch) / f"V{top}.tree.json").read_text())
     widths: dict[str, int] = {}
     _ranges(tree, widths)
@@ -84,7 +97,8 @@ def elaborated_ports(sources: list[Path], top: str, include_dirs: list[Path]) ->
             if v.get("type") == "VAR" and v.get("isPrimaryIO")}
 
 
-def _bundle(name: str, ports: dict[str, Port], held_at_zero: tuple[str, ...]) -> dict:
+def _bundle(name: str, ports: dict[str, Port], held_at_zero: tuple[str, ...],
+            window_end: int) -> dict:
     def port(signal: str) -> Port:
         found = ports.get(f"m_axi_{name}_{signal}")
         if found is None:
@@ -102,6 +116,15 @@ def _bundle(name: str, ports: dict[str, Port], held_at_zero: tuple[str, ...]) ->
         raise MemoryModelError(f"m_axi_{name}'s burst lengths are not AXI4's 8 bits")
     if port("AWADDR").width > 64 or port("ARADDR").width != port("AWADDR").width:
         raise MemoryModelError(f"m_axi_{name}'s addresses are not one width of at most 64 bits")
+    if window_end > 1 << port("AWADDR").width:
+        raise MemoryModelError(f"m_axi_{name}'s {port('AWADDR').width}-bit addresses cannot "
+                               f"reach the run's buffers (up to {window_end:#x})")
+    expected = {"ARID": port("AWID").width, "RID": port("AWID").width,
+                "BID": port("AWID").width, "WSTRB": data_bits // 8, "RRESP": 2, "BRESP": 2}
+    mismatched = [signal for signal, width in expected.items() if port(signal).width != width]
+    if mismatched:
+        raise MemoryModelError(f"m_axi_{name}'s {', '.join(mismatched)} do not have the widths "
+                               "its AWID and data give them")
     zero = [s for s in held_at_zero if f"m_axi_{name}_{s}" in ports]
     return {"name": name, "bytes": data_bits // 8, "size": (data_bits // 8).bit_length() - 1,
             "addr_bits": port("AWADDR").width, "id_bits": port("AWID").width,
@@ -124,12 +147,13 @@ def write_cosim_top(path: Path, top: str, ports: dict[str, Port], bundles: list[
             raise MemoryModelError(f"the kernel has no {name}")
         control_ports.append({"name": name, "direction": ports[name].direction,
                               "width": ports[name].width})
-    served = [_bundle(b, ports, held_at_zero) for b in bundles]
+    served = [_bundle(b, ports, held_at_zero, base + words * WORD_BYTES) for b in bundles]
     connections = ["ap_clk", "ap_rst_n", "interrupt", *(p["name"] for p in control_ports),
                    *(f"m_axi_{b['name']}_{p['name']}" for b in served for p in b["ports"])]
     context = {"top": top, "control": control_ports, "base": base, "words": words,
                "bundles": served, "connections": connections, "load_file": LOAD_FILE,
-               "dump_file": DUMP_FILE}
+               "dump_file": DUMP_FILE, "touched_file": TOUCHED_FILE,
+               "pages": words * WORD_BYTES // PAGE_BYTES}
     path.write_text(environment().get_template("cosim_memory.v.j2").render(**context))
     return path
 
@@ -138,7 +162,9 @@ def window(regions: list[tuple[int, int]]) -> tuple[int, int]:
     """(base, words) of a window holding every (address, bytes): from the lowest address's
     4 KiB page, a power of two of at least ``MIN_WINDOW_BYTES``, so runs of one kernel share
     a build."""
-    start = min(address for address, _ in regions) // PAGE * PAGE
+    if not regions:
+        raise MemoryModelError("the workload's runs have no buffers to place in memory")
+    start = min(address for address, _ in regions) // PAGE_BYTES * PAGE_BYTES
     end = max(address + size for address, size in regions)
     size = max(MIN_WINDOW_BYTES, 1 << (end - start - 1).bit_length())
     return start, size // WORD_BYTES

@@ -43,7 +43,14 @@ from cocotbext.axi.axi_channels import (
     AxiWriteBus,
 )
 
-from .memory_files import DUMP_FILE, LOAD_FILE, dumped_bytes, load_file
+from .memory_files import (
+    DUMP_FILE,
+    LOAD_FILE,
+    TOUCHED_FILE,
+    dumped_bytes,
+    load_file,
+    touched_pages,
+)
 from .streams import report
 
 AP_START, AP_DONE, AP_IDLE = 0x1, 0x2, 0x4
@@ -98,21 +105,36 @@ class SimulatorMemory:
             self.pending = []
             await self._pulse(self.dut.memory_load)
 
-    async def read(self, address: int, size: int) -> bytes:
-        first = (address - self.base) // 8
-        last = (address + size - 1 - self.base) // 8
+    async def _dump(self, first: int, last: int) -> bytes:
+        """Words ``first`` to ``last`` of the window (a file of this dump, never a stale one)."""
+        for name in (DUMP_FILE, TOUCHED_FILE):
+            Path(name).unlink(missing_ok=True)
         self.dut.memory_dump_first.value = first
         self.dut.memory_dump_last.value = last
         await self._pulse(self.dut.memory_dump)
+        data = dumped_bytes(Path(DUMP_FILE).read_text())
+        if len(data) != 8 * (last - first + 1):
+            raise AssertionError(f"$writememh gave {len(data)} bytes for words {first} to "
+                                 f"{last}")
+        return data
+
+    async def read(self, address: int, size: int) -> bytes:
+        first = (address - self.base) // 8
+        data = await self._dump(first, (address + size - 1 - self.base) // 8)
         offset = address - self.base - 8 * first
-        return dumped_bytes(Path(DUMP_FILE).read_text())[offset:offset + size]
+        return data[offset:offset + size]
+
+    async def touched(self) -> list[int]:
+        """The 4 KiB pages the kernel's beats went to since the memory was last loaded."""
+        await self._dump(0, 0)
+        return touched_pages(Path(TOUCHED_FILE).read_text(), self.base)
 
     def fault(self) -> str | None:
         if not self.dut.memory_fault.value:
             return None
         return (f"the kernel accessed {int(self.dut.memory_fault_address.value):#x}, outside "
-                "the run's buffers, or with a beat narrower than its bus or a burst other "
-                "than INCR")
+                "the memory that holds the run's buffers, or with a beat narrower than its "
+                "bus or a burst other than INCR")
 
 
 class CocotbextMemory:
@@ -137,6 +159,9 @@ class CocotbextMemory:
 
     async def read(self, address: int, size: int) -> bytes:
         return bytes(self.ram.read(address, size))
+
+    async def touched(self) -> None:  # AxiRam does not keep count
+        return None
 
     def fault(self) -> str | None:
         return None
@@ -210,8 +235,10 @@ async def cosim(dut) -> None:
         seconds = time.perf_counter() - started
         if cycles is None:
             results.append({"name": run["name"], "timeout": True})
+            fault = memory.fault()  # a stray access may be why
             report(runs=results, error=f"run {run['name']!r}: no ap_done within "
-                   f"{plan['cycle_limit']} cycles (the cycle limit stopped the run)")
+                   f"{plan['cycle_limit']} cycles (the cycle limit stopped the run)"
+                   + (f"; before that, {fault}" if fault else ""))
             raise AssertionError(f"no ap_done within {plan['cycle_limit']} cycles")
         status = await control.read_dword(CTRL)
         again = await control.read_dword(CTRL)
@@ -235,8 +262,10 @@ async def cosim(dut) -> None:
             Path(region["file"]).write_bytes(await memory.read(region["address"],
                                                                region["bytes"]))
             outputs[region["name"]] = region["file"]
+        touched = await memory.touched()
         results.append({"name": run["name"], "cycles": cycles, "seconds": seconds,
-                        "outputs": outputs, "idle_before": bool(idle_before),
+                        "outputs": outputs, "touched": touched,
+                        "idle_before": bool(idle_before),
                         "done": bool(status & AP_DONE), "idle_after": bool(status & AP_IDLE),
                         "done_cleared_on_read": not again & AP_DONE})
     report(runs=results)

@@ -8,7 +8,9 @@ import numpy as np
 
 LOAD_FILE = "edgemoe_memory_in.hex"
 DUMP_FILE = "edgemoe_memory_out.hex"
+TOUCHED_FILE = "edgemoe_memory_touched.hex"
 WORD_BYTES = 8
+PAGE_BYTES = 4096
 
 
 def load_file(writes: list[tuple[int, bytes]], base: int) -> str:
@@ -24,8 +26,26 @@ def load_file(writes: list[tuple[int, bytes]], base: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _values(text: str) -> dict[int, int]:
+    """Index -> value of what ``$writememh`` wrote (an ``@`` mark sets the next index,
+    comments are skipped), indices from the first value's."""
+    values, index = {}, 0
+    for line in text.splitlines():
+        for token in line.split("//", 1)[0].split():
+            if token.startswith("@"):
+                index = int(token[1:], 16)
+            else:
+                values[index] = int(token, 16)
+                index += 1
+    return values
+
+
 def dumped_bytes(text: str) -> bytes:
-    """The words ``$writememh`` wrote (comments and address marks skipped), as bytes."""
-    words = [int(token, 16) for line in text.splitlines()
-             for token in line.split("//", 1)[0].split() if not token.startswith("@")]
-    return np.array(words, dtype="<u8").tobytes()
+    """The words ``$writememh`` wrote, in order, as bytes."""
+    values = _values(text)
+    return np.array([values[i] for i in sorted(values)], dtype="<u8").tobytes()
+
+
+def touched_pages(text: str, base: int) -> list[int]:
+    """The addresses of the pages ``$writememh`` of the touched bits marks."""
+    return [base + PAGE_BYTES * page for page, bit in sorted(_values(text).items()) if bit]

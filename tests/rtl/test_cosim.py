@@ -14,7 +14,7 @@ from edgemoe.hls.perf.cycle_model import vector_kernel_cycles
 from edgemoe.hls.rtl.cosim import CosimError, Run, VectorKernelWorkload, cosim
 from edgemoe.hls.rtl.cosim_memory import window
 from edgemoe.hls.rtl.vector_kernel import RtlManifest
-from edgemoe.sim.testbenches.memory_files import dumped_bytes, load_file
+from edgemoe.sim.testbenches.memory_files import dumped_bytes, load_file, touched_pages
 
 
 def test_vector_kernel_runs_bit_exact_and_reports_cycles(rtl_dir: Path) -> None:
@@ -82,21 +82,29 @@ def test_waiting_for_the_interrupt_counts_the_cycles_polling_counts(rtl_dir: Pat
 
 
 class StrayWrites(VectorKernelWorkload):
-    """Results written 16 MiB past the buffers the run declares."""
+    """Results written ``shift`` bytes past the buffer the run declares for them."""
+
+    def __init__(self, manifest: RtlManifest, shift: int) -> None:
+        super().__init__(manifest, counts=(37,))
+        self.shift = shift
 
     def runs(self) -> list[Run]:
         runs = super().runs()
         for run in runs:
-            run.arguments["dst"] += 1 << 24
+            run.arguments["dst"] += self.shift
         return runs
 
 
-def test_a_kernel_writing_outside_its_buffers_is_caught(rtl_dir: Path) -> None:
+@pytest.mark.parametrize(("shift", "message"), [
+    (1 << 24, "accessed {dst:#x}, outside the memory that holds the run's buffers"),
+    (1 << 16, "accessed the 4096-byte page at {dst:#x}, which holds none of its buffers")],
+    ids=["outside the memory", "between the buffers"])
+def test_a_kernel_writing_outside_its_buffers_is_caught(rtl_dir: Path, shift: int,
+                                                         message: str) -> None:
     manifest = RtlManifest.model_validate_json((rtl_dir / "manifest.json").read_bytes())
-    workload = StrayWrites(manifest, counts=(37,))
+    workload = StrayWrites(manifest, shift)
     (run,) = workload.runs()
-    with pytest.raises(CosimError, match=rf"accessed {run.arguments['dst']:#x}, outside the "
-                                         "run's buffers"):
+    with pytest.raises(CosimError, match=message.format(dst=run.arguments["dst"])):
         cosim(rtl_dir, rtl_dir, workload=workload, cycle_limit=100_000)
 
 
@@ -107,5 +115,6 @@ def test_the_memory_files_round_trip_and_the_window_is_shared() -> None:
     assert text.splitlines()[:3] == ["@0", "0706050403020100", "0000000c0b0a0908"]
     assert dumped_bytes("// a comment\n0706050403020100\n0000000c0b0a0908\n")[:13] == \
         bytes(range(13))
+    assert touched_pages("// 0x0\n0\n1\n@5\n1\n", base) == [base + 4096, base + 5 * 4096]
     assert window([(base, 100), (base + 4096, 50)]) == (base, (1 << 20) // 8)
     assert window([(base + 8, 3 << 20)]) == (base, (4 << 20) // 8)  # a power of two
