@@ -33,6 +33,7 @@ def train(config_name: str, out_dir: Path | None, epochs: int | None, resume: bo
           data_dir: Path | None) -> None:
     """Train M3ViT on the synthetic multi-task scenes (or your data), then evaluate it."""
     from .checkpoint import CheckpointError
+    from .distributed import join
     from .train import train as run_training
 
     try:
@@ -45,6 +46,8 @@ def train(config_name: str, out_dir: Path | None, epochs: int | None, resume: bo
         path = run_training(document, out_dir, resume=resume, epochs=epochs)
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as err:
         raise _fail(err) from None
+    if not join().leader:  # under torchrun, rank 0 reports for all
+        return
     click.echo(f"checkpoint: {path} ({time.perf_counter() - started:.0f} s)")
     _report(path, images=None, json_path=out_dir / "metrics.json")
 

@@ -4,6 +4,11 @@ Every batch goes through the backbone once per task (each task has its own gates
 the task losses (``losses``) add up, plus the Switch-Transformer load-balancing loss of
 every MoE layer. The checkpoint is saved
 after every epoch, so a run can be resumed exactly where it stopped.
+
+Under ``torchrun --nproc_per_node N`` the same loop runs as DistributedDataParallel: each
+process takes 1/N of every batch (``DistributedSampler``, so N processes see the batches
+one process would), gradients are averaged, the losses shown are the processes' mean, and
+only rank 0 writes the run folder. The checkpoint is the one a single process writes.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from typing import Any
 
 import torch
 import yaml
-from torch.utils.data import DataLoader
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from edgemoe.sim.atomic import atomic_path
@@ -28,6 +35,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data.datasets import ArrayDataset, FolderDataset, SceneDataset
 from .data.m3vit_folders import M3ViTFolders, layout_of
 from .data.scenes import CLASSES as SCENE_CLASSES
+from .distributed import Group, join
 from .losses import LOSS_WEIGHTS, task_loss
 from .m3vit import M3ViT, Routing
 from .train_config import TrainConfig
@@ -56,6 +64,30 @@ def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
     weights = torch.ones(classes, dtype=torch.float64)
     weights[present] = (frequency[present].median() / frequency[present]) ** 0.5
     return weights.float()
+
+
+class MultiTaskLoss(nn.Module):
+    """One training step's loss: every task through the backbone, each task's loss weighted,
+    plus the load-balancing loss. One forward call, as DistributedDataParallel wants."""
+
+    def __init__(self, model: M3ViT, training: TrainConfig,
+                 class_weights: torch.Tensor | None) -> None:
+        super().__init__()
+        self.model, self.training, self.class_weights = model, training, class_weights
+
+    def forward(self, batch: dict[str, torch.Tensor],
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        config = self.model.config
+        loss, parts = torch.zeros(()), {"balance": torch.zeros(())}
+        for task in config.tasks:
+            output, routings = self.model.forward_with_routing(batch["image"], task)
+            parts[task] = task_loss(task, output, batch, self.class_weights, config.log_depth)
+            balance = sum(balance_loss(r) for r in routings) / max(len(routings), 1)
+            scale = (self.training.depth_loss_weight if task == "depth"
+                     else LOSS_WEIGHTS[task])
+            loss = loss + scale * parts[task] + self.training.balance_loss_weight * balance
+            parts["balance"] = parts["balance"] + balance / len(config.tasks)
+        return loss, parts
 
 
 def _schedule(total_steps: int) -> Any:
@@ -90,6 +122,16 @@ def build_datasets(config: ModelConfig, training: TrainConfig,
             SceneDataset("val", training.val_images, *size, seed=training.seed))
 
 
+def _training_set(config: ModelConfig, training: TrainConfig, group: Group) -> ArrayDataset:
+    """The training split, made (and cached) by rank 0 before the others read it."""
+    if not group.leader:
+        group.barrier()
+    train_set, _ = build_datasets(config, training)
+    if group.leader:
+        group.barrier()
+    return train_set
+
+
 def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
           epochs: int | None = None, progress: bool = True) -> Path:
     """Train (or resume) and return the checkpoint's path. Refuses to overwrite a run
@@ -109,11 +151,16 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
     elif resume:
         raise CheckpointError(f"nothing to resume: no checkpoint at {path}")
 
+    group = join()
+    if training.batch_size % group.size:
+        raise ConfigError(f"training.batch_size {training.batch_size} does not split over "
+                          f"{group.size} processes")
+    group.barrier()  # every process has looked before rank 0 writes
     torch.manual_seed(training.seed)
     model = M3ViT(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate,
                                   weight_decay=training.weight_decay)
-    train_set, _ = build_datasets(config, training)
+    train_set = _training_set(config, training, group)
     lacking = [t for t in config.tasks if TASKS[t].target not in train_set.targets]
     if lacking:
         raise ConfigError(f"tasks {lacking} need targets the training data lacks: it has "
@@ -133,30 +180,29 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
         scheduler.load_state_dict(previous.training_state["scheduler"])
         state = {key: previous.training_state[key] for key in state}
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / CONFIG_NAME) as scratch:
-        scratch.write_text(yaml.safe_dump(document, sort_keys=False))
-    order = torch.Generator()
+    if group.leader:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out_dir / CONFIG_NAME) as scratch:
+            scratch.write_text(yaml.safe_dump(document, sort_keys=False))
+    step = MultiTaskLoss(model, training, weights)
+    if group.size > 1:  # experts a batch routes no token to have no gradient
+        step = DistributedDataParallel(step, find_unused_parameters=True)
+    # the same order when resumed, and N processes together take the batches one would
+    sampler = DistributedSampler(train_set, num_replicas=group.size, rank=group.rank,
+                                 shuffle=True, seed=training.seed, drop_last=True)
+    loader = DataLoader(train_set, batch_size=training.batch_size // group.size,
+                        sampler=sampler, drop_last=True)
     for epoch in range(state["epoch"], training.epochs):
         started = time.perf_counter()
-        order.manual_seed(training.seed * 1000 + epoch)  # the same order when resumed
-        loader = DataLoader(train_set, batch_size=training.batch_size, shuffle=True,
-                            generator=order, drop_last=True)
+        sampler.set_epoch(epoch)
         model.train()
         totals = {task: 0.0 for task in config.tasks} | {"balance": 0.0}
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{training.epochs}", unit="batch",
-                   disable=not progress, leave=False)
+                   disable=not (progress and group.leader), leave=False)
         for batch in bar:
-            loss = torch.zeros(())
-            for task in config.tasks:
-                output, routings = model.forward_with_routing(batch["image"], task)
-                loss_task = task_loss(task, output, batch, weights, config.log_depth)
-                balance = sum(balance_loss(r) for r in routings) / max(len(routings), 1)
-                scale = (training.depth_loss_weight if task == "depth"
-                         else LOSS_WEIGHTS[task])
-                loss = loss + scale * loss_task + training.balance_loss_weight * balance
-                totals[task] += loss_task.item()
-                totals["balance"] += balance.item() / len(config.tasks)
+            loss, parts = step(batch)
+            for name, value in parts.items():
+                totals[name] += value.item()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -164,11 +210,13 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
             bar.set_postfix(loss=f"{loss.item():.3f}")
         state["seconds"] += time.perf_counter() - started
         state["epoch"] = epoch + 1
-        state["history"].append({"epoch": epoch + 1, **{k: v / len(loader)
-                                                        for k, v in totals.items()}})
-        save_checkpoint(path, model, document, {
-            **state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
-        if progress:
+        means = group.mean([value / len(loader) for value in totals.values()])
+        state["history"].append({"epoch": epoch + 1, **dict(zip(totals, means, strict=True))})
+        if group.leader:
+            save_checkpoint(path, model, document, {
+                **state, "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict()})
+        if progress and group.leader:
             losses = ", ".join(f"{k} {v:.4f}" for k, v in state["history"][-1].items()
                                if k != "epoch")
             tqdm.write(f"epoch {epoch + 1}/{training.epochs}: {losses} "
