@@ -37,6 +37,13 @@ from edgemoe.sim.kernel_interface import KernelInterface
 from edgemoe.sim.schema import describe
 from edgemoe.sim.testbenches.memory_files import PAGE_BYTES
 
+from .axi_ports import (
+    CONTROL_INPUTS,
+    CONTROL_PORTS,
+    HELD_AT_ZERO,
+    MASTER_INPUTS,
+    MASTER_PORTS,
+)
 from .cocotb_run import SimulationError, run_testbench
 from .cosim_memory import TOP as WRAPPER
 from .cosim_memory import MemoryModelError, elaborated_ports, window, write_cosim_top
@@ -45,19 +52,6 @@ from .vector_kernel import MANIFEST_FILE, RtlManifest
 
 BASE_ADDRESS = 0x8_0000_0000  # above 4 GiB: the high address words matter
 ALIGN = 4096
-CONTROL_PORTS = ("AWADDR", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WVALID", "WREADY",
-                 "BRESP", "BVALID", "BREADY", "ARADDR", "ARVALID", "ARREADY", "RDATA",
-                 "RRESP", "RVALID", "RREADY")
-MASTER_PORTS = ("AWID", "AWADDR", "AWLEN", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WLAST",
-                "WVALID", "WREADY", "BID", "BVALID", "BREADY", "ARID", "ARADDR", "ARLEN",
-                "ARVALID", "ARREADY", "RID", "RDATA", "RLAST", "RVALID", "RREADY")
-#: The inputs the harness drives: the clock, the reset, the control port's master side and
-#: each bundle's memory side, whose side inputs a memory does not use are held at 0.
-CONTROL_INPUTS = ("AWADDR", "AWVALID", "WDATA", "WSTRB", "WVALID", "BREADY", "ARADDR",
-                  "ARVALID", "RREADY")
-HELD_AT_ZERO = ("BUSER", "RUSER")
-MASTER_INPUTS = ("AWREADY", "WREADY", "BID", "BRESP", "BVALID", "ARREADY", "RID", "RDATA",
-                 "RRESP", "RLAST", "RVALID", *HELD_AT_ZERO)
 #: A Vitis solution folder holds its Verilog twice: as exported, and after synthesis.
 EXPORT_FOLDERS = ("impl/verilog", "syn/verilog")
 DATA_SUFFIXES = (".dat", ".mem")
@@ -466,8 +460,8 @@ def cosim(manifest_dir: str | Path, rtl_dir: str | Path, *, images: int = 1,
             try:
                 base, words = window(_regions(runs))
                 ports = elaborated_ports(export.sources, top, [export.folder])
-                wrapper = write_cosim_top(work / f"{WRAPPER}.v", top, ports, bundles,
-                                          list(CONTROL_PORTS), HELD_AT_ZERO, base, words)
+                wrapper = write_cosim_top(work / f"{WRAPPER}.v", top, ports, bundles, base,
+                                          words)
             except MemoryModelError as err:
                 raise CosimError(f"{top}: {err}") from None
             sources, toplevel = [*sources, wrapper], WRAPPER

@@ -25,6 +25,7 @@ from edgemoe.sim.testbenches.memory_files import (
     WORD_BYTES,
 )
 
+from .axi_ports import CONTROL_PORTS, HELD_AT_ZERO, SERVED_PORTS
 from .generate import environment
 
 TOP = "edgemoe_cosim_top"
@@ -32,10 +33,8 @@ MIN_WINDOW_BYTES = 1 << 20
 #: A window beyond this many bytes is refused (the memory is a Verilog array).
 MAX_WINDOW_BYTES = 1 << 30
 ELABORATION_SECONDS = 600
-#: The m_axi signals the memory serves; its size and burst checks need AxSIZE and AxBURST.
-SERVED = ("AWID", "AWADDR", "AWLEN", "AWVALID", "AWREADY", "WDATA", "WSTRB", "WLAST",
-          "WVALID", "WREADY", "BID", "BRESP", "BVALID", "BREADY", "ARID", "ARADDR", "ARLEN",
-          "ARVALID", "ARREADY", "RID", "RDATA", "RRESP", "RLAST", "RVALID", "RREADY")
+DIRECTIONS = ("input", "output", "inout")
+#: The m_axi signals whose size and burst the memory checks, where the kernel has them.
 CHECKED = ("AWSIZE", "AWBURST", "ARSIZE", "ARBURST")
 
 
@@ -46,7 +45,7 @@ class MemoryModelError(RuntimeError):
 @dataclass(frozen=True)
 class Port:
     name: str
-    direction: str  # "input" or "output"
+    direction: str  # one of DIRECTIONS
     width: int
 
 
@@ -92,20 +91,25 @@ def elaborated_ports(sources: list[Path], top: str, include_dirs: list[Path]) ->
     modules = [m for m in tree["modulesp"] if m.get("origName", m.get("name")) == top]
     if not modules:
         raise MemoryModelError(f"Verilator's tree of {top} has no module {top}")
-    return {v["name"]: Port(v["name"], v["direction"].lower(), widths.get(v["dtypep"], 1))
-            for v in modules[0].get("stmtsp", [])
-            if v.get("type") == "VAR" and v.get("isPrimaryIO")}
+    ports = {v["name"]: Port(v["name"], str(v.get("direction", "")).lower(),
+                             widths.get(v["dtypep"], 1))
+             for v in modules[0].get("stmtsp", [])
+             if v.get("type") == "VAR" and v.get("isPrimaryIO")}
+    odd = [p.name for p in ports.values() if p.direction not in DIRECTIONS]
+    if odd:  # the direction is written into the wrapper: only the words Verilog has
+        raise MemoryModelError(f"{top}'s port {odd[0][:60]!r} has no input or output "
+                               "direction")
+    return ports
 
 
-def _bundle(name: str, ports: dict[str, Port], held_at_zero: tuple[str, ...],
-            window_end: int) -> dict:
+def _bundle(name: str, ports: dict[str, Port], window_end: int) -> dict:
     def port(signal: str) -> Port:
         found = ports.get(f"m_axi_{name}_{signal}")
         if found is None:
             raise MemoryModelError(f"the kernel has no m_axi_{name}_{signal}")
         return found
 
-    served = [port(signal) for signal in SERVED]
+    served = [port(signal) for signal in SERVED_PORTS]
     checked = [ports[f"m_axi_{name}_{s}"] for s in CHECKED if f"m_axi_{name}_{s}" in ports]
     data_bits = port("WDATA").width
     if data_bits % 8 or data_bits != port("RDATA").width or data_bits & (data_bits - 1):
@@ -125,7 +129,7 @@ def _bundle(name: str, ports: dict[str, Port], held_at_zero: tuple[str, ...],
     if mismatched:
         raise MemoryModelError(f"m_axi_{name}'s {', '.join(mismatched)} do not have the widths "
                                "its AWID and data give them")
-    zero = [s for s in held_at_zero if f"m_axi_{name}_{s}" in ports]
+    zero = [s for s in HELD_AT_ZERO if f"m_axi_{name}_{s}" in ports]
     return {"name": name, "bytes": data_bits // 8, "size": (data_bits // 8).bit_length() - 1,
             "addr_bits": port("AWADDR").width, "id_bits": port("AWID").width,
             "checks_size": len(checked) == len(CHECKED),
@@ -135,19 +139,18 @@ def _bundle(name: str, ports: dict[str, Port], held_at_zero: tuple[str, ...],
 
 
 def write_cosim_top(path: Path, top: str, ports: dict[str, Port], bundles: list[str],
-                    control: list[str], held_at_zero: tuple[str, ...], base: int,
-                    words: int) -> Path:
+                    base: int, words: int) -> Path:
     """The wrapper of ``top`` with a memory of ``words`` 64-bit words from ``base``."""
     if words * WORD_BYTES > MAX_WINDOW_BYTES:
         raise MemoryModelError(f"the run's buffers span {words * WORD_BYTES} bytes, more than "
                                f"the {MAX_WINDOW_BYTES} the simulator's memory holds")
     control_ports = []
-    for name in (f"s_axi_control_{p}" for p in control):
+    for name in (f"s_axi_control_{p}" for p in CONTROL_PORTS):
         if name not in ports:
             raise MemoryModelError(f"the kernel has no {name}")
         control_ports.append({"name": name, "direction": ports[name].direction,
                               "width": ports[name].width})
-    served = [_bundle(b, ports, held_at_zero, base + words * WORD_BYTES) for b in bundles]
+    served = [_bundle(b, ports, base + words * WORD_BYTES) for b in bundles]
     connections = ["ap_clk", "ap_rst_n", "interrupt", *(p["name"] for p in control_ports),
                    *(f"m_axi_{b['name']}_{p['name']}" for b in served for p in b["ports"])]
     context = {"top": top, "control": control_ports, "base": base, "words": words,

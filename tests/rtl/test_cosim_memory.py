@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edgemoe.hls.rtl.cosim import BASE_ADDRESS, CONTROL_PORTS, HELD_AT_ZERO
+from edgemoe.hls.rtl.cosim import BASE_ADDRESS
 from edgemoe.hls.rtl.cosim_memory import MemoryModelError, elaborated_ports, write_cosim_top
 from edgemoe.hls.rtl.verilator_tool import verilator_env
 
@@ -40,7 +40,7 @@ def test_the_memory_serves_a_random_axi_master(tmp_path: Path, data_bits: int, a
                      STALL=stall, START_OFFSET=offset)
     ports = elaborated_ports([source], "random_master", [])
     wrapper = write_cosim_top(tmp_path / "edgemoe_cosim_top.v", "random_master", ports,
-                              ["gmem"], list(CONTROL_PORTS), HELD_AT_ZERO, BASE_ADDRESS, WORDS)
+                              ["gmem"], BASE_ADDRESS, WORDS)
     build = subprocess.run(
         ["verilator", "--binary", "--timing", "-CFLAGS", "-fcoroutines", "-Wno-fatal",
          "-Wno-lint", "-Wno-style",
@@ -58,5 +58,5 @@ def test_addresses_that_cannot_reach_the_buffers_are_refused(tmp_path: Path) -> 
     source = _master(tmp_path, ADDR_BITS=32)
     ports = elaborated_ports([source], "random_master", [])
     with pytest.raises(MemoryModelError, match="m_axi_gmem's 32-bit addresses cannot reach"):
-        write_cosim_top(tmp_path / "top.v", "random_master", ports, ["gmem"],
-                        list(CONTROL_PORTS), HELD_AT_ZERO, BASE_ADDRESS, WORDS)
+        write_cosim_top(tmp_path / "top.v", "random_master", ports, ["gmem"], BASE_ADDRESS,
+                        WORDS)
