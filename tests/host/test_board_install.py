@@ -17,11 +17,13 @@ from click.testing import CliRunner
 from edgemoe.host.flow.cli import main
 
 
-def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    # the venv's own tools first; the rest of the environment (package index settings) kept
-    env = {**os.environ, "PATH": f"{Path(command[0]).parent}{os.pathsep}{os.environ['PATH']}"}
+def _run(command: list[str], cwd: Path, bin_dir: Path | None = None,
+         ) -> subprocess.CompletedProcess:
+    """``command`` with ``bin_dir`` (a venv's tools) first on PATH; the rest of the
+    environment (the package index settings) kept."""
+    path = os.environ["PATH"] if bin_dir is None else f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900,
-                          env=env)
+                          env={**os.environ, "PATH": path})
 
 
 def _readme_commands(bundle: Path) -> list[str]:
@@ -30,7 +32,7 @@ def _readme_commands(bundle: Path) -> list[str]:
 
 
 def _shell(command: str, bin_dir: Path, cwd: Path) -> subprocess.CompletedProcess:
-    return _run(["/bin/sh", "-c", f'PATH="{bin_dir}:$PATH"; {command}'], cwd)
+    return _run(["/bin/sh", "-c", command], cwd, bin_dir)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def test_the_readme_runs_on_an_install_without_torch(board: tuple[Path, Path]) -
     bundle, bin_dir = board
     done = _run([str(bin_dir / "python"), "-c",
                  "import importlib.util as u; print([m for m in ('torch', 'onnx', 'hls4ml', "
-                 "'cocotb') if u.find_spec(m)])"], bundle)
+                 "'cocotb') if u.find_spec(m)])"], bundle, bin_dir)
     assert done.stdout.strip() == "[]", done.stderr
     _, run, notebook = _readme_commands(bundle)
     assert run == "edgemoe run artifact --emulate sim --validate 2"
@@ -82,7 +84,7 @@ def test_the_readme_runs_on_an_install_without_torch(board: tuple[Path, Path]) -
 def test_commands_beyond_the_board_name_their_extra(board: tuple[Path, Path],
                                                     command: list[str], extra: str) -> None:
     bundle, bin_dir = board
-    done = _run([str(bin_dir / "edgemoe"), *command], bundle)
+    done = _run([str(bin_dir / "edgemoe"), *command], bundle, bin_dir)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         done.stderr.strip()]  # one line, no traceback
