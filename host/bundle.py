@@ -27,7 +27,7 @@ from pathlib import Path
 import click
 import jinja2
 
-from edgemoe.sim.artifact import MANIFEST, Artifact, ArtifactError
+from edgemoe.sim.artifact import Artifact, ArtifactError, write_artifact
 from edgemoe.sim.output_folder import OutputError, output_folder
 
 from .hwh import HandoffError, read_kernel_registers, register_mismatches
@@ -129,14 +129,7 @@ def make_bundle(artifact: Path, out: Path, bitstream: Path | None = None) -> Non
     with output_folder(out, "bundle") as folder:
         if bitstream is not None:
             _copy_overlay(bitstream, loaded, folder)
-        copied = folder / "artifact"
-        copied.mkdir()
-        for entry in manifest.files():
-            target = copied / entry.file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(loaded.read(entry))
-        shutil.copyfile(loaded.root / MANIFEST, copied / MANIFEST)
-        Artifact(copied)  # the copy reads as the original did
+        write_artifact(loaded.contents(), folder / "artifact")  # read back, checked
         (folder / "notebooks").mkdir()
         notebook = resources.files("edgemoe.host") / "notebooks" / NOTEBOOK
         (folder / "notebooks" / NOTEBOOK).write_bytes(notebook.read_bytes())

@@ -36,16 +36,6 @@ def _device(bitstream: Path | None, backend: BackendFactory | None,
     return emulate(artifact, backend=backend)[1]
 
 
-def _tasks(artifact: Artifact, chosen: tuple[str, ...]) -> list[str]:
-    repeated = sorted({task for task in chosen if chosen.count(task) > 1})
-    if repeated:
-        raise click.BadParameter(f"{', '.join(repeated)} given more than once",
-                                 param_hint="--task")
-    for task in chosen:
-        artifact.manifest.config.task_index(task)  # ConfigError names the known tasks
-    return list(chosen) or list(artifact.manifest.tasks)
-
-
 class Seconds(click.ParamType):
     """A finite number of seconds above 0 (no nan, no inf)."""
 
@@ -158,7 +148,7 @@ def run_command(backends: Mapping[str, BackendFactory]) -> click.Command:
 def _run(request: RunRequest, backend: BackendFactory | None) -> None:
     try:
         loaded = Artifact(request.artifact)
-        chosen = _tasks(loaded, request.tasks)
+        chosen = loaded.manifest.config.chosen_tasks(request.tasks)
         if request.images is not None:
             from edgemoe.sim.images import load_images
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from pathlib import Path
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -94,6 +95,13 @@ class Artifact:
                                 f"this manifest: SHA-256 {digest[:16]}..., expected "
                                 f"{entry.sha256[:16]}...")
         return data
+
+    def contents(self) -> dict[str, bytes]:
+        """The manifest and every file it lists, each checked, by relative path: all a copy
+        of the artifact needs (a bundle, a worker on another machine)."""
+        files = {MANIFEST: self._confined(self.root / MANIFEST, MANIFEST).read_bytes()}
+        files.update((entry.file, self.read(entry)) for entry in self.manifest.files())
+        return files
 
     def weight_bytes(self) -> bytes:
         return self.read(self.manifest.weights)
@@ -178,3 +186,22 @@ class Artifact:
         entry = self.manifest.vectors.outputs[task][name]
         values = from_bytes(self.read(entry), entry.format, entry.shape, name).raw
         return values.reshape(len(values), config.tokens, config.dim)
+
+
+def write_files(contents: Mapping[str, bytes], folder: Path) -> None:
+    """Each of ``contents`` (relative path -> bytes) under ``folder``; a path leading out is
+    refused."""
+    for name, data in contents.items():
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise ArtifactError(f"{name!r} is not a path inside a folder")
+        target = folder.joinpath(*relative.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def write_artifact(contents: Mapping[str, bytes], folder: Path) -> Artifact:
+    """Write ``contents`` (``Artifact.contents()``) into the empty ``folder`` and read the
+    copy back, checked as any artifact is."""
+    write_files(contents, folder)
+    return Artifact(folder)

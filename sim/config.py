@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +171,15 @@ class ModelConfig:
             raise ConfigError(f"unknown task {task!r}; config {self.name!r} has tasks "
                               f"{list(self.tasks)}")
         return self.tasks.index(task)
+
+    def chosen_tasks(self, chosen: Sequence[str]) -> list[str]:
+        """The tasks a user chose (each known, none twice), or every task when none."""
+        repeated = sorted({task for task in chosen if list(chosen).count(task) > 1})
+        if repeated:
+            raise ConfigError(f"--task {', '.join(repeated)} given more than once")
+        for task in chosen:
+            self.task_index(task)
+        return list(chosen) or list(self.tasks)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -50,6 +50,8 @@ SUBCOMMANDS = {
             "Run an artifact on the board or its emulator; validate and measure it."),
     "board-info": ("edgemoe.host.commands", "board_info",
                    "List the overlay's IPs, clocks, register map and power rails."),
+    "verify": ("edgemoe.host.flow.verify", "verify",
+               "Bit-exactness of many images and every task, layer by layer (Ray: --ray)."),
     "bundle": ("edgemoe.host.bundle", "bundle",
                "One folder for the board: artifact, overlay, notebook and README."),
 }
@@ -65,7 +67,7 @@ NEEDS = {"train": (TORCH,), "import": (TORCH,), "eval": (TORCH,), "info": (TORCH
          "export-onnx": (TORCH, ("onnx", "onnx", "model"),
                          ("onnxruntime", "onnxruntime", "model")),
          "report": (TORCH,), "hls": (HEADERS,), "fixed": (HEADERS,), "run": (PYNQ,),
-         "board-info": (PYNQ,),
+         "board-info": (PYNQ,), "verify": (HEADERS,),
          "demo": (TORCH, HEADERS, ("cocotb", "cocotb", "rtl"), PYNQ)}
 
 
