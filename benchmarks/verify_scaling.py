@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from emulator_overhead import random_artifact
 
-from edgemoe.host.flow.cluster import cluster
 from edgemoe.host.flow.verify import project_files, verify_pairs
 from edgemoe.sim.artifact import Artifact
+from edgemoe.sim.cluster import cluster
 
 TARGET = 1.7
 IMAGES = 16

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edgemoe.sim.artifact import ArtifactError
+from edgemoe.sim.artifact import Artifact, ArtifactError
 
 from .cxx_build import CompileError, CompilerNotFoundError
 from .generator import generate
@@ -104,3 +104,107 @@ def csim_command(artifact: Path, out_dir: Path | None, force: bool) -> None:
                f"(build {built - started:.1f} s, run {ran - built:.1f} s)")
     if not report.passed:
         raise click.ClickException("C simulation does not match the simulator")
+
+
+@hls.command("sweep")
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--point", "point_specs", multiple=True, metavar="KEY=VALUE,...",
+              help="a design point, e.g. parallel=8,tile=32x16,clock=250,heads=3 (the "
+                   "artifact's value for a key not given); repeat for more")
+@click.option("--dse", "dse_json", type=click.Path(path_type=Path),
+              help="the Pareto front of an `edgemoe dse` result (dse.json) at the "
+                   "artifact's precision")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
+              help="Folder of the projects [default: build/NAME/sweep].")
+@_FORCE
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="synthesize on the Ray workers with the vitis_hls resource: 'local', "
+                   "'auto' or a cluster's address")
+@click.option("--timeout", "timeout_h", type=click.FloatRange(min=0, min_open=True),
+              default=12.0, show_default=True, help="hours one synthesis may take")
+def sweep_command(artifact: Path, point_specs: tuple[str, ...], dse_json: Path | None,
+                  out_dir: Path | None, force: bool, ray_address: str | None,
+                  timeout_h: float) -> None:
+    """One HLS project per design point of ARTIFACT, each synthesized with `make csynth`
+    where Vitis HLS is, its reports turned into the cycle model's corrections."""
+    from edgemoe.sim.cluster import ClusterError, cluster, cluster_resource, run_on_actors
+
+    from .sweep import (
+        RESOURCE,
+        CsynthWorker,
+        SweepError,
+        pareto_points,
+        parse_point,
+        point_name,
+        project_files,
+        vitis_here,
+        write_projects,
+    )
+
+    out = out_dir or Path("build") / artifact.resolve().name / "sweep"
+    try:
+        manifest = Artifact(artifact).manifest
+        points = [parse_point(spec, manifest) for spec in point_specs]
+        points += pareto_points(dse_json, manifest) if dse_json else []
+        if not points:
+            raise SweepError("choose design points with --point or --dse")
+        projects = write_projects(artifact, points, out, force)
+    except (*USER_ERRORS, SweepError) as err:
+        raise click.ClickException(str(err).splitlines()[0]) from None
+    click.echo(f"{len(projects)} HLS projects in {out}: {', '.join(projects)}")
+    own = manifest.accelerator.attention_parallel
+    if any(p.attention_parallel != own for p in points):
+        click.echo(f"note: a point with another P than the artifact's ({own}) visits keys in "
+                   "another order, so its C simulation differs from the artifact's golden "
+                   "vectors: export with that P to run it")
+    by_name = {point_name(p): p for p in points}
+    jobs = [(name, project_files(path)) for name, path in projects.items()]
+    timeout_s = timeout_h * 3600
+    try:
+        if ray_address is None:
+            if not vitis_here():
+                raise click.ClickException(
+                    "no vitis_hls on PATH: run `make csynth` in each project where Vitis HLS "
+                    f"is installed, or give --ray with workers that have the {RESOURCE} "
+                    "resource")
+            worker = CsynthWorker(timeout_s)
+            failed = _collect_syntheses((worker.synthesize(*job) for job in jobs), projects,
+                                        manifest, by_name)
+        else:
+            local = {RESOURCE: 1.0} if vitis_here() else None
+            with cluster(ray_address, resources=local) as ray:
+                units = int(cluster_resource(ray, RESOURCE))
+                if units < 1:
+                    raise click.ClickException(
+                        f"no worker of the Ray cluster ({ray_address}) has the {RESOURCE} "
+                        "resource, so no synthesis was started: on each machine with Vitis "
+                        "HLS run `ray start --address HEAD:6379 --resources "
+                        f"'{{\"{RESOURCE}\": 1}}'`")
+                failed = _collect_syntheses(
+                    run_on_actors(ray, CsynthWorker, (timeout_s,), jobs, "synthesize", units,
+                                  resources={RESOURCE: 1}, desc="csynth"),
+                    projects, manifest, by_name)
+    except (ClusterError, SweepError) as err:
+        raise click.ClickException(str(err).splitlines()[0]) from None
+    if failed:
+        raise click.ClickException(f"{failed} of {len(jobs)} syntheses failed")
+
+
+def _collect_syntheses(done, projects: dict[str, Path], manifest, by_name: dict) -> int:
+    """Each synthesis's log, reports and the model's corrections into its project; the
+    number that failed."""
+    from .sweep import SweepError, collect
+
+    failed = 0
+    for synthesis in done:
+        try:
+            corrections = collect(projects[synthesis.name], synthesis, manifest,
+                                  by_name[synthesis.name])
+        except SweepError as err:
+            click.echo(str(err))
+            failed += 1
+            continue
+        factors = ", ".join(f"{k} {v:.2f}x" for k, v in sorted(corrections.items()))
+        click.echo(f"{synthesis.name}: synthesized in {synthesis.seconds / 60:.1f} min; "
+                   f"Vitis HLS against the model: {factors or 'no comparable function'}")
+    return failed

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from edgemoe.sim.artifact import Artifact
+from edgemoe.sim.config import AcceleratorConfig
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.fixed_format import FixedFormat
 from edgemoe.sim.identifiers import safe_path
@@ -201,12 +202,19 @@ def _environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
-def generate(artifact: str | Path, out_dir: str | Path, force: bool = False) -> Path:
+def generate(artifact: str | Path, out_dir: str | Path, force: bool = False,
+             accelerator: AcceleratorConfig | None = None) -> Path:
     """Write the HLS project for ``artifact`` to ``out_dir``: the generated files replace
     the ones generated before, and nothing else there is touched (``hls_project/``,
-    ``bitstream/``, a user's notes); a foreign non-empty folder needs ``force``."""
+    ``bitstream/``, a user's notes); a foreign non-empty folder needs ``force``.
+
+    ``accelerator`` builds another design point for the same model and weights (a sweep);
+    another attention parallelism visits keys in another order, so such a project is for
+    synthesis, not for C simulation against the artifact's golden vectors."""
     artifact, out_dir = Path(artifact), Path(out_dir)
     manifest = Artifact(artifact).manifest
+    if accelerator is not None:
+        manifest = manifest.with_accelerator(accelerator)
     context = _Context(manifest, artifact.resolve()).build()
     env = _environment()
     with output_folder(out_dir, "hls generate", force, forceable=True) as scratch:

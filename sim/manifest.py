@@ -18,6 +18,7 @@ writes it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from functools import cached_property
@@ -182,6 +183,13 @@ class Manifest(Record):
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)
+
+    def with_accelerator(self, accelerator: AcceleratorConfig) -> Manifest:
+        """This manifest for another design point, checked as a whole again (the weights'
+        layout holds for the same ``axi_bits`` only)."""
+        data = json.loads(self.to_json())
+        data["accelerator"] = dataclasses.asdict(accelerator)
+        return Manifest.from_json(json.dumps(data), "the design point")
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = MANIFEST) -> Manifest:

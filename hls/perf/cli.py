@@ -34,13 +34,10 @@ def _stats_per_task(artifact: Path, images: int):
 def _design(artifact: Path):
     from edgemoe.sim.artifact import Artifact
 
-    from ..datapath_widths import datapath_widths
     from .cycle_model import Design
 
     manifest = Artifact(artifact).manifest
-    return manifest, Design(manifest.config, manifest.accelerator,
-                            manifest.buffers.feature_bits, manifest.weights.lane_bits,
-                            manifest.approximations, widths=datapath_widths(manifest))
+    return manifest, Design.of_manifest(manifest)
 
 
 def _reported_loops(csynth: Path) -> dict:
@@ -179,11 +176,18 @@ def estimate(artifact: Path, images: int, csynth: Path | None, out_json: Path | 
                    "(default: every expert active with an equal share)")
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
               help="report folder [default: reports/dse-CONFIG]")
-def dse(config_name: str, artifact: Path | None, out_dir: Path | None) -> None:
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="share the points out among Ray workers: 'local' (a cluster on this "
+                   "machine), 'auto' (the one `ray start` runs here) or a cluster's address")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Ray workers [default: the cluster's CPUs]")
+def dse(config_name: str, artifact: Path | None, out_dir: Path | None,
+        ray_address: str | None, workers: int | None) -> None:
     """Sweep P, the heads side by side, the linear tile, the precision and the clock; plot
     the Pareto front."""
-    from edgemoe.hls.perf.dse import EDGE_MOE_POINT, pareto, sweep
+    from edgemoe.hls.perf.dse import EDGE_MOE_POINT, pareto, sweep, sweep_on_ray
     from edgemoe.sim.artifact import Artifact, ArtifactError
+    from edgemoe.sim.cluster import ClusterError, cluster, cluster_resource
     from edgemoe.sim.config import ConfigError
     from edgemoe.sim.config_file import load_model_config
 
@@ -204,7 +208,15 @@ def dse(config_name: str, artifact: Path | None, out_dir: Path | None) -> None:
         check_output_folder(out_dir)  # before the sweep
     except OutputError as err:
         raise click.ClickException(str(err)) from None
-    points = sweep(config, stats)
+    if ray_address is None:
+        points = sweep(config, stats)
+    else:
+        try:
+            with cluster(ray_address, workers) as ray:
+                count = workers or max(1, int(cluster_resource(ray, "CPU")))
+                points = sweep_on_ray(ray, config, stats, count)
+        except ClusterError as err:
+            raise click.ClickException(str(err)) from None
     front = pareto(points)
     rows = [{"parallel": p.parallel, "attention_heads": p.heads or config.heads,
              "tile": list(p.tile), "precision": p.precision,
@@ -215,7 +227,8 @@ def dse(config_name: str, artifact: Path | None, out_dir: Path | None) -> None:
         with output_folder(out_dir, "dse") as folder:
             plot_pareto(points, front, folder / "pareto.png")
             (folder / "dse.json").write_text(json.dumps(
-                {"points": rows, "pareto": [points.index(p) for p in front]}, indent=2))
+                {"config": config.name, "points": rows,
+                 "pareto": [points.index(p) for p in front]}, indent=2))
     except OutputError as err:
         raise click.ClickException(str(err)) from None
     reference = next(p for p in points if p.matches(EDGE_MOE_POINT))

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from edgemoe.sim.approx import Tables
 from edgemoe.sim.config import AcceleratorConfig, ModelConfig
 from edgemoe.sim.kernel_interface import wide_bits
+from edgemoe.sim.manifest import Manifest
 
-from ..datapath_widths import DatapathWidths, SumWidths, max_linear_inputs
+from ..datapath_widths import DatapathWidths, SumWidths, datapath_widths, max_linear_inputs
 from ..generator import HP_PORT_BITS, MIN_MAC_ROWS
 from .loops import (
     LOOPS,
@@ -135,6 +136,13 @@ class Design:
     reported_ii: tuple[tuple[str, int], ...] = ()
     #: the multipliers' operand widths an artifact gives (None: the preset's bounds)
     widths: DatapathWidths | None = None
+
+    @classmethod
+    def of_manifest(cls, manifest: Manifest) -> Design:
+        """The design an artifact's manifest describes, with its own operand widths."""
+        return cls(manifest.config, manifest.accelerator, manifest.buffers.feature_bits,
+                   manifest.weights.lane_bits, manifest.approximations,
+                   widths=datapath_widths(manifest))
 
     @property
     def operand_widths(self) -> DatapathWidths:

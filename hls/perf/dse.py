@@ -94,16 +94,50 @@ def head_choices(config: ModelConfig) -> tuple[int | None, ...]:
     return (None, *(h for h in range(1, config.heads) if config.heads % h == 0))
 
 
-def sweep(config: ModelConfig, stats: ExpertStats | None = None,
-          parallel: tuple[int, ...] = PARALLEL, tiles: tuple[tuple[int, int], ...] = TILES,
-          precisions: tuple[str, ...] = tuple(PRECISIONS),
-          clocks: tuple[float, ...] = CLOCKS_MHZ,
-          heads: tuple[int | None, ...] | None = None) -> list[Point]:
+#: P, heads side by side, tile, precision, clock (MHz)
+GridPoint = tuple[int, int | None, tuple[int, int], str, float]
+
+
+def grid(config: ModelConfig, parallel: tuple[int, ...] = PARALLEL,
+         tiles: tuple[tuple[int, int], ...] = TILES,
+         precisions: tuple[str, ...] = tuple(PRECISIONS), clocks: tuple[float, ...] = CLOCKS_MHZ,
+         heads: tuple[int | None, ...] | None = None) -> list[GridPoint]:
     """Every buildable point of the grid (``heads``: every choice of ``head_choices``)."""
-    grid = itertools.product(parallel, heads or head_choices(config), tiles, precisions,
-                             clocks)
-    return [evaluate(config, p, t, q, c, stats, h) for p, h, t, q, c in grid
-            if buildable(config, p, t, q, h)]
+    product = itertools.product(parallel, heads or head_choices(config), tiles, precisions,
+                                clocks)
+    return [(p, h, t, q, c) for p, h, t, q, c in product if buildable(config, p, t, q, h)]
+
+
+class PointEvaluator:
+    """Points of one model's grid through the cycle and resource models (a Ray actor's
+    state: the model and its routing, sent once)."""
+
+    def __init__(self, config: ModelConfig, stats: ExpertStats | None) -> None:
+        self.config, self.stats = config, stats
+
+    def evaluate(self, points: list[GridPoint]) -> list[Point]:
+        return [evaluate(self.config, p, t, q, c, self.stats, h) for p, h, t, q, c in points]
+
+
+def sweep(config: ModelConfig, stats: ExpertStats | None = None, **choices) -> list[Point]:
+    """Every buildable point of the grid (``grid``'s choices), evaluated here."""
+    return PointEvaluator(config, stats).evaluate(grid(config, **choices))
+
+
+def sweep_on_ray(ray, config: ModelConfig, stats: ExpertStats | None, workers: int,
+                 progress: bool = True, **choices) -> list[Point]:
+    """``sweep`` with the grid shared out among ``workers`` Ray actors, in grid order."""
+    from edgemoe.sim.cluster import run_on_actors
+
+    points = grid(config, **choices)
+    chunks = [points[i::workers * 4] for i in range(min(len(points), workers * 4))]
+    done = run_on_actors(ray, PointEvaluator, (config, stats), [(chunk,) for chunk in chunks],
+                         "evaluate", workers, desc="dse", progress=progress)
+    evaluated = {}
+    for chunk in done:
+        evaluated.update(((p.parallel, p.heads, p.tile, p.precision, p.clock_mhz), p)
+                         for p in chunk)
+    return [evaluated[p] for p in points]
 
 
 def pareto(points: list[Point]) -> list[Point]:

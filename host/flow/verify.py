@@ -30,12 +30,11 @@ from edgemoe.sim.accelerator import Accelerator as Simulator
 from edgemoe.sim.artifact import Artifact, ArtifactError, write_artifact, write_files
 from edgemoe.sim.bitexact import first_mismatch
 from edgemoe.sim.bitexact_record import FirstMismatch, record_bitexact
+from edgemoe.sim.cluster import ClusterError, cluster, cluster_resource, run_on_actors
 from edgemoe.sim.debug_taps import read_lanes, read_taps
 from edgemoe.sim.images import load_images
 from edgemoe.sim.network import tokens_name
 from edgemoe.sim.output_folder import OutputError
-
-from .cluster import ClusterError, cluster, cluster_resource, run_on_actors
 
 BACKENDS = ("sim", "csim")
 GOLDEN = "golden vectors"

@@ -27,9 +27,11 @@ def _ray():
 
 
 @contextmanager
-def cluster(address: str, cpus: int | None = None) -> Iterator[Any]:
-    """Ray, connected: ``local`` starts a cluster of ``cpus`` CPUs on this machine (shut down
-    on leaving); ``auto`` or an address joins a running one (left running)."""
+def cluster(address: str, cpus: int | None = None,
+            resources: dict[str, float] | None = None) -> Iterator[Any]:
+    """Ray, connected: ``local`` starts a cluster of ``cpus`` CPUs (and custom
+    ``resources``) on this machine, shut down on leaving; ``auto`` or an address joins a
+    running one, left running."""
     ray = _ray()
     if ray.is_initialized():
         yield ray
@@ -38,7 +40,8 @@ def cluster(address: str, cpus: int | None = None) -> Iterator[Any]:
                "configure_logging": False}
     try:
         if address == "local":
-            ray.init(num_cpus=cpus, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **options)
+            ray.init(num_cpus=cpus, resources=resources,
+                     object_store_memory=LOCAL_OBJECT_STORE_BYTES, **options)
         else:
             ray.init(address=address, **options)
     except (ConnectionError, ValueError, RuntimeError) as err:
