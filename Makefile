@@ -44,8 +44,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# On every core (pytest-xdist); a module whose tests share a costly fixture stays on one
+# worker (its xdist_group).
 test: lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --dist loadgroup tests
 
 bench: install
 	$(PY) benchmarks/fx_matmul.py

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from edgemoe.sim.cache import cache_dir, content_digest
+from edgemoe.sim.cache import build_lock, cache_dir, content_digest
 
 from .headers import include_dirs
 
@@ -106,17 +106,23 @@ def compile_cxx(source: str | Path | Sequence[Path], *,
         return target
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    options = [compiler.path, *flags, *(f"-I{d}" for d in user_dirs),
+               *(arg for d in system_dirs for arg in ("-isystem", str(d)))]
+    with build_lock(f"cxx-{target.name}"):
+        if not target.exists():
+            _compile(options, files, text, target)
+    return target
+
+
+def _compile(options: list[str], files: list[Path], text: str, target: Path) -> None:
+    """Compile into a scratch file beside ``target`` and move it into place."""
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         if not files:
-            files = [Path(scratch) / f"{name}.cpp"]
+            files = [Path(scratch) / "source.cpp"]
             files[0].write_text(text)
-        out = Path(scratch) / f"{name}{suffix}"
-        command = [compiler.path, *flags,
-                   *(f"-I{d}" for d in user_dirs),
-                   *(arg for d in system_dirs for arg in ("-isystem", str(d))),
-                   *(str(f) for f in files), "-o", str(out)]
+        out = Path(scratch) / target.name
+        command = [*options, *(str(f) for f in files), "-o", str(out)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise CompileError(done.stderr.replace(f"{scratch}/", ""), command)
         os.replace(out, target)  # atomic: a reader sees the whole binary or none
-    return target

@@ -19,14 +19,14 @@ from typing import Any
 
 import jinja2
 
-from edgemoe.sim.artifact import Artifact
+from edgemoe.sim.artifact import Artifact, sha256_of
 from edgemoe.sim.config import AcceleratorConfig
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.fixed_format import FixedFormat
 from edgemoe.sim.identifiers import safe_path
 from edgemoe.sim.kernel_interface import Argument
 from edgemoe.sim.kernels import LayerNormSpec
-from edgemoe.sim.manifest import Manifest
+from edgemoe.sim.manifest import MANIFEST, Manifest
 from edgemoe.sim.network import block_prefix, tokens_name
 from edgemoe.sim.output_folder import output_folder
 
@@ -123,6 +123,9 @@ class _Context:
         kernel = manifest.kernel
         return {
             "artifact": safe_path(str(self.artifact), "the artifact's path"),
+            # the sources name the artifact by content, so one artifact's sources are the
+            # same text wherever they are generated (and compile once, cached by content)
+            "manifest_sha256": sha256_of((self.artifact / MANIFEST).read_bytes()),
             "name": manifest.name,
             "config": c, "accelerator": self.accelerator, "approx": tables,
             "feature_bits": buffers.feature_bits, "weight_bits": manifest.weights.lane_bits,

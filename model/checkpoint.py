@@ -52,7 +52,8 @@ class Checkpoint:
 def save_checkpoint(path: Path, model: M3ViT, document: dict[str, Any],
                     training_state: dict[str, Any]) -> None:
     payload = {"version": CHECKPOINT_VERSION, "config": document,
-               "model": model.state_dict(), "training": training_state}
+               "model": {key: value.cpu() for key, value in model.state_dict().items()},
+               "training": training_state}
     with atomic_path(path) as scratch:
         torch.save(payload, scratch)
 

@@ -78,7 +78,8 @@ class MultiTaskLoss(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor],
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         config = self.model.config
-        loss, parts = torch.zeros(()), {"balance": torch.zeros(())}
+        zero = batch["image"].new_zeros((), dtype=torch.float32)
+        loss, parts = zero, {"balance": zero}
         for task in config.tasks:
             output, routings = self.model.forward_with_routing(batch["image"], task)
             parts[task] = task_loss(task, output, batch, self.class_weights, config.log_depth)
@@ -184,9 +185,12 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(out_dir / CONFIG_NAME) as scratch:
             scratch.write_text(yaml.safe_dump(document, sort_keys=False))
-    step = MultiTaskLoss(model, training, weights)
+    model.to(group.device)  # after the resumed state: the optimizer's follows its parameters
+    step = MultiTaskLoss(model, training, None if weights is None else weights.to(group.device))
     if group.size > 1:  # experts a batch routes no token to have no gradient
-        step = DistributedDataParallel(step, find_unused_parameters=True)
+        step = DistributedDataParallel(
+            step, device_ids=[group.device.index] if group.device.type == "cuda" else None,
+            find_unused_parameters=True)
     # the same order when resumed, and N processes together take the batches one would
     sampler = DistributedSampler(train_set, num_replicas=group.size, rank=group.rank,
                                  shuffle=True, seed=training.seed, drop_last=True)
@@ -200,7 +204,7 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{training.epochs}", unit="batch",
                    disable=not (progress and group.leader), leave=False)
         for batch in bar:
-            loss, parts = step(batch)
+            loss, parts = step({key: value.to(group.device) for key, value in batch.items()})
             for name, value in parts.items():
                 totals[name] += value.item()
             optimizer.zero_grad(set_to_none=True)

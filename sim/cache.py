@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 IGNORED = ("__pycache__",)
 
@@ -16,6 +17,17 @@ def cache_dir() -> Path:
         return Path(os.environ["EDGEMOE_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "edgemoe"
+
+
+def build_lock(name: str) -> Any:
+    """An inter-process lock for building the cached file ``name`` (pytest -n, several Ray
+    workers on one machine): the second builder waits and then finds the file. Locks live
+    apart from what they guard."""
+    from filelock import FileLock
+
+    folder = cache_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / f"{name}.lock"))
 
 
 def content_digest(path: Path) -> str | None:

@@ -1,11 +1,23 @@
-"""Fixtures shared by the test folders: a tiny checkpoint trained in the session."""
+"""Fixtures shared by the test folders: a tiny checkpoint trained in the session.
+
+Under pytest-xdist (``make test``) the session's artifacts are made once for all workers,
+and each worker computes on one thread: the workers are the parallelism.
+"""
 
 from __future__ import annotations
 
+import os
+
+if "PYTEST_XDIST_WORKER" in os.environ:  # before numpy or torch read them
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from edgemoe.sim.approx import ExpTable, GeluTable, NewtonTable, Tables
 
@@ -30,14 +42,33 @@ def small_document() -> dict:
     return _small_document()
 
 
+def _made_once(factory: pytest.TempPathFactory, name: str,
+               make: Callable[[Path], Path]) -> Path:
+    """``make(folder)``'s result: under pytest-xdist made by the first worker that asks, in
+    the session's folder all workers share, and read by the others once it is whole."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return make(factory.mktemp(name))
+    shared = factory.getbasetemp().parent
+    done = shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.exists():
+            folder = shared / name
+            folder.mkdir()
+            done.write_text(str(make(folder)))
+    return Path(done.read_text())
+
+
+def _train(out: Path) -> Path:
+    from edgemoe.model.train import train
+
+    train(_small_document(), out, progress=False)
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained for one short epoch by the real training loop."""
-    from edgemoe.model.train import train
-
-    out = tmp_path_factory.mktemp("run")
-    train(_small_document(), out, progress=False)
-    return out
+    return _made_once(tmp_path_factory, "run", _train)
 
 
 @pytest.fixture(scope="session")
@@ -51,15 +82,17 @@ def tiny_artifact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     from edgemoe.sim.config import AcceleratorConfig
     from edgemoe.sim.quant import calibrate
 
-    model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
-    weights = hardware_weights(model)
-    calibration = SceneDataset("train", 48, 64, 128).images[:8].numpy()
-    spec = calibrate(model.config, weights, calibration, "int16")
-    val = SceneDataset("val", 16, 64, 128)
-    onnx_images = val.images[:2].permute(0, 3, 1, 2).float() / 255.0
-    out = tmp_path_factory.mktemp("artifact") / "tiny"
-    return export_artifact(model, weights, spec, AcceleratorConfig(), out,
-                           val.images[:4].numpy(), onnx_images, progress=False)
+    def export(folder: Path) -> Path:
+        model = load_checkpoint(tiny_run / "checkpoint.pt").build_model()
+        weights = hardware_weights(model)
+        calibration = SceneDataset("train", 48, 64, 128).images[:8].numpy()
+        spec = calibrate(model.config, weights, calibration, "int16")
+        val = SceneDataset("val", 16, 64, 128)
+        onnx_images = val.images[:2].permute(0, 3, 1, 2).float() / 255.0
+        return export_artifact(model, weights, spec, AcceleratorConfig(), folder / "tiny",
+                               val.images[:4].numpy(), onnx_images, progress=False)
+
+    return _made_once(tmp_path_factory, "artifact", export)
 
 
 @pytest.fixture(scope="session")
@@ -69,8 +102,9 @@ def coarse_artifact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) ->
     time (the head groups taking turns): one vector image."""
     from edgemoe.sim.config import AcceleratorConfig
 
-    return _export_design(tiny_run, tmp_path_factory.mktemp("coarse") / "tiny",
-                          AcceleratorConfig(axi_bits=128, attention_heads=1), COARSE_TABLES)
+    return _made_once(tmp_path_factory, "coarse", lambda folder: _export_design(
+        tiny_run, folder / "tiny", AcceleratorConfig(axi_bits=128, attention_heads=1),
+        COARSE_TABLES))
 
 
 @pytest.fixture(scope="session")

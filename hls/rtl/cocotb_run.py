@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from edgemoe.sim.cache import cache_dir
+from edgemoe.sim.cache import build_lock, cache_dir
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -95,8 +95,6 @@ def run_testbench(sources: list[Path], toplevel: str, test_module: str, testcase
     added. Raises ``SimulationError`` when the build fails or
     the test ends without writing one (with the test's log file named).
     """
-    from cocotb_tools.runner import get_results, get_runner
-
     if not simulator_available(simulator):
         raise SimulationError(f"{simulator} is not installed")
     sources = [Path(s).resolve() for s in sources]
@@ -111,7 +109,19 @@ def run_testbench(sources: list[Path], toplevel: str, test_module: str, testcase
     build_dir = cache_dir() / "rtl" / f"{toplevel}-{simulator}-" \
         f"{_build_key(simulator, sources, toplevel, build_args, include_dirs)}"
     build_args += [f"-I{folder}" for folder in include_dirs]
-    work_dir = Path(work_dir or build_dir / "runs")
+    # one process at a time per build: its make, and the default run folder's fixed names
+    with build_lock(f"rtl-{build_dir.name}"):
+        return _build_and_run(simulator, sources, toplevel, test_module, testcase, env,
+                              Path(work_dir or build_dir / "runs"), build_dir, build_args,
+                              timeout_s)
+
+
+def _build_and_run(simulator: str, sources: list[Path], toplevel: str, test_module: str,
+                   testcase: str, env: dict[str, str] | None, work_dir: Path,
+                   build_dir: Path, build_args: list[str],
+                   timeout_s: float | None) -> dict[str, Any]:
+    from cocotb_tools.runner import get_results, get_runner
+
     work_dir.mkdir(parents=True, exist_ok=True)
     result_path = work_dir / f"{testcase}.json"
     result_path.unlink(missing_ok=True)

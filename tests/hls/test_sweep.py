@@ -31,6 +31,9 @@ from edgemoe.sim.config_file import load_model_config
 
 from .test_csynth_report import REPORT
 
+# One worker starts the Ray cluster the tests here share (pytest -n).
+pytestmark = pytest.mark.xdist_group("ray-vitis")
+
 
 @pytest.fixture(scope="module")
 def ray_with_vitis():

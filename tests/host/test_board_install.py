@@ -16,6 +16,9 @@ from click.testing import CliRunner
 
 from edgemoe.host.flow.cli import main
 
+# One worker builds the fresh venv every test here uses (pytest -n).
+pytestmark = pytest.mark.xdist_group("board-install")
+
 
 def _run(command: list[str], cwd: Path, bin_dir: Path | None = None,
          ) -> subprocess.CompletedProcess:

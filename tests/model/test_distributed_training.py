@@ -17,6 +17,9 @@ import yaml
 from edgemoe.model.checkpoint import load_checkpoint
 from edgemoe.sim.config_file import load_config_file
 
+# One worker trains the runs every test here reads (pytest -n).
+pytestmark = pytest.mark.xdist_group("torchrun")
+
 STEPS_TRAINING = {"train_images": 160, "val_images": 16, "epochs": 1, "batch_size": 8}
 EDGEMOE = Path(sys.executable).parent / "edgemoe"
 
@@ -80,3 +83,12 @@ def test_a_batch_that_does_not_split_is_refused(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "training.batch_size 7 does not split over 2 processes" in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_gpus_train_with_nccl_one_device_per_process() -> None:
+    from edgemoe.model.distributed import join, placement
+
+    assert placement(cuda=True, local_rank=1) == ("nccl", torch.device("cuda", 1))
+    assert placement(cuda=False, local_rank=1) == ("gloo", torch.device("cpu"))
+    if not torch.cuda.is_available():  # this machine: a group of one on the CPU
+        assert join().device == torch.device("cpu")
