@@ -40,7 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         artifact = args.artifact or random_artifact("tiny", Path(tmp))
-        manifest = Artifact(artifact).manifest
+        loaded = Artifact(artifact)
+        manifest = loaded.manifest
         images = scenes(manifest.config, IMAGES)
         tasks = list(manifest.config.tasks)[:2]
         project_files(artifact, Path(tmp) / "warm" / manifest.config.name / "hls")
@@ -48,7 +49,7 @@ def main() -> None:
         with cluster("local", cpus=2):
             for workers in (1, 2):
                 started = time.perf_counter()
-                results = verify_pairs(artifact, images, tasks, "csim", "local", workers,
+                results = verify_pairs(loaded, images, tasks, "csim", "local", workers,
                                        progress=False)
                 seconds[workers] = time.perf_counter() - started
                 assert all(r.equal for r in results), "a pair differs: run edgemoe verify"

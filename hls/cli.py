@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 import click
 
-from edgemoe.sim.artifact import Artifact, ArtifactError
+from edgemoe.sim.artifact import Artifact, ArtifactError, read_files
 
 from .cxx_build import CompileError, CompilerNotFoundError
 from .generator import generate
@@ -16,6 +17,16 @@ from .headers import HeadersNotFoundError
 #: What a user can cause and fix: each becomes one line naming the problem.
 USER_ERRORS = (ArtifactError, ValueError, HeadersNotFoundError, CompilerNotFoundError,
                CompileError)
+
+MAX_SYNTHESIS_HOURS = 7 * 24.0
+
+
+
+def _not_nan(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if math.isnan(value):  # a range lets nan through: it compares false both ways
+        raise click.BadParameter("nan is not a number of hours")
+    return value
+
 
 _OUT = click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path),
                     help="Project folder [default: build/NAME/hls].")
@@ -120,8 +131,10 @@ def csim_command(artifact: Path, out_dir: Path | None, force: bool) -> None:
 @click.option("--ray", "ray_address", metavar="ADDRESS",
               help="synthesize on the Ray workers with the vitis_hls resource: 'local', "
                    "'auto' or a cluster's address")
-@click.option("--timeout", "timeout_h", type=click.FloatRange(min=0, min_open=True),
-              default=12.0, show_default=True, help="hours one synthesis may take")
+@click.option("--timeout", "timeout_h", type=click.FloatRange(min=0, max=MAX_SYNTHESIS_HOURS,
+                                                              min_open=True),
+              default=12.0, show_default=True, callback=_not_nan,
+              help="hours one synthesis may take")
 def sweep_command(artifact: Path, point_specs: tuple[str, ...], dse_json: Path | None,
                   out_dir: Path | None, force: bool, ray_address: str | None,
                   timeout_h: float) -> None:
@@ -136,7 +149,6 @@ def sweep_command(artifact: Path, point_specs: tuple[str, ...], dse_json: Path |
         pareto_points,
         parse_point,
         point_name,
-        project_files,
         vitis_here,
         write_projects,
     )
@@ -158,7 +170,7 @@ def sweep_command(artifact: Path, point_specs: tuple[str, ...], dse_json: Path |
                    "another order, so its C simulation differs from the artifact's golden "
                    "vectors: export with that P to run it")
     by_name = {point_name(p): p for p in points}
-    jobs = [(name, project_files(path)) for name, path in projects.items()]
+    jobs = [(name, read_files(path)) for name, path in projects.items()]
     timeout_s = timeout_h * 3600
     try:
         if ray_address is None:
@@ -175,11 +187,12 @@ def sweep_command(artifact: Path, point_specs: tuple[str, ...], dse_json: Path |
             with cluster(ray_address, resources=local) as ray:
                 units = int(cluster_resource(ray, RESOURCE))
                 if units < 1:
+                    where = ("vitis_hls is not on PATH here" if ray_address == "local" else
+                             "on each machine with Vitis HLS run `ray start --address "
+                             f"HEAD:6379 --resources '{{\"{RESOURCE}\": 1}}'`")
                     raise click.ClickException(
                         f"no worker of the Ray cluster ({ray_address}) has the {RESOURCE} "
-                        "resource, so no synthesis was started: on each machine with Vitis "
-                        "HLS run `ray start --address HEAD:6379 --resources "
-                        f"'{{\"{RESOURCE}\": 1}}'`")
+                        f"resource, so no synthesis was started: {where}")
                 failed = _collect_syntheses(
                     run_on_actors(ray, CsynthWorker, (timeout_s,), jobs, "synthesize", units,
                                   resources={RESOURCE: 1}, desc="csynth"),
@@ -197,6 +210,9 @@ def _collect_syntheses(done, projects: dict[str, Path], manifest, by_name: dict)
 
     failed = 0
     for synthesis in done:
+        if synthesis.name not in projects:
+            raise SweepError(f"a worker answered for {synthesis.name[:64]!r}, not a point "
+                             "of this sweep")
         try:
             corrections = collect(projects[synthesis.name], synthesis, manifest,
                                   by_name[synthesis.name])

@@ -19,14 +19,14 @@ from typing import Any
 
 import jinja2
 
-from edgemoe.sim.artifact import Artifact, sha256_of
+from edgemoe.sim.artifact import Artifact
 from edgemoe.sim.config import AcceleratorConfig
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.fixed_format import FixedFormat
 from edgemoe.sim.identifiers import safe_path
 from edgemoe.sim.kernel_interface import Argument
 from edgemoe.sim.kernels import LayerNormSpec
-from edgemoe.sim.manifest import MANIFEST, Manifest
+from edgemoe.sim.manifest import Manifest
 from edgemoe.sim.network import block_prefix, tokens_name
 from edgemoe.sim.output_folder import output_folder
 
@@ -53,10 +53,10 @@ UNUSED = {"width": 1, "frac": 0, "signed": False, "rounding": "TRN", "overflow":
 class _Context:
     """The template context, built from one manifest's resolved fields."""
 
-    def __init__(self, manifest: Manifest, artifact: Path) -> None:
+    def __init__(self, manifest: Manifest, artifact: Path, manifest_sha256: str) -> None:
         self.manifest, self.spec = manifest, manifest.spec
         self.config, self.accelerator = manifest.config, manifest.accelerator
-        self.artifact = artifact
+        self.artifact, self.manifest_sha256 = artifact, manifest_sha256
 
     def tensor(self, name: str) -> dict[str, Any]:
         entry = self.manifest.tensors[name]
@@ -125,7 +125,7 @@ class _Context:
             "artifact": safe_path(str(self.artifact), "the artifact's path"),
             # the sources name the artifact by content, so one artifact's sources are the
             # same text wherever they are generated (and compile once, cached by content)
-            "manifest_sha256": sha256_of((self.artifact / MANIFEST).read_bytes()),
+            "manifest_sha256": self.manifest_sha256,
             "name": manifest.name,
             "config": c, "accelerator": self.accelerator, "approx": tables,
             "feature_bits": buffers.feature_bits, "weight_bits": manifest.weights.lane_bits,
@@ -215,10 +215,11 @@ def generate(artifact: str | Path, out_dir: str | Path, force: bool = False,
     another attention parallelism visits keys in another order, so such a project is for
     synthesis, not for C simulation against the artifact's golden vectors."""
     artifact, out_dir = Path(artifact), Path(out_dir)
-    manifest = Artifact(artifact).manifest
+    loaded = Artifact(artifact)
+    manifest = loaded.manifest
     if accelerator is not None:
         manifest = manifest.with_accelerator(accelerator)
-    context = _Context(manifest, artifact.resolve()).build()
+    context = _Context(manifest, artifact.resolve(), loaded.manifest_sha256).build()
     env = _environment()
     with output_folder(out_dir, "hls generate", force, forceable=True) as scratch:
         for template in sorted(PROJECT_TEMPLATES.rglob("*")):

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -35,6 +38,9 @@ REPORTS = Path("hls_project") / "solution1" / "syn" / "report"
 RESOURCE = "vitis_hls"
 POINT_KEYS = ("parallel", "heads", "tile", "clock")
 MAX_DSE_BYTES = 16 << 20
+MAX_PARETO_POINTS = 256  # a front is a few dozen points; each is checked as an export
+#: the report files a worker may send back (Vitis names them after the functions)
+REPORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}_csynth\.xml")
 LOG_CHARS = 64_000  # of make's output, kept as csynth.log
 
 
@@ -95,30 +101,45 @@ def pareto_points(dse_json: Path, manifest: Manifest) -> list[AcceleratorConfig]
         if dse_json.stat().st_size > MAX_DSE_BYTES:
             raise SweepError(f"{dse_json} is larger than any dse.json edgemoe writes")
         document = json.loads(dse_json.read_bytes())
-        if not isinstance(document, dict):
-            raise TypeError("not an object")
-        swept = document.get("config", manifest.config.name)
-        if swept != manifest.config.name:
-            raise SweepError(f"{dse_json} sweeps config {str(swept)[:64]!r}, the artifact is "
-                             f"{manifest.config.name!r}: run `edgemoe dse --config "
-                             f"{manifest.config.name}`")
-        rows = [document["points"][i] for i in document["pareto"]]
-        chosen = [row for row in rows if row["precision"] == manifest.quantization.preset]
+        rows = _pareto_rows(document, dse_json, manifest.config.name)
         points = [_replace(manifest.accelerator, manifest,
                            attention_parallel=row["parallel"],
                            attention_heads=row["attention_heads"],
                            tile_in=row["tile"][0], tile_out=row["tile"][1],
-                           clock_mhz=row["clock_mhz"]) for row in chosen]
+                           clock_mhz=row["clock_mhz"])
+                  for row in rows if row["precision"] == manifest.quantization.preset]
     except OSError as err:
         raise SweepError(f"cannot read {dse_json}: {err.strerror}") from None
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
-        if isinstance(err, SweepError):
-            raise
-        raise SweepError(f"{dse_json} is not an `edgemoe dse` result ({err!r})") from None
+    except SweepError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError) as err:
+        raise SweepError(f"{dse_json} is not an `edgemoe dse` result ({err!r:.120})") from None
     if not points:
         raise SweepError(f"{dse_json}'s Pareto front has no {manifest.quantization.preset} "
                          "point (sweep the artifact's config and precision)")
     return points
+
+
+def _pareto_rows(document: object, dse_json: Path, config_name: str) -> list[dict]:
+    if not isinstance(document, dict):
+        raise TypeError("not an object")
+    swept = document.get("config", config_name)
+    if swept != config_name:
+        raise SweepError(f"{dse_json} sweeps config {str(swept)[:64]!r}, the artifact is "
+                         f"{config_name!r}: run `edgemoe dse --config {config_name}`")
+    points, front = document["points"], document["pareto"]
+    if not isinstance(points, list) or not isinstance(front, list):
+        raise TypeError("points and pareto must be lists")
+    if len(front) > MAX_PARETO_POINTS:
+        raise SweepError(f"{dse_json} has {len(front)} Pareto points, more than "
+                         f"{MAX_PARETO_POINTS}: choose points with --point")
+    for index in front:
+        if type(index) is not int or not 0 <= index < len(points):
+            raise SweepError(f"{dse_json}: Pareto index {str(index)[:32]} is not one of its "
+                             "points")
+        if not isinstance(points[index], dict):
+            raise SweepError(f"{dse_json}: point {index} is not an object")
+    return [points[i] for i in front]
 
 
 def write_projects(artifact: Path, points: list[AcceleratorConfig], out: Path,
@@ -151,38 +172,49 @@ def _first_error(output: str, stderr: str) -> str:
 
 
 class CsynthWorker:
-    """Runs ``make csynth`` on a project sent as files (a Ray actor on a Vitis machine)."""
+    """Runs ``make csynth`` on a project sent as files (a Ray actor on a Vitis machine).
+    Whatever goes wrong is that point's failed synthesis, never the end of the others."""
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
 
     def synthesize(self, name: str, files: dict[str, bytes]) -> Synthesis:
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="edgemoe-csynth-") as scratch:
-            project = Path(scratch) / name
-            write_files(files, project)
-            try:
-                done = subprocess.run(["make", "csynth"], cwd=project, capture_output=True,
-                                      text=True, timeout=self.timeout_s)
-            except subprocess.TimeoutExpired:
-                return Synthesis(name, {}, time.perf_counter() - started,
-                                 f"make csynth did not finish within {self.timeout_s:g} s")
-            except FileNotFoundError:
-                return Synthesis(name, {}, time.perf_counter() - started, "no make here")
-            reports = {path.name: path.read_bytes()
-                       for path in sorted((project / REPORTS).glob("*_csynth.xml"))}
-        output = done.stdout + done.stderr
+        try:
+            with tempfile.TemporaryDirectory(prefix="edgemoe-csynth-") as scratch:
+                project = Path(scratch) / name
+                write_files(files, project)
+                status, output, first = self._make(project)
+                reports = {path.name: path.read_bytes()
+                           for path in sorted((project / REPORTS).glob("*_csynth.xml"))}
+        except (OSError, ValueError) as err:
+            return Synthesis(name, {}, time.perf_counter() - started,
+                             f"the worker could not run make csynth: {err}")
         error = None
-        if done.returncode != 0 or not reports:
-            error = (f"make csynth failed (status {done.returncode}): "
-                     f"{_first_error(done.stdout, done.stderr)}")
+        if status is None:
+            error = f"make csynth did not finish within {self.timeout_s:g} s"
+        elif status != 0 or not reports:
+            error = f"make csynth failed (status {status}): {first}"
         return Synthesis(name, reports, time.perf_counter() - started, error,
                          output[-LOG_CHARS:])
 
+    def _make(self, project: Path) -> tuple[int | None, str, str]:
+        """make's status (None: stopped at the timeout, with everything it started, such
+        as vitis_hls), its output, and its first error line."""
+        make = subprocess.Popen(["make", "csynth"], cwd=project, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            stdout, stderr = make.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(make.pid, signal.SIGKILL)
+            stdout, stderr = make.communicate()
+            return None, _decode(stdout) + _decode(stderr), ""
+        out, err = _decode(stdout), _decode(stderr)
+        return make.returncode, out + err, _first_error(out, err)
 
-def project_files(project: Path) -> dict[str, bytes]:
-    return {path.relative_to(project).as_posix(): path.read_bytes()
-            for path in sorted(project.rglob("*")) if path.is_file()}
+
+def _decode(output: bytes) -> str:
+    return output.decode("utf-8", errors="replace")
 
 
 def collect(project: Path, synthesis: Synthesis, manifest: Manifest,
@@ -190,6 +222,9 @@ def collect(project: Path, synthesis: Synthesis, manifest: Manifest,
     """Keep the worker's log as ``csynth.log``; put the reports into the project as Vitis
     would, and save the model's corrections for this point beside them
     (``model_corrections.json``). A failed synthesis is a ``SweepError`` naming the log."""
+    strays = [n for n in synthesis.reports if not REPORT_NAME.fullmatch(n)]
+    if strays:
+        raise SweepError(f"{synthesis.name}: a worker sent {strays[0][:64]!r} as a report")
     with atomic_path(project / "csynth.log") as target:
         target.write_text(synthesis.log)
     if synthesis.error is not None:
@@ -197,8 +232,6 @@ def collect(project: Path, synthesis: Synthesis, manifest: Manifest,
     folder = project / REPORTS
     folder.mkdir(parents=True, exist_ok=True)
     for file_name, data in synthesis.reports.items():
-        if not file_name.endswith("_csynth.xml") or "/" in file_name:
-            raise SweepError(f"{synthesis.name}: a worker sent {file_name!r}")
         with atomic_path(folder / file_name) as target:
             target.write_bytes(data)
     design = dataclasses.replace(Design.of_manifest(manifest), accelerator=point)

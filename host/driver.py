@@ -23,6 +23,7 @@ from pynq import DefaultIP
 
 from edgemoe.sim.artifact import Artifact
 from edgemoe.sim.config import ConfigError
+from edgemoe.sim.debug_taps import read_lanes
 from edgemoe.sim.fixed_array import FixedArray
 from edgemoe.sim.kernel_interface import KERNEL_VLNV, VENDOR
 from edgemoe.sim.manifest import Manifest
@@ -195,9 +196,8 @@ class Accelerator:
 
     def _decode(self, count: int) -> np.ndarray:
         config, layout = self.manifest.config, self.layout
-        dtype = f"<i{layout.feature_bits // 8}"
-        per_image = np.asarray(self.tokens[:count * layout.token_bytes]).reshape(count, -1)
-        values = per_image.view(dtype)[:, :layout.token_elements].astype(np.int64)
-        if not self.output_format.signed and self.output_format.width == layout.feature_bits:
-            values &= (1 << layout.feature_bits) - 1
-        return values.reshape(count, config.tokens, config.dim)
+        tokens = np.asarray(self.tokens[:count * layout.token_bytes])
+        values = [read_lanes(tokens, image * layout.token_bytes, layout.token_elements,
+                             self.output_format, layout.feature_bits)
+                  for image in range(count)]
+        return np.stack(values).reshape(count, config.tokens, config.dim)

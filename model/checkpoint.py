@@ -52,10 +52,21 @@ class Checkpoint:
 def save_checkpoint(path: Path, model: M3ViT, document: dict[str, Any],
                     training_state: dict[str, Any]) -> None:
     payload = {"version": CHECKPOINT_VERSION, "config": document,
-               "model": {key: value.cpu() for key, value in model.state_dict().items()},
-               "training": training_state}
+               "model": model.state_dict(), "training": training_state}
+    payload = _on_cpu(payload)  # a GPU run's checkpoint loads where there is none
     with atomic_path(path) as scratch:
         torch.save(payload, scratch)
+
+
+def _on_cpu(value: Any) -> Any:
+    """``value`` with every tensor in it (nested in dicts, lists, tuples) on the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _on_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(item) for item in value)
+    return value
 
 
 def _differences(saved: dict[str, Any], expected: dict[str, Any]) -> list[str]:

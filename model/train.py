@@ -158,7 +158,7 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
                           f"{group.size} processes")
     group.barrier()  # every process has looked before rank 0 writes
     torch.manual_seed(training.seed)
-    model = M3ViT(config)
+    model = M3ViT(config).to(group.device)  # before the optimizer: its state follows
     optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate,
                                   weight_decay=training.weight_decay)
     train_set = _training_set(config, training, group)
@@ -185,7 +185,6 @@ def train(document: dict[str, Any], out_dir: Path, resume: bool = False,
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(out_dir / CONFIG_NAME) as scratch:
             scratch.write_text(yaml.safe_dump(document, sort_keys=False))
-    model.to(group.device)  # after the resumed state: the optimizer's follows its parameters
     step = MultiTaskLoss(model, training, None if weights is None else weights.to(group.device))
     if group.size > 1:  # experts a batch routes no token to have no gradient
         step = DistributedDataParallel(

@@ -52,8 +52,12 @@ class Artifact:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             raise ArtifactError(f"{path} is {path.stat().st_size} bytes, more than any "
                                 "manifest edgemoe writes")
+        text = path.read_bytes()
+        #: the manifest file's SHA-256: the artifact's identity, whatever folder it is in
+        self.manifest_sha256 = sha256_of(text)
+        self._manifest_bytes = text
         try:
-            self.manifest = Manifest.from_json(path.read_bytes(), str(path))
+            self.manifest = Manifest.from_json(text, str(path))
         except ManifestError as err:
             raise ArtifactError(str(err)) from None
         for entry in self.manifest.files():
@@ -99,7 +103,7 @@ class Artifact:
     def contents(self) -> dict[str, bytes]:
         """The manifest and every file it lists, each checked, by relative path: all a copy
         of the artifact needs (a bundle, a worker on another machine)."""
-        files = {MANIFEST: self._confined(self.root / MANIFEST, MANIFEST).read_bytes()}
+        files = {MANIFEST: self._manifest_bytes}  # the bytes that were checked
         files.update((entry.file, self.read(entry)) for entry in self.manifest.files())
         return files
 
@@ -198,6 +202,12 @@ def write_files(contents: Mapping[str, bytes], folder: Path) -> None:
         target = folder.joinpath(*relative.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+
+
+def read_files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by relative path (what ``write_files`` writes back)."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
 def write_artifact(contents: Mapping[str, bytes], folder: Path) -> Artifact:

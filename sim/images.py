@@ -45,6 +45,8 @@ def _load_array(path: Path, shape: tuple[int, ...], config: ModelConfig) -> np.n
         raise ValueError(f"{path} is not a readable .npy array: {err}") from None
     if array.ndim == 3:
         array = array[None]
+    if array.ndim == 4 and len(array) == 0:
+        raise ValueError(f"{path} holds no images")
     if array.dtype != np.uint8 or array.shape[1:] != shape:
         raise ValueError(f"{path} holds {array.dtype} {array.shape}; config "
                          f"{config.name!r} needs uint8 (n, {', '.join(map(str, shape))})")

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from edgemoe.sim.approx import ExpTable, GeluTable, NewtonTable, Tables
 
@@ -48,13 +47,19 @@ def _made_once(factory: pytest.TempPathFactory, name: str,
     the session's folder all workers share, and read by the others once it is whole."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
         return make(factory.mktemp(name))
+    from filelock import FileLock
+
     shared = factory.getbasetemp().parent
-    done = shared / f"{name}.done"
+    done, failed = shared / f"{name}.done", shared / f"{name}.failed"
     with FileLock(str(shared / f"{name}.lock")):
+        if failed.exists():
+            raise RuntimeError(f"another worker could not make {name}: {failed.read_text()}")
         if not done.exists():
-            folder = shared / name
-            folder.mkdir()
-            done.write_text(str(make(folder)))
+            try:
+                done.write_text(str(make(factory.mktemp(name))))
+            except Exception as err:
+                failed.write_text(f"{type(err).__name__}: {err}")
+                raise
     return Path(done.read_text())
 
 

@@ -187,12 +187,14 @@ def dse(config_name: str, artifact: Path | None, out_dir: Path | None,
     the Pareto front."""
     from edgemoe.hls.perf.dse import EDGE_MOE_POINT, pareto, sweep, sweep_on_ray
     from edgemoe.sim.artifact import Artifact, ArtifactError
-    from edgemoe.sim.cluster import ClusterError, cluster, cluster_resource
+    from edgemoe.sim.cluster import ClusterError, cluster, worker_count
     from edgemoe.sim.config import ConfigError
     from edgemoe.sim.config_file import load_model_config
 
     from .dse_plot import plot_pareto
 
+    if workers is not None and ray_address is None:
+        raise click.UsageError("--workers shares the points out on Ray: give --ray too")
     stats = None
     try:
         config = load_model_config(config_name)
@@ -213,8 +215,7 @@ def dse(config_name: str, artifact: Path | None, out_dir: Path | None,
     else:
         try:
             with cluster(ray_address, workers) as ray:
-                count = workers or max(1, int(cluster_resource(ray, "CPU")))
-                points = sweep_on_ray(ray, config, stats, count)
+                points = sweep_on_ray(ray, config, stats, worker_count(ray, workers))
         except ClusterError as err:
             raise click.ClickException(str(err)) from None
     front = pareto(points)

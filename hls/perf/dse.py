@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 from edgemoe.sim.config import AcceleratorConfig, ModelConfig
 from edgemoe.sim.hardware_rules import design_problems
@@ -119,17 +120,23 @@ class PointEvaluator:
         return [evaluate(self.config, p, t, q, c, self.stats, h) for p, h, t, q, c in points]
 
 
-def sweep(config: ModelConfig, stats: ExpertStats | None = None, **choices) -> list[Point]:
-    """Every buildable point of the grid (``grid``'s choices), evaluated here."""
-    return PointEvaluator(config, stats).evaluate(grid(config, **choices))
+def sweep(config: ModelConfig, stats: ExpertStats | None = None,
+          parallel: tuple[int, ...] = PARALLEL, tiles: tuple[tuple[int, int], ...] = TILES,
+          precisions: tuple[str, ...] = tuple(PRECISIONS),
+          clocks: tuple[float, ...] = CLOCKS_MHZ,
+          heads: tuple[int | None, ...] | None = None) -> list[Point]:
+    """Every buildable point of the grid (``grid``), evaluated here."""
+    return PointEvaluator(config, stats).evaluate(
+        grid(config, parallel, tiles, precisions, clocks, heads))
 
 
-def sweep_on_ray(ray, config: ModelConfig, stats: ExpertStats | None, workers: int,
-                 progress: bool = True, **choices) -> list[Point]:
-    """``sweep`` with the grid shared out among ``workers`` Ray actors, in grid order."""
+def sweep_on_ray(ray: Any, config: ModelConfig, stats: ExpertStats | None, workers: int,
+                 progress: bool = True) -> list[Point]:
+    """``sweep`` of the whole grid with its points shared out among ``workers`` Ray actors
+    (``ray``: the connected module), in grid order."""
     from edgemoe.sim.cluster import run_on_actors
 
-    points = grid(config, **choices)
+    points = grid(config)
     chunks = [points[i::workers * 4] for i in range(min(len(points), workers * 4))]
     done = run_on_actors(ray, PointEvaluator, (config, stats), [(chunk,) for chunk in chunks],
                          "evaluate", workers, desc="dse", progress=progress)

@@ -27,10 +27,10 @@ import click
 import numpy as np
 
 from edgemoe.sim.accelerator import Accelerator as Simulator
-from edgemoe.sim.artifact import Artifact, ArtifactError, write_artifact, write_files
+from edgemoe.sim.artifact import Artifact, ArtifactError, read_files, write_artifact, write_files
 from edgemoe.sim.bitexact import first_mismatch
 from edgemoe.sim.bitexact_record import FirstMismatch, record_bitexact
-from edgemoe.sim.cluster import ClusterError, cluster, cluster_resource, run_on_actors
+from edgemoe.sim.cluster import ClusterError, cluster, run_on_actors, worker_count
 from edgemoe.sim.debug_taps import read_lanes, read_taps
 from edgemoe.sim.images import load_images
 from edgemoe.sim.network import tokens_name
@@ -89,7 +89,8 @@ class PairChecker:
         if task not in self._golden:
             self._golden[task] = {name: value.raw for name, value
                                   in self.artifact.golden(task).items()}
-        return {name: raw[vector].ravel() for name, raw in self._golden[task].items()}
+        golden = self._golden[task]
+        return {tap.name: golden[tap.name][vector].ravel() for tap in self.layout.taps}
 
     def _simulated(self, image: np.ndarray, task: str) -> dict[str, np.ndarray]:
         trace = self.simulator.run(image, task, trace=True).trace
@@ -114,18 +115,25 @@ class PairChecker:
             reference, expected = GOLDEN, self._golden_layers(task, vector)
         else:
             reference, expected = SIMULATOR, self._simulated(image, task)
-        expected[OUTPUT_TOKENS] = expected[self.tokens_tap]
-        got = (self._kernel_layers(image, task) if self.backend == "csim"
-               else self._simulated(image, task))
-        if self.backend == "sim":
-            got[OUTPUT_TOKENS] = got[self.tokens_tap]
-        for name in [tap.name for tap in self.layout.taps] + [OUTPUT_TOKENS]:
-            mismatch = first_mismatch(expected[name], got[name])
-            if mismatch is not None:
-                return PairResult(index, task, reference, len(expected),
-                                  FirstMismatch(name, mismatch.index, mismatch.expected,
-                                                mismatch.got))
+        if self.backend == "csim":  # the kernel's output buffer, beside its tap
+            expected[OUTPUT_TOKENS] = expected[self.tokens_tap]
+            got = self._kernel_layers(image, task)
+        else:
+            got = self._simulated(image, task)
+        for compared, name in enumerate(expected, start=1):
+            first = _first_difference(name, expected[name], got[name])
+            if first is not None:
+                return PairResult(index, task, reference, compared, first)
         return PairResult(index, task, reference, len(expected), None)
+
+
+def _first_difference(name: str, expected: np.ndarray, got: np.ndarray,
+                      ) -> FirstMismatch | None:
+    if expected.shape != got.shape:
+        return FirstMismatch(f"{name} ({got.size} values, expected {expected.size})")
+    mismatch = first_mismatch(expected, got)
+    return None if mismatch is None else FirstMismatch(name, mismatch.index, mismatch.expected,
+                                                       mismatch.got)
 
 
 def project_files(artifact: Path, folder: Path) -> dict[str, bytes]:
@@ -136,29 +144,28 @@ def project_files(artifact: Path, folder: Path) -> dict[str, bytes]:
 
     project = generate(artifact, folder)
     build_shared(project)
-    return {path.relative_to(project).as_posix(): path.read_bytes()
-            for path in sorted(project.rglob("*")) if path.is_file()}
+    return read_files(project)
 
 
-def verify_pairs(artifact: Path, images: np.ndarray, tasks: list[str], backend: str,
+def verify_pairs(artifact: Artifact, images: np.ndarray, tasks: list[str], backend: str,
                  ray_address: str | None = None, workers: int | None = None,
                  progress: bool = True) -> list[PairResult]:
-    """Every (image, task) pair checked, sorted by image and task."""
-    loaded = Artifact(artifact)
+    """Every (image, task) pair of ``artifact`` (loaded) checked, sorted by image and
+    task."""
     jobs = [(index, task) for index in range(len(images)) for task in tasks]
     with tempfile.TemporaryDirectory(prefix="edgemoe-verify-") as scratch:
-        config_name = loaded.manifest.config.name
-        sources = (project_files(loaded.root, Path(scratch) / config_name / "hls")
+        config_name = artifact.manifest.config.name
+        sources = (project_files(artifact.root, Path(scratch) / config_name / "hls")
                    if backend == "csim" else {})
-        arguments = (loaded.contents(), sources, images, backend)
+        arguments = (artifact.contents(), sources, images, backend)
         if ray_address is None:
             checker = PairChecker(*arguments)
             results = [checker.check(*job) for job in _bar(jobs, progress)]
         else:
             with cluster(ray_address, workers) as ray:
-                count = workers or max(1, int(cluster_resource(ray, "CPU")))
                 results = list(run_on_actors(ray, PairChecker, arguments, jobs, "check",
-                                             count, desc="verify", progress=progress))
+                                             worker_count(ray, workers), desc="verify",
+                                             progress=progress))
     order = {task: i for i, task in enumerate(tasks)}
     return sorted(results, key=lambda r: (r.image, order[r.task]))
 
@@ -230,7 +237,9 @@ def verify(artifact: Path, images_path: Path | None, backend: str, tasks: tuple[
         manifest = loaded.manifest
         chosen = manifest.config.chosen_tasks(tasks)
         images, names = _choose_images(loaded, images_path, backend)
-        results = verify_pairs(artifact, images, chosen, backend, ray_address, workers)
+        if workers is not None and ray_address is None:
+            raise ValueError("--workers shares the pairs out on Ray: give --ray too")
+        results = verify_pairs(loaded, images, chosen, backend, ray_address, workers)
     except (ArtifactError, ValueError, ClusterError, CsimError, CompileError,
             CompilerNotFoundError, HeadersNotFoundError, OutputError) as err:
         raise click.ClickException(str(err).splitlines()[0]) from None

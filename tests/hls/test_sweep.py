@@ -31,8 +31,8 @@ from edgemoe.sim.config_file import load_model_config
 
 from .test_csynth_report import REPORT
 
-# One worker starts the Ray cluster the tests here share (pytest -n).
-pytestmark = pytest.mark.xdist_group("ray-vitis")
+# One worker runs the Ray tests, one cluster at a time (pytest -n).
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def ray_with_vitis():
     """A Ray cluster on this machine whose two CPUs both declare the vitis_hls resource
     (there is no Vitis here: what runs on them is the real `make csynth`, which fails)."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, resources={"vitis_hls": 2}, include_dashboard=False,
+    ray.init(address="local", num_cpus=2, resources={"vitis_hls": 2}, include_dashboard=False,
              log_to_driver=False, configure_logging=False, object_store_memory=128 << 20)
     yield ray
     ray.shutdown()
@@ -94,9 +94,19 @@ def test_the_pareto_front_of_a_dse_result_at_the_artifacts_precision(tiny_artifa
     other.write_text(json.dumps({**document, "config": "m3vit-s"}))
     with pytest.raises(SweepError, match="sweeps config 'm3vit-s'"):
         pareto_points(other, manifest)
-    other.write_text("[1, 2]")
-    with pytest.raises(SweepError, match="is not an `edgemoe dse` result"):
-        pareto_points(other, manifest)
+    first = document["pareto"][0]
+    huge_clock = [dict(row, clock_mhz=10 ** 400) if i == first else row
+                  for i, row in enumerate(document["points"])]
+    for text, message in (
+            ("[1, 2]", "is not an `edgemoe dse` result"),
+            ("[" * 100_000 + "]" * 100_000, "is not an `edgemoe dse` result"),
+            (json.dumps({**document, "pareto": [-1]}), "Pareto index -1 is not one of"),
+            (json.dumps({**document, "pareto": [True]}), "Pareto index True is not one of"),
+            (json.dumps({**document, "pareto": [0] * 1000}), "1000 Pareto points, more than"),
+            (json.dumps({**document, "points": huge_clock}), "clock_mhz must be a number")):
+        other.write_text(text)
+        with pytest.raises(SweepError, match=re.escape(message)):
+            pareto_points(other, manifest)
 
 
 def test_reports_become_the_points_corrections(tiny_artifact, tmp_path) -> None:
@@ -119,6 +129,13 @@ def _sweep(tmp_path: Path, *arguments: str):
                                      "--point", "clock=250", "-o", str(tmp_path / "sweep")])
 
 
+@pytest.mark.parametrize("hours", ["inf", "nan", "0", "1e9"])
+def test_a_timeout_is_a_finite_number_of_hours(tiny_artifact, tmp_path, hours) -> None:
+    done = _sweep(tmp_path, str(tiny_artifact), "--timeout", hours)
+    assert done.exit_code == 2 and "Invalid value for '--timeout'" in done.output
+    assert not (tmp_path / "sweep").exists()
+
+
 def test_without_vitis_anywhere_no_synthesis_starts(tiny_artifact, tmp_path) -> None:
     done = _sweep(tmp_path, str(tiny_artifact))
     assert done.exit_code == 1 and "no vitis_hls on PATH" in done.output
@@ -126,7 +143,7 @@ def test_without_vitis_anywhere_no_synthesis_starts(tiny_artifact, tmp_path) -> 
     done = _sweep(tmp_path, str(tiny_artifact), "--ray", "local")
     assert done.exit_code == 1
     assert ("no worker of the Ray cluster (local) has the vitis_hls resource, so no synthesis "
-            "was started") in done.output
+            "was started: vitis_hls is not on PATH here") in done.output
     assert not list((tmp_path / "sweep").rglob("*_csynth.xml"))
 
 

@@ -85,7 +85,7 @@ def test_a_batch_that_does_not_split_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
-def test_gpus_train_with_nccl_one_device_per_process() -> None:
+def test_the_backend_and_the_device_follow_cuda() -> None:
     from edgemoe.model.distributed import join, placement
 
     assert placement(cuda=True, local_rank=1) == ("nccl", torch.device("cuda", 1))
