@@ -140,7 +140,7 @@ def sweep_command(artifact: Path, point_specs: tuple[str, ...], dse_json: Path |
                   timeout_h: float) -> None:
     """One HLS project per design point of ARTIFACT, each synthesized with `make csynth`
     where Vitis HLS is, its reports turned into the cycle model's corrections."""
-    from edgemoe.sim.cluster import ClusterError, cluster, cluster_resource, run_on_actors
+    from edgemoe.sim.cluster import ClusterError, cluster, cluster_resource, run_jobs
 
     from .sweep import (
         RESOURCE,
@@ -194,8 +194,8 @@ def sweep_command(artifact: Path, point_specs: tuple[str, ...], dse_json: Path |
                         f"no worker of the Ray cluster ({ray_address}) has the {RESOURCE} "
                         f"resource, so no synthesis was started: {where}")
                 failed = _collect_syntheses(
-                    run_on_actors(ray, CsynthWorker, (timeout_s,), jobs, "synthesize", units,
-                                  resources={RESOURCE: 1}, desc="csynth"),
+                    run_jobs(ray, CsynthWorker, (timeout_s,), jobs, "synthesize", units,
+                             resources={RESOURCE: 1}, desc="csynth"),
                     projects, manifest, by_name)
     except (ClusterError, SweepError) as err:
         raise click.ClickException(str(err).splitlines()[0]) from None

@@ -172,7 +172,7 @@ def _first_error(output: str, stderr: str) -> str:
 
 
 class CsynthWorker:
-    """Runs ``make csynth`` on a project sent as files (a Ray actor on a Vitis machine).
+    """Runs ``make csynth`` on a project sent as files (in a Ray worker on a Vitis machine).
     Whatever goes wrong is that point's failed synthesis, never the end of the others."""
 
     def __init__(self, timeout_s: float) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -175,13 +175,7 @@ class Artifact:
 
     def golden(self, task: str) -> dict[str, FixedArray]:
         """The simulator's per-layer outputs for the vector images, under their names."""
-        out = {}
-        for name, entry in self.manifest.vectors.outputs[task].items():
-            try:
-                out[name] = from_bytes(self.read(entry), entry.format, entry.shape, name)
-            except PackError as err:
-                raise ArtifactError(f"vectors/{task}/{name}.bin: {err}") from None
-        return out
+        return golden_arrays(self.manifest, task, self.read)
 
     def golden_tokens(self, task: str) -> np.ndarray:
         """The final tokens of each vector image for ``task``: (images, tokens, dim)."""
@@ -190,6 +184,19 @@ class Artifact:
         entry = self.manifest.vectors.outputs[task][name]
         values = from_bytes(self.read(entry), entry.format, entry.shape, name).raw
         return values.reshape(len(values), config.tokens, config.dim)
+
+
+def golden_arrays(manifest: Manifest, task: str,
+                  read: Callable[[FileEntry], bytes]) -> dict[str, FixedArray]:
+    """``task``'s golden per-layer outputs, each file's bytes from ``read`` (an artifact's
+    checked read, or the checked contents held in memory)."""
+    out = {}
+    for name, entry in manifest.vectors.outputs[task].items():
+        try:
+            out[name] = from_bytes(read(entry), entry.format, entry.shape, name)
+        except PackError as err:
+            raise ArtifactError(f"vectors/{task}/{name}.bin: {err}") from None
+    return out
 
 
 def write_files(contents: Mapping[str, bytes], folder: Path) -> None:

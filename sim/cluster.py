@@ -1,10 +1,11 @@
 """Jobs on a Ray cluster: this machine's (``local``), the one ``ray start`` runs here
-(``auto``), or any other by address. Workers are actors, each built once with its state
-(a loaded artifact, a compiled kernel) and then fed one job after another."""
+(``auto``), or any other by address. A job's worker object (a loaded artifact, a compiled
+kernel) is built once per Ray process and run, then fed one job after another."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import secrets
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,8 +13,6 @@ from tqdm.auto import tqdm
 
 #: A local cluster's object store: the jobs move artifacts and images, never tensors.
 LOCAL_OBJECT_STORE_BYTES = 256 << 20
-#: How long an actor may take to exit cleanly (remove its folders) before it is killed.
-EXIT_TIMEOUT_S = 60
 
 
 class ClusterError(RuntimeError):
@@ -62,44 +61,61 @@ def cluster_resource(ray: Any, name: str) -> float:
 
 
 def worker_count(ray: Any, asked: int | None) -> int:
-    """``asked`` workers (default: one per CPU of the cluster), no more than it has CPUs:
-    an actor that can never be placed would hold its jobs forever."""
+    """``asked`` workers (default: one per CPU of the cluster), no more than it has CPUs
+    (the others would only wait)."""
     cpus = int(cluster_resource(ray, "CPU"))
     if asked is not None and asked > cpus:
         raise ClusterError(f"--workers {asked}, but the Ray cluster has {cpus} CPUs")
     return asked or max(1, cpus)
 
 
-def run_on_actors(ray: Any, worker: type, arguments: tuple, jobs: Iterable[tuple],
-                  method: str, workers: int, resources: dict[str, float] | None = None,
-                  desc: str = "jobs", progress: bool = True) -> Iterator[Any]:
-    """Each job's result, in the order they finish: ``workers`` actors of class ``worker``
-    built with ``arguments`` (put in the object store once), each job ``method(*job)`` on
-    whichever actor is free. A worker that fails ends the run with its first line; at the
-    end the actors exit cleanly (their temporary folders removed)."""
-    from ray.util import ActorPool
-
-    jobs = list(jobs)
-    actors: list = []
-    finished = False
+def run_jobs(ray: Any, worker: type, arguments: tuple, jobs: Iterable[tuple], method: str,
+             workers: int, resources: dict[str, float] | None = None, desc: str = "jobs",
+             progress: bool = True) -> Iterator[Any]:
+    """Each job's result, in the order they finish: ``workers`` jobs at a time, each
+    ``worker(*arguments).method(*job)`` in one of Ray's pooled worker processes (one CPU,
+    and ``resources``, each). A process builds the worker on its first job of the run and
+    keeps it for the next (``arguments`` go to the object store once), so a warm cluster
+    starts no process. A job that fails ends the run with its first line."""
+    queue = list(jobs)[::-1]
+    pending: list = []
+    bar = tqdm(total=len(queue), desc=desc, unit="job", disable=not progress)
     try:
-        shared = [ray.put(argument) for argument in arguments]
-        remote = ray.remote(num_cpus=1, resources=resources or None)(worker)
-        actors = [remote.remote(*shared) for _ in range(min(workers, len(jobs)) or 1)]
-        pool = ActorPool(actors)
-        call: Callable = lambda actor, job: getattr(actor, method).remote(*job)  # noqa: E731
-        yield from tqdm(pool.map_unordered(call, jobs), total=len(jobs), desc=desc,
-                        unit="job", disable=not progress)
-        finished = True
+        shared = [ray.put(argument) for argument in arguments]  # a list: not resolved
+        remote = ray.remote(num_cpus=1, resources=resources or None)(_job)
+        run = secrets.token_hex(8)
+
+        def give() -> None:
+            if queue:
+                pending.append(remote.remote(worker, run, shared, method, queue.pop()))
+
+        for _ in range(workers):
+            give()
+        while pending:
+            [done], _ = ray.wait(pending, num_returns=1)
+            pending.remove(done)
+            give()
+            yield ray.get(done)
+            bar.update()
     except ray.exceptions.RayError as err:
         raise ClusterError(f"a Ray worker failed: {_first_line(err)}") from None
     finally:
-        if finished:  # let each exit as a process does, so its finalizers run
-            ray.wait([actor.__ray_terminate__.remote() for actor in actors],
-                     num_returns=len(actors), timeout=EXIT_TIMEOUT_S)
-        for actor in actors:
-            ray.kill(actor)
+        bar.close()
+        for job in pending:
+            ray.cancel(job, force=True)
 
+
+#: In a Ray worker process: the run whose worker it holds, and that worker.
+_HELD: dict[str, Any] = {}
+
+
+def _job(worker: type, run: str, arguments: list, method: str, job: tuple) -> Any:
+    if run not in _HELD:
+        import ray
+
+        _HELD.clear()  # the previous run's worker goes
+        _HELD[run] = worker(*ray.get(arguments))
+    return getattr(_HELD[run], method)(*job)
 
 def _first_line(err: BaseException) -> str:
     """The worker's own error, not Ray's wrapping of it."""

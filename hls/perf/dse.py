@@ -132,14 +132,14 @@ def sweep(config: ModelConfig, stats: ExpertStats | None = None,
 
 def sweep_on_ray(ray: Any, config: ModelConfig, stats: ExpertStats | None, workers: int,
                  progress: bool = True) -> list[Point]:
-    """``sweep`` of the whole grid with its points shared out among ``workers`` Ray actors
-    (``ray``: the connected module), in grid order."""
-    from edgemoe.sim.cluster import run_on_actors
+    """``sweep`` of the whole grid with its points shared out among ``workers`` Ray
+    workers (``ray``: the connected module), in grid order."""
+    from edgemoe.sim.cluster import run_jobs
 
     points = grid(config)
     chunks = [points[i::workers * 4] for i in range(min(len(points), workers * 4))]
-    done = run_on_actors(ray, PointEvaluator, (config, stats), [(chunk,) for chunk in chunks],
-                         "evaluate", workers, desc="dse", progress=progress)
+    done = run_jobs(ray, PointEvaluator, (config, stats), [(chunk,) for chunk in chunks],
+                    "evaluate", workers, desc="dse", progress=progress)
     evaluated = {}
     for chunk in done:
         evaluated.update(((p.parallel, p.heads, p.tile, p.precision, p.clock_mhz), p)

@@ -11,7 +11,8 @@ Each (image, task) pair is one job, checked layer by layer in scratch order:
 
 A worker holds its own checked copy of the artifact and of the HLS sources (sent through
 the object store, so no shared folder is needed), compiles the kernel once (cached by
-content, so workers on one machine build it once), and then takes pairs as they come.
+content, so workers on one machine build it once), and then takes pairs as they come; it
+keeps no folder.
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ import click
 import numpy as np
 
 from edgemoe.sim.accelerator import Accelerator as Simulator
-from edgemoe.sim.artifact import Artifact, ArtifactError, read_files, write_artifact, write_files
+from edgemoe.sim.artifact import (
+    Artifact,
+    ArtifactError,
+    golden_arrays,
+    read_files,
+    write_artifact,
+    write_files,
+)
 from edgemoe.sim.bitexact import first_mismatch
 from edgemoe.sim.bitexact_record import FirstMismatch, record_bitexact
-from edgemoe.sim.cluster import ClusterError, cluster, run_on_actors, worker_count
+from edgemoe.sim.cluster import ClusterError, cluster, run_jobs, worker_count
 from edgemoe.sim.debug_taps import read_lanes, read_taps
 from edgemoe.sim.images import load_images
 from edgemoe.sim.network import tokens_name
@@ -61,34 +69,36 @@ def vector_index(vectors: np.ndarray, image: np.ndarray) -> int | None:
 
 
 class PairChecker:
-    """One worker: a checked copy of the artifact, its simulator and (csim) its kernel."""
+    """One worker: the artifact (a checked copy, held in memory), its simulator and (csim)
+    its kernel, loaded from the cache where the sources were built."""
 
     def __init__(self, artifact_files: Mapping[str, bytes], project_files: Mapping[str, bytes],
                  images: np.ndarray, backend: str) -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix="edgemoe-verify-")
-        root = Path(self._folder.name)
-        self.artifact = write_artifact(artifact_files, root / "artifact")
-        manifest = self.artifact.manifest
+        with tempfile.TemporaryDirectory(prefix="edgemoe-verify-") as scratch:
+            root = Path(scratch)
+            artifact = write_artifact(artifact_files, root / "artifact")  # checks each file
+            self.manifest = manifest = artifact.manifest
+            self.simulator = Simulator.from_manifest(manifest, artifact.weights(), workers=1)
+            self.vectors = artifact.vector_images()
+            if backend == "csim":
+                from edgemoe.hls.csim import CsimKernel
+
+                # under the config's name, as the driver built it: the same cached binary
+                project = root / manifest.config.name / "hls"
+                write_files(project_files, project)
+                self.kernel = CsimKernel(project)
+                self.weights = np.frombuffer(bytearray(artifact.weight_bytes()), np.uint8)
+        self.files = artifact_files
         self.layout = manifest.buffers
         self.tokens_tap = tokens_name(manifest.config)
-        self.simulator = Simulator.from_manifest(manifest, self.artifact.weights(), workers=1)
         self.images = images
-        self.vectors = self.artifact.vector_images()
         self.backend = backend
         self._golden: dict[str, dict[str, np.ndarray]] = {}
-        if backend == "csim":
-            from edgemoe.hls.csim import CsimKernel
-
-            # under the config's name, as the driver built it: the same cached binary
-            project = root / manifest.config.name / "hls"
-            write_files(project_files, project)
-            self.kernel = CsimKernel(project)
-            self.weights = np.frombuffer(bytearray(self.artifact.weight_bytes()), np.uint8)
 
     def _golden_layers(self, task: str, vector: int) -> dict[str, np.ndarray]:
         if task not in self._golden:
-            self._golden[task] = {name: value.raw for name, value
-                                  in self.artifact.golden(task).items()}
+            arrays = golden_arrays(self.manifest, task, lambda entry: self.files[entry.file])
+            self._golden[task] = {name: value.raw for name, value in arrays.items()}
         golden = self._golden[task]
         return {tap.name: golden[tap.name][vector].ravel() for tap in self.layout.taps}
 
@@ -101,7 +111,7 @@ class PairChecker:
         scratch = np.zeros(layout.scratch_bytes, np.uint8)
         tokens = np.zeros(layout.token_bytes, np.uint8)
         self.kernel.run(self.weights, np.ascontiguousarray(image).reshape(-1), tokens, scratch,
-                        self.artifact.manifest.config.task_index(task), 1, debug=True)
+                        self.manifest.config.task_index(task), 1, debug=True)
         layers = read_taps(scratch, layout)
         output = next(tap for tap in layout.taps if tap.name == self.tokens_tap)
         layers[OUTPUT_TOKENS] = read_lanes(tokens, 0, layout.token_elements, output.format,
@@ -163,9 +173,9 @@ def verify_pairs(artifact: Artifact, images: np.ndarray, tasks: list[str], backe
             results = [checker.check(*job) for job in _bar(jobs, progress)]
         else:
             with cluster(ray_address, workers) as ray:
-                results = list(run_on_actors(ray, PairChecker, arguments, jobs, "check",
-                                             worker_count(ray, workers), desc="verify",
-                                             progress=progress))
+                results = list(run_jobs(ray, PairChecker, arguments, jobs, "check",
+                                        worker_count(ray, workers), desc="verify",
+                                        progress=progress))
     order = {task: i for i, task in enumerate(tasks)}
     return sorted(results, key=lambda r: (r.image, order[r.task]))
 
